@@ -1,0 +1,82 @@
+//! App runs: the last known state of each app.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::job::JobStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppRunStatus {
+    Deploying,
+    Ready,
+    Failed,
+    Stopped,
+}
+
+impl AppRunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppRunStatus::Deploying => "DEPLOYING",
+            AppRunStatus::Ready => "READY",
+            AppRunStatus::Failed => "FAILED",
+            AppRunStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+impl std::fmt::Display for AppRunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for AppRunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "DEPLOYING" => Ok(AppRunStatus::Deploying),
+            "READY" => Ok(AppRunStatus::Ready),
+            "FAILED" => Ok(AppRunStatus::Failed),
+            "STOPPED" => Ok(AppRunStatus::Stopped),
+            other => Err(format!("unknown app run status {other:?}")),
+        }
+    }
+}
+
+/// One image an app ran, newest first in [`AppRun::recent_images`]: what rollback picks from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeployedImage {
+    pub image: String,
+    pub job_id: i64,
+    #[serde(default)]
+    pub commit_sha: Option<String>,
+    pub deployed_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRun {
+    pub app_id: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub node_name: Option<String>,
+    #[serde(default)]
+    pub last_job_id: Option<i64>,
+    #[serde(default)]
+    pub last_job_status: Option<JobStatus>,
+    pub status: AppRunStatus,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub commit_sha: Option<String>,
+    #[serde(default)]
+    pub deploy_url: Option<String>,
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub recent_images: Vec<DeployedImage>,
+    pub updated_at: Timestamp,
+}

@@ -1,0 +1,95 @@
+//! Runtime nodes: the heartbeat a node sends and the record deployd keeps.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// `POST /internal/runtime-nodes/heartbeat`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeHeartbeat {
+    pub node_name: String,
+    pub agent_base_url: String,
+    pub gateway_base_url: String,
+    pub disk_free_pct: f64,
+    pub disk_free_bytes: i64,
+    pub container_count: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeHealth {
+    Healthy,
+    Stale,
+    Draining,
+    Disabled,
+}
+
+impl NodeHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeHealth::Healthy => "HEALTHY",
+            NodeHealth::Stale => "STALE",
+            NodeHealth::Draining => "DRAINING",
+            NodeHealth::Disabled => "DISABLED",
+        }
+    }
+}
+
+impl std::fmt::Display for NodeHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeNode {
+    pub node_name: String,
+    pub agent_base_url: String,
+    pub gateway_base_url: String,
+    pub disk_free_pct: f64,
+    pub disk_free_bytes: i64,
+    pub container_count: i64,
+    pub enabled: bool,
+    pub draining: bool,
+    /// True when no heartbeat came within `heartbeat_stale_seconds`.
+    pub stale: bool,
+    pub status: NodeHealth,
+    pub placements: i64,
+    #[serde(default)]
+    pub last_heartbeat_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    pub app_id: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    pub node_name: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// `POST /admin/placements/reassign`
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReassignRequest {
+    #[serde(deserialize_with = "crate::job::string_or_number")]
+    pub app_id: String,
+    pub node_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
