@@ -1,0 +1,128 @@
+//! deployd's command line: `serve` and `print-config`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use deployd::Settings;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "deployd",
+    version,
+    about = "Control plane of the Fun AI Studio release path"
+)]
+struct Cli {
+    /// Config file (default /etc/funai/deployd.toml; absent is fine).
+    #[arg(long, global = true, env = "DEPLOYD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (overrides `listen`).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    /// Database URL: sqlite:///path (overrides `database_url`).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the API (the default).
+    Serve,
+    /// Print the effective settings, secrets as ***.
+    PrintConfig,
+}
+
+fn load(cli: &Cli) -> Result<Settings, String> {
+    let env_vars = std::env::vars().filter(|(k, _)| k != "DEPLOYD_CONFIG");
+    let mut overrides = Vec::new();
+    if let Some(l) = &cli.listen {
+        overrides.push(("listen", toml::Value::String(l.clone())));
+    }
+    if let Some(d) = &cli.database_url {
+        overrides.push(("database_url", toml::Value::String(d.clone())));
+    }
+    Settings::load(cli.config.as_deref(), env_vars, overrides).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = match load(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("deployd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.cmd.unwrap_or(Cmd::Serve) {
+        Cmd::PrintConfig => {
+            print!("{}", protocol::config::render(&settings));
+            ExitCode::SUCCESS
+        }
+        Cmd::Serve => {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("deployd: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("deployd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
+    let shutdown = CancellationToken::new();
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        s.cancel();
+    });
+    deployd::serve(settings, listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,196 @@
+//! The admin API: nodes, placements, runners, apps, audit.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use protocol::node::ReassignRequest;
+use serde::Deserialize;
+
+use super::{Peer, St, check_id, check_name, query_error};
+use crate::AppState;
+use crate::auth::{Caller, Channel, require};
+use crate::error::{ApiError, ApiResult, ok};
+use crate::extract::JsonBody;
+use crate::store::NodeFlag;
+
+fn admin(state: &AppState, headers: &HeaderMap, peer: &Peer) -> Result<Caller, ApiError> {
+    require(state, Channel::Admin, headers, peer.ip())
+}
+
+async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    action: &str,
+    target: &str,
+    detail: Option<&str>,
+) {
+    if let Err(e) = state
+        .store
+        .audit(
+            &format!("admin@{}", caller.ip),
+            action,
+            target,
+            detail,
+            state.now(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit write failed");
+    }
+}
+
+pub async fn list_nodes(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    Ok(ok(state.store.list_nodes(state.now()).await?))
+}
+
+pub async fn node_action(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    Path((name, action)): Path<(String, String)>,
+) -> ApiResult {
+    let caller = admin(&state, &headers, &peer)?;
+    check_name("nodeName", &name)?;
+    let flag = match action.as_str() {
+        "drain" => NodeFlag::Drain,
+        "undrain" => NodeFlag::Undrain,
+        "enable" => NodeFlag::Enable,
+        "disable" => NodeFlag::Disable,
+        other => {
+            return Err(ApiError::not_found(format!(
+                "unknown node action {other:?}; one of drain, undrain, enable, disable"
+            )));
+        }
+    };
+    let node = state.store.set_node_flag(&name, flag, state.now()).await?;
+    tracing::info!(node = %name, action = %action, "node flag set");
+    audit(&state, &caller, &format!("node.{action}"), &name, None).await;
+    state.jobs_changed.notify_waiters();
+    Ok(ok(node))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveQuery {
+    force: Option<bool>,
+}
+
+pub async fn remove_node(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    q: Result<Query<RemoveQuery>, QueryRejection>,
+) -> ApiResult {
+    let caller = admin(&state, &headers, &peer)?;
+    check_name("nodeName", &name)?;
+    let Query(q) = q.map_err(query_error)?;
+    let force = q.force.unwrap_or(false);
+    let removed = state.store.remove_node(&name, force).await?;
+    let detail = format!("force={force}, placements removed={removed}");
+    audit(&state, &caller, "node.remove", &name, Some(&detail)).await;
+    Ok(ok(
+        serde_json::json!({ "nodeName": name, "removed": true, "deletedPlacements": removed }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlacementQuery {
+    node_name: Option<String>,
+}
+
+pub async fn placements(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    q: Result<Query<PlacementQuery>, QueryRejection>,
+) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    let Query(q) = q.map_err(query_error)?;
+    if let Some(n) = &q.node_name {
+        check_name("nodeName", n)?;
+    }
+    Ok(ok(state
+        .store
+        .list_placements(q.node_name.as_deref())
+        .await?))
+}
+
+pub async fn reassign(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<JsonBody<ReassignRequest>, ApiError>,
+) -> ApiResult {
+    let caller = admin(&state, &headers, &peer)?;
+    let JsonBody(req) = body?;
+    check_id("appId", &req.app_id)?;
+    check_name("nodeName", &req.node_name)?;
+    let p = state
+        .store
+        .reassign(&req.app_id, &req.node_name, state.now())
+        .await?;
+    audit(
+        &state,
+        &caller,
+        "placement.reassign",
+        &req.app_id,
+        Some(&req.node_name),
+    )
+    .await;
+    Ok(ok(p))
+}
+
+pub async fn runners(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    Ok(ok(state.store.list_runners(state.now()).await?))
+}
+
+pub async fn apps(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    Ok(ok(state.store.list_app_runs().await?))
+}
+
+pub async fn app(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    check_id("appId", &app_id)?;
+    let run = state
+        .store
+        .get_app_run(&app_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app_id} has never been deployed")))?;
+    Ok(ok(run))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+pub async fn audit_log(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    let Query(q) = q.map_err(query_error)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            format!("{limit} is outside 1..=1000"),
+        ));
+    }
+    Ok(ok(state.store.list_audit(limit).await?))
+}
+
+pub use audit_log as audit_route;

@@ -1,0 +1,240 @@
+//! Jobs as the API and operators see them: create, read, list, cancel, follow the log.
+
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use protocol::job::{CreateJobRequest, JobStatus, LogChunk};
+use serde::Deserialize;
+
+use super::{Peer, St, check_id, path_error, query_error};
+use crate::auth::{Channel, require};
+use crate::error::{ApiError, ApiResult, ok};
+use crate::extract::JsonBody;
+
+pub async fn create(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<JsonBody<CreateJobRequest>, ApiError>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let JsonBody(req) = body?;
+    req.payload.validate()?;
+    let job = state.store.create_job(&req.payload, state.now()).await?;
+    tracing::info!(job = job.id, app = %job.app_id, "job created");
+    state.jobs_changed.notify_waiters();
+    Ok(ok(job))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    app_id: Option<String>,
+    status: Option<String>,
+}
+
+fn check_limit(limit: Option<i64>, default: i64) -> Result<i64, ApiError> {
+    let l = limit.unwrap_or(default);
+    if !(1..=200).contains(&l) {
+        return Err(ApiError::field("limit", format!("{l} is outside 1..=200")));
+    }
+    Ok(l)
+}
+
+pub async fn list(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let Query(q) = q.map_err(query_error)?;
+    let limit = check_limit(q.limit, 20)?;
+    if let Some(a) = &q.app_id {
+        check_id("appId", a)?;
+    }
+    let status = match &q.status {
+        Some(s) => Some(
+            s.parse::<JobStatus>()
+                .map_err(|m| ApiError::field("status", m))?,
+        ),
+        None => None,
+    };
+    let jobs = state
+        .store
+        .list_jobs(q.app_id.as_deref(), status, limit)
+        .await?;
+    Ok(ok(jobs))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ByAppQuery {
+    app_id: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn by_app(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    q: Result<Query<ByAppQuery>, QueryRejection>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let Query(q) = q.map_err(query_error)?;
+    let app = q
+        .app_id
+        .ok_or_else(|| ApiError::field("appId", "is required"))?;
+    check_id("appId", &app)?;
+    let limit = check_limit(q.limit, 20)?;
+    Ok(ok(state.store.list_jobs(Some(&app), None, limit).await?))
+}
+
+pub async fn get(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let job = state
+        .store
+        .get_job(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))?;
+    Ok(ok(job))
+}
+
+pub async fn cancel(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let job = state.store.cancel_job(id, state.now()).await?;
+    let detail = format!("status {}", job.status);
+    if let Err(e) = state
+        .store
+        .audit(
+            &format!("api@{}", peer.ip()),
+            "job.cancel",
+            &id.to_string(),
+            Some(&detail),
+            state.now(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit write failed");
+    }
+    state.logs_changed.notify_waiters();
+    Ok(ok(job))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogQuery {
+    offset: Option<i64>,
+    wait_seconds: Option<i64>,
+}
+
+/// Most bytes one read answers with.
+const LOG_READ_MAX: usize = 256 * 1024;
+
+pub async fn read_log(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> ApiResult {
+    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let Query(q) = q.map_err(query_error)?;
+    let offset = q.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(ApiError::field("offset", "must not be negative"));
+    }
+    let wait = q.wait_seconds.unwrap_or(0);
+    if !(0..=60).contains(&wait) {
+        return Err(ApiError::field(
+            "waitSeconds",
+            format!("{wait} is outside 0..=60"),
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    loop {
+        let notified = state.logs_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let read = state.store.read_log(id, offset, LOG_READ_MAX).await?;
+        if offset > read.stored {
+            return Err(ApiError {
+                status: axum::http::StatusCode::RANGE_NOT_SATISFIABLE,
+                message: format!(
+                    "offset {offset} is past the end of the log ({} bytes)",
+                    read.stored
+                ),
+                data: Some(serde_json::json!({ "length": read.stored })),
+            });
+        }
+        let now = tokio::time::Instant::now();
+        if !read.data.is_empty()
+            || read.status.is_terminal()
+            || now >= deadline
+            || state.shutdown.is_cancelled()
+        {
+            let (text, used) = utf8_prefix(
+                &read.data,
+                read.status.is_terminal() || read.data.len() >= LOG_READ_MAX,
+            );
+            let next = offset + used as i64;
+            return Ok(ok(LogChunk {
+                job_id: id,
+                offset,
+                next_offset: next,
+                content: text,
+                status: read.status,
+                complete: read.status.is_terminal() && next >= read.stored,
+                truncated: read.truncated,
+            }));
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(deadline) => {}
+            _ = state.shutdown.cancelled() => {}
+        }
+    }
+}
+
+/// The longest prefix that is whole UTF-8; a character split across appends waits for its
+/// other bytes unless `force`, where it is replaced.
+fn utf8_prefix(data: &[u8], force: bool) -> (String, usize) {
+    match std::str::from_utf8(data) {
+        Ok(s) => (s.to_string(), data.len()),
+        Err(e) if e.error_len().is_none() && !force && e.valid_up_to() > 0 => {
+            let n = e.valid_up_to();
+            (String::from_utf8_lossy(&data[..n]).into_owned(), n)
+        }
+        Err(_) => (String::from_utf8_lossy(data).into_owned(), data.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_prefix;
+
+    #[test]
+    fn a_split_character_waits_for_its_tail() {
+        let s = "héllo".as_bytes();
+        let (t, n) = utf8_prefix(&s[..2], false);
+        assert_eq!((t.as_str(), n), ("h", 1));
+        let (t, n) = utf8_prefix(s, false);
+        assert_eq!((t.as_str(), n), ("héllo", s.len()));
+    }
+}

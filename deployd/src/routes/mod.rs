@@ -1,0 +1,105 @@
+//! The HTTP surface of deployd (DESIGN §3.1).
+
+mod admin;
+mod apps;
+mod jobs;
+mod nodes;
+mod runner;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ok};
+use crate::extract::BODY_LIMIT;
+
+pub type St = State<Arc<AppState>>;
+pub type Peer = axum::extract::ConnectInfo<SocketAddr>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/internal/health", get(health))
+        .route("/deploy/jobs", post(jobs::create).get(jobs::list))
+        .route("/deploy/jobs/by-app", get(jobs::by_app))
+        .route("/deploy/jobs/claim", post(runner::claim))
+        .route("/deploy/jobs/{id}", get(jobs::get))
+        .route("/deploy/jobs/{id}/cancel", post(jobs::cancel))
+        .route(
+            "/deploy/jobs/{id}/log",
+            get(jobs::read_log).post(runner::append_log),
+        )
+        .route("/deploy/jobs/{id}/heartbeat", post(runner::heartbeat))
+        .route("/deploy/jobs/{id}/report", post(runner::report))
+        .route("/deploy/apps/stop", post(apps::stop))
+        .route("/deploy/apps/purge", post(apps::purge))
+        .route("/deploy/apps/cleanup", post(apps::cleanup))
+        .route("/internal/runtime-nodes/heartbeat", post(nodes::heartbeat))
+        .route("/admin/nodes", get(admin::list_nodes))
+        .route(
+            "/admin/nodes/{name}",
+            axum::routing::delete(admin::remove_node),
+        )
+        .route("/admin/nodes/{name}/{action}", post(admin::node_action))
+        .route("/admin/placements", get(admin::placements))
+        .route("/admin/placements/reassign", post(admin::reassign))
+        .route("/admin/runners", get(admin::runners))
+        .route("/admin/apps", get(admin::apps))
+        .route("/admin/apps/{app_id}", get(admin::app))
+        .route("/admin/audit", get(admin::audit_route))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn health(State(state): St) -> ApiResult {
+    match state.store.ping().await {
+        Ok(()) => Ok(ok(serde_json::json!({ "status": "UP", "db": "UP" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "database unreachable; see deployd's log",
+            ))
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    )
+}
+
+/// A query string parse failure as a 400 that says which parameter.
+pub fn query_error(e: QueryRejection) -> ApiError {
+    let text = e.body_text();
+    let text = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(&text)
+        .to_string();
+    ApiError::bad_request(format!("invalid query: {text}"))
+}
+
+pub fn path_error(what: &str, e: PathRejection) -> ApiError {
+    ApiError::bad_request(format!("{what}: {}", e.body_text()))
+}
+
+pub fn check_id(field: &str, value: &str) -> Result<(), ApiError> {
+    protocol::validate::id(value).map_err(|m| ApiError::field(field, m))
+}
+
+pub fn check_name(field: &str, value: &str) -> Result<(), ApiError> {
+    protocol::validate::name(value).map_err(|m| ApiError::field(field, m))
+}

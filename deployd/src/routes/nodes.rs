@@ -1,0 +1,59 @@
+//! Runtime node heartbeats.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use protocol::node::NodeHeartbeat;
+
+use super::{Peer, St, check_name};
+use crate::auth::{Channel, require};
+use crate::error::{ApiError, ApiResult, ok};
+use crate::extract::JsonBody;
+
+fn check_url(field: &str, v: &str) -> Result<(), ApiError> {
+    let ok = (v.starts_with("http://") || v.starts_with("https://"))
+        && v.len() <= 512
+        && v.len() > "http://".len()
+        && !v.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            field,
+            "must be an http:// or https:// URL without spaces",
+        ))
+    }
+}
+
+pub async fn heartbeat(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<JsonBody<NodeHeartbeat>, ApiError>,
+) -> ApiResult {
+    require(&state, Channel::Node, &headers, peer.ip())?;
+    let JsonBody(hb) = body?;
+    check_name("nodeName", &hb.node_name)?;
+    check_url("agentBaseUrl", &hb.agent_base_url)?;
+    check_url("gatewayBaseUrl", &hb.gateway_base_url)?;
+    if !(0.0..=100.0).contains(&hb.disk_free_pct) {
+        return Err(ApiError::field("diskFreePct", "must be 0..=100"));
+    }
+    if hb.disk_free_bytes < 0 {
+        return Err(ApiError::field("diskFreeBytes", "must not be negative"));
+    }
+    if hb.container_count < 0 {
+        return Err(ApiError::field("containerCount", "must not be negative"));
+    }
+    let now = state.now();
+    let before = state.store.get_node(&hb.node_name, now).await?;
+    let node = state
+        .store
+        .upsert_node(&hb, Some(&peer.ip().to_string()), now)
+        .await?;
+    // A node that was unknown or stale may unblock jobs waiting for a placement.
+    if before.is_none_or(|b| b.stale) {
+        tracing::info!(node = %hb.node_name, "runtime node is up");
+        state.jobs_changed.notify_waiters();
+    }
+    Ok(ok(node))
+}

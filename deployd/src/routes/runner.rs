@@ -1,0 +1,221 @@
+//! The runner protocol: long-poll claim, heartbeat, log append, report.
+
+use std::time::Duration;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use protocol::job::{ClaimRequest, HeartbeatRequest, LogAppendAnswer, ReportRequest};
+
+use super::{Peer, St, check_name, path_error};
+use crate::auth::{Channel, require};
+use crate::error::{ApiError, ApiResult, ok, ok_null};
+use crate::extract::{JsonBody, RawBody};
+use crate::store::ClaimParams;
+
+/// How often a waiting claim looks again even without a wake-up (a node may have come back).
+const CLAIM_RECHECK: Duration = Duration::from_secs(2);
+
+pub async fn claim(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<JsonBody<ClaimRequest>, ApiError>,
+) -> ApiResult {
+    let caller = require(&state, Channel::Runner, &headers, peer.ip())?;
+    let JsonBody(req) = body?;
+    check_name("runnerId", &req.runner_id)?;
+    if !(1..=3600).contains(&req.lease_seconds) {
+        return Err(ApiError::field(
+            "leaseSeconds",
+            format!("{} is outside 1..=3600", req.lease_seconds),
+        ));
+    }
+    if !(0..=30).contains(&req.wait_seconds) {
+        return Err(ApiError::field(
+            "waitSeconds",
+            format!("{} is outside 0..=30", req.wait_seconds),
+        ));
+    }
+    let params = ClaimParams {
+        runner_id: req.runner_id.clone(),
+        lease_ms: req.lease_seconds * 1000,
+        remote_addr: Some(peer.ip().to_string()),
+        legacy: caller.legacy,
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_seconds as u64);
+    loop {
+        // Registered before looking, so a job created in between still wakes this claim.
+        let notified = state.jobs_changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(job) = state.store.claim(&params, state.now()).await? {
+            tracing::info!(job = job.id, app = %job.app_id, runner = %req.runner_id,
+                node = job.runtime_node.as_ref().map(|n| n.node_name.as_str()).unwrap_or("-"), "job claimed");
+            state.logs_changed.notify_waiters();
+            return Ok(ok(job));
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline || state.shutdown.is_cancelled() {
+            return Ok(ok_null());
+        }
+        let wake = deadline.min(now + CLAIM_RECHECK);
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep_until(wake) => {}
+            _ = state.shutdown.cancelled() => return Ok(ok_null()),
+        }
+    }
+}
+
+pub async fn heartbeat(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<JsonBody<HeartbeatRequest>, ApiError>,
+) -> ApiResult {
+    let _caller = require(&state, Channel::Runner, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let JsonBody(req) = body?;
+    check_name("runnerId", &req.runner_id)?;
+    let extend = req
+        .extend_seconds
+        .unwrap_or(state.settings.jobs.lease_seconds);
+    if !(1..=3600).contains(&extend) {
+        return Err(ApiError::field(
+            "extendSeconds",
+            format!("{extend} is outside 1..=3600"),
+        ));
+    }
+    if let Some(p) = &req.phase {
+        let ok_phase =
+            !p.is_empty() && p.len() <= 32 && p.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+        if !ok_phase {
+            return Err(ApiError::field(
+                "phase",
+                "must be 1-32 uppercase letters or '_' (CLONE, BUILD, PUSH, DEPLOY)",
+            ));
+        }
+    }
+    if let Some(m) = &req.phase_message
+        && m.len() > 1000
+    {
+        return Err(ApiError::field("phaseMessage", "is longer than 1000 bytes"));
+    }
+    let changed_phase = req.phase.is_some();
+    let ans = state
+        .store
+        .heartbeat(
+            id,
+            &req.runner_id,
+            extend * 1000,
+            req.phase.as_deref(),
+            req.phase_message.as_deref(),
+            state.now(),
+        )
+        .await?;
+    if changed_phase {
+        state.logs_changed.notify_waiters();
+    }
+    Ok(ok(ans))
+}
+
+/// `Content-Range: start-end`, `bytes start-end/total` or `bytes start-end/*`; `end` inclusive.
+fn parse_content_range(v: &str) -> Option<(i64, i64)> {
+    let v = v.trim();
+    let v = v.strip_prefix("bytes ").unwrap_or(v).trim();
+    let range = v.split('/').next()?;
+    let (a, b) = range.split_once('-')?;
+    let start: i64 = a.trim().parse().ok()?;
+    let end: i64 = b.trim().parse().ok()?;
+    (start >= 0 && end >= start - 1).then_some((start, end))
+}
+
+pub async fn append_log(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<RawBody, ApiError>,
+) -> ApiResult {
+    require(&state, Channel::Runner, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let RawBody(bytes) = body?;
+    let range = headers
+        .get("Content-Range")
+        .ok_or_else(|| ApiError::field("Content-Range", "header is required (start-end)"))?;
+    let (start, end) = range
+        .to_str()
+        .ok()
+        .and_then(parse_content_range)
+        .ok_or_else(|| {
+            ApiError::field(
+                "Content-Range",
+                "must be 'start-end' or 'bytes start-end/*'",
+            )
+        })?;
+    if end - start + 1 != bytes.len() as i64 {
+        return Err(ApiError::field(
+            "Content-Range",
+            format!(
+                "covers {} bytes but the body holds {}",
+                end - start + 1,
+                bytes.len()
+            ),
+        ));
+    }
+    let length = state
+        .store
+        .append_log(id, start, &bytes, state.now())
+        .await?;
+    state.logs_changed.notify_waiters();
+    Ok(ok(LogAppendAnswer { length }))
+}
+
+pub async fn report(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    id: Result<Path<i64>, PathRejection>,
+    body: Result<JsonBody<ReportRequest>, ApiError>,
+) -> ApiResult {
+    require(&state, Channel::Runner, &headers, peer.ip())?;
+    let Path(id) = id.map_err(|e| path_error("job id", e))?;
+    let JsonBody(req) = body?;
+    check_name("runnerId", &req.runner_id)?;
+    if let Some(img) = &req.image {
+        protocol::validate::ImageRef::parse(img).map_err(|m| ApiError::field("image", m))?;
+    }
+    if let Some(c) = &req.commit_sha
+        && (c.is_empty() || c.len() > 64 || !c.chars().all(|ch| ch.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::field(
+            "commitSha",
+            "must be 1-64 hexadecimal digits",
+        ));
+    }
+    if let Some(m) = &req.error_message
+        && m.len() > 64 * 1024
+    {
+        return Err(ApiError::field("errorMessage", "is longer than 64 KiB"));
+    }
+    let job = state.store.report(id, &req, state.now()).await?;
+    tracing::info!(job = id, status = %job.status, runner = %req.runner_id, "job reported");
+    state.logs_changed.notify_waiters();
+    Ok(ok(job))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_content_range;
+
+    #[test]
+    fn content_range_forms() {
+        assert_eq!(parse_content_range("0-9"), Some((0, 9)));
+        assert_eq!(parse_content_range("bytes 10-19/*"), Some((10, 19)));
+        assert_eq!(parse_content_range("bytes 10-19/20"), Some((10, 19)));
+        assert_eq!(parse_content_range("x"), None);
+        assert_eq!(parse_content_range("-1-3"), None);
+    }
+}

@@ -1,0 +1,181 @@
+//! deployd's settings (DESIGN §6): file, then `DEPLOYD_*` environment, then flags.
+
+use std::path::Path;
+
+use ipnet::IpNet;
+use protocol::Secret;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/deployd.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    pub auth: AuthSettings,
+    pub jobs: JobSettings,
+    pub nodes: NodeSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:7002".into(),
+            database_url: "sqlite:///var/lib/funai/deployd.db".into(),
+            auth: AuthSettings::default(),
+            jobs: JobSettings::default(),
+            nodes: NodeSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    pub deploy_secret: Secret,
+    pub runner_token: Secret,
+    pub node_token: Secret,
+    pub admin_token: Secret,
+    /// Sent to runtime agents as `X-Runtime-Token` for app stop and cleanup.
+    pub runtime_token: Secret,
+    pub node_allowed_ips: Vec<String>,
+    pub admin_allowed_ips: Vec<String>,
+    pub runner_allowed_ips: Vec<String>,
+    pub allow_legacy_runners: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobSettings {
+    pub lease_seconds: i64,
+    pub max_attempts: i64,
+    pub keep_per_app: i64,
+    pub log_cap_bytes: i64,
+    pub max_active_apps_per_user: i64,
+    /// How often the sweeper looks for expired leases.
+    pub sweep_interval_ms: u64,
+    /// Images remembered per app for rollback.
+    pub recent_images: i64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            lease_seconds: 30,
+            max_attempts: 3,
+            keep_per_app: 10,
+            log_cap_bytes: 4 * 1024 * 1024,
+            max_active_apps_per_user: 3,
+            sweep_interval_ms: 1000,
+            recent_images: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    pub heartbeat_stale_seconds: i64,
+    pub disk_free_min_pct: f64,
+    /// Runners not seen for this long are listed STALE.
+    pub runner_stale_seconds: i64,
+}
+
+impl Default for NodeSettings {
+    fn default() -> Self {
+        Self {
+            heartbeat_stale_seconds: 60,
+            disk_free_min_pct: 15.0,
+            runner_stale_seconds: 90,
+        }
+    }
+}
+
+/// The allowlists parsed once at start.
+#[derive(Debug, Clone, Default)]
+pub struct Allowlists {
+    pub node: Vec<IpNet>,
+    pub admin: Vec<IpNet>,
+    pub runner: Vec<IpNet>,
+}
+
+impl Settings {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: Vec<(&str, toml::Value)>,
+    ) -> Result<Settings, protocol::config::ConfigError> {
+        let source = match file {
+            Some(p) => protocol::config::Source::Explicit(p),
+            None => protocol::config::Source::Default(Path::new(DEFAULT_CONFIG_PATH)),
+        };
+        protocol::config::load(source, "DEPLOYD_", env, overrides)
+    }
+
+    /// Refuses what a daemon must not start with: empty or placeholder secrets, bad CIDRs,
+    /// limits that make no sense.
+    pub fn check(&self) -> Result<Allowlists, String> {
+        let secrets = [
+            ("auth.deploy_secret", &self.auth.deploy_secret),
+            ("auth.runner_token", &self.auth.runner_token),
+            ("auth.node_token", &self.auth.node_token),
+            ("auth.admin_token", &self.auth.admin_token),
+        ];
+        for (name, s) in secrets {
+            if s.is_placeholder() {
+                return Err(format!(
+                    "{name} is empty or a CHANGE_ME placeholder: set a real secret (env DEPLOYD_{})",
+                    name.replace('.', "__").to_ascii_uppercase()
+                ));
+            }
+        }
+        let values: Vec<&str> = secrets.iter().map(|(_, s)| s.expose()).collect();
+        for i in 0..values.len() {
+            for j in i + 1..values.len() {
+                if values[i] == values[j] {
+                    return Err(format!(
+                        "{} and {} hold the same value: each channel needs its own secret",
+                        secrets[i].0, secrets[j].0
+                    ));
+                }
+            }
+        }
+        let parse = |name: &str, list: &[String]| -> Result<Vec<IpNet>, String> {
+            list.iter()
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                        .map_err(|_| format!("auth.{name}: {s:?} is not a CIDR or an address"))
+                })
+                .collect()
+        };
+        let j = &self.jobs;
+        if !(1..=3600).contains(&j.lease_seconds) {
+            return Err("jobs.lease_seconds must be 1..=3600".into());
+        }
+        if !(1..=100).contains(&j.max_attempts) {
+            return Err("jobs.max_attempts must be 1..=100".into());
+        }
+        if j.keep_per_app < 1 {
+            return Err("jobs.keep_per_app must be at least 1".into());
+        }
+        if j.log_cap_bytes < 1024 {
+            return Err("jobs.log_cap_bytes must be at least 1024".into());
+        }
+        if j.max_active_apps_per_user < 1 {
+            return Err("jobs.max_active_apps_per_user must be at least 1".into());
+        }
+        if self.nodes.heartbeat_stale_seconds < 1 {
+            return Err("nodes.heartbeat_stale_seconds must be at least 1".into());
+        }
+        if !(0.0..=100.0).contains(&self.nodes.disk_free_min_pct) {
+            return Err("nodes.disk_free_min_pct must be 0..=100".into());
+        }
+        Ok(Allowlists {
+            node: parse("node_allowed_ips", &self.auth.node_allowed_ips)?,
+            admin: parse("admin_allowed_ips", &self.auth.admin_allowed_ips)?,
+            runner: parse("runner_allowed_ips", &self.auth.runner_allowed_ips)?,
+        })
+    }
+}
