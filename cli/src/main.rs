@@ -1,1 +1,47 @@
-fn main() {}
+//! `functl`: the operator's command line for the Fun AI Studio release path.
+
+mod commands;
+mod config;
+mod ctx;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::Command;
+use crate::ctx::{Ctx, GlobalArgs};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "functl",
+    version,
+    about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::Exit::Failure.into();
+        }
+    };
+    let result = runtime.block_on(async move {
+        let ctx = Ctx::new(cli.global)?;
+        cli.command.run(&ctx).await
+    });
+    exit::finish(result)
+}

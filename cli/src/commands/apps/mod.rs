@@ -1,0 +1,37 @@
+//! `functl apps ...`: the last known state of each app.
+
+pub mod list;
+pub mod show;
+
+use clap::Subcommand;
+use comfy_table::Color;
+use protocol::app::AppRunStatus;
+
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// List apps with their node, image, commit and URL
+    List(list::Cmd),
+    /// Show one app, with the images it ran recently
+    Show(show::Cmd),
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        match self {
+            Cmd::List(cmd) => cmd.run(ctx).await,
+            Cmd::Show(cmd) => cmd.run(ctx).await,
+        }
+    }
+}
+
+pub fn status_color(status: AppRunStatus) -> Option<Color> {
+    match status {
+        AppRunStatus::Deploying => Some(Color::Blue),
+        AppRunStatus::Ready => Some(Color::Green),
+        AppRunStatus::Failed => Some(Color::Red),
+        AppRunStatus::Stopped => Some(Color::Yellow),
+    }
+}

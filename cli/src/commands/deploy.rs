@@ -1,0 +1,240 @@
+//! `functl deploy`: create a BUILD_AND_DEPLOY job and, with `--wait`, follow it to its end.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args};
+use protocol::client::{ClientError, DeployClient};
+use protocol::job::{CreateJobRequest, FieldError, Job, JobPayload, JobStatus, JobType};
+
+use crate::ctx::Ctx;
+use crate::exit::{Exit, usage_error};
+use crate::output::progress::PhaseDisplay;
+use crate::output::{self, json};
+
+/// How long one log read may wait on deployd for new bytes; bounds how late a phase change
+/// shows when the runner writes no log.
+const LOG_WAIT_SECONDS: i64 = 5;
+/// Consecutive transport failures tolerated while following (deployd restarting).
+const MAX_TRANSPORT_RETRIES: u32 = 10;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["image", "repo"])))]
+pub struct Cmd {
+    /// The app to deploy
+    #[arg(long, value_name = "ID")]
+    app: String,
+    /// The app's owner
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
+    /// Deploy this image as is (stage 1)
+    #[arg(long, value_name = "IMAGE")]
+    image: Option<String>,
+    /// Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path
+    #[arg(long, value_name = "URL")]
+    repo: Option<String>,
+    /// Branch, tag or commit to build [default: main]
+    #[arg(long = "ref", value_name = "REF", requires = "repo")]
+    git_ref: Option<String>,
+    /// Dockerfile, relative to the repository root [default: Dockerfile]
+    #[arg(long, value_name = "PATH", requires = "repo")]
+    dockerfile: Option<String>,
+    /// Build context, relative to the repository root [default: the root]
+    #[arg(long, value_name = "PATH", requires = "repo")]
+    context: Option<String>,
+    /// Port the app listens on inside its container [default: 3000]
+    #[arg(long, value_name = "N")]
+    port: Option<i64>,
+    /// An environment variable for the app; repeat for more
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Follow the job: stream its log to stdout, its phase to stderr; exit 0 only if it deployed
+    #[arg(long)]
+    wait: bool,
+}
+
+fn parse_env(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{value:?} is not KEY=VALUE")),
+    }
+}
+
+/// The flag a payload field comes from, so that a validation error names what was typed.
+fn flag_of(field: &str) -> String {
+    let flag = match field {
+        "payload.appId" => "--app",
+        "payload.userId" => "--user",
+        "payload.image" => "--image",
+        "payload.repoSshUrl" => "--repo",
+        "payload.gitRef" => "--ref",
+        "payload.dockerfilePath" => "--dockerfile",
+        "payload.buildContext" => "--context",
+        "payload.containerPort" => "--port",
+        other => match other.strip_prefix("payload.env.") {
+            Some(key) => return format!("--env {key}"),
+            None => other,
+        },
+    };
+    flag.to_string()
+}
+
+fn usage(e: &FieldError) -> anyhow::Error {
+    usage_error(format!(
+        "invalid {} ({}): {}",
+        flag_of(&e.field),
+        e.field,
+        e.message
+    ))
+}
+
+impl Cmd {
+    fn payload(&self) -> JobPayload {
+        JobPayload {
+            app_id: self.app.clone(),
+            user_id: self.user.clone(),
+            image: self.image.clone(),
+            container_port: self.port,
+            repo_ssh_url: self.repo.clone(),
+            git_ref: self.git_ref.clone(),
+            dockerfile_path: self.dockerfile.clone(),
+            build_context: self.context.clone(),
+            env: (!self.env.is_empty())
+                .then(|| self.env.iter().cloned().collect::<BTreeMap<_, _>>()),
+            ..Default::default()
+        }
+    }
+
+    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        let payload = self.payload();
+        payload.validate().map_err(|e| usage(&e))?;
+        let client = ctx.deploy()?;
+        let job = client
+            .create_job(&CreateJobRequest {
+                job_type: JobType::BuildAndDeploy,
+                payload,
+            })
+            .await?;
+        let created = format!(
+            "job {} created for app {} ({})",
+            job.id, job.app_id, job.status
+        );
+        if !self.wait {
+            if ctx.json() {
+                json::print(&job)?;
+            } else {
+                output::println(&created)?;
+            }
+            return Ok(Exit::Success);
+        }
+        // stdout carries the log (or, with JSON, only the final job); the rest goes to stderr.
+        eprintln!("{created}");
+        let id = job.id;
+        tokio::select! {
+            done = follow(client, job, ctx.json()) => finish(done?, ctx.json()),
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\nstopped following; job {id} goes on: functl jobs logs -f {id}");
+                Ok(Exit::Interrupted)
+            }
+        }
+    }
+}
+
+/// Streams the log and the phase until the job ends and every byte is read; answers the
+/// final job.
+async fn follow(client: &DeployClient, mut job: Job, log_to_stderr: bool) -> anyhow::Result<Job> {
+    let id = job.id;
+    let mut display = PhaseDisplay::for_stderr(id);
+    let mut offset = 0;
+    let mut failures = 0;
+    loop {
+        display.update(job.status.as_str(), job.phase.as_deref());
+        let step = async {
+            let chunk = client.read_log(id, offset, LOG_WAIT_SECONDS).await?;
+            let job = client.get_job(id).await?;
+            Ok::<_, ClientError>((chunk, job))
+        };
+        let (chunk, latest) = match step.await {
+            Ok(answer) => {
+                failures = 0;
+                answer
+            }
+            Err(ClientError::Transport { .. }) if failures < MAX_TRANSPORT_RETRIES => {
+                failures += 1;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !chunk.content.is_empty() {
+            display.suspend(|| write_log(&chunk.content, log_to_stderr))?;
+        }
+        let advanced = chunk.next_offset > offset;
+        offset = chunk.next_offset.max(offset);
+        job = latest;
+        let drained = chunk.complete || (chunk.status.is_terminal() && !advanced);
+        if drained && job.status.is_terminal() {
+            display.finish();
+            return Ok(job);
+        }
+    }
+}
+
+fn write_log(text: &str, to_stderr: bool) -> std::io::Result<()> {
+    if to_stderr {
+        let mut err = std::io::stderr().lock();
+        err.write_all(text.as_bytes())?;
+        err.flush()
+    } else {
+        output::print(text)
+    }
+}
+
+fn finish(job: Job, as_json: bool) -> anyhow::Result<Exit> {
+    if as_json {
+        json::print(&job)?;
+    }
+    match job.status {
+        JobStatus::Succeeded => {
+            if !as_json {
+                let url = job.deploy_url.as_deref().unwrap_or("-");
+                output::println(&format!("deployed: {url}"))?;
+            }
+            Ok(Exit::Success)
+        }
+        JobStatus::Failed => {
+            let reason = job.error_message.as_deref().unwrap_or("no reason given");
+            eprintln!("error: job {} FAILED: {reason}", job.id);
+            Ok(Exit::Failure)
+        }
+        other => {
+            eprintln!("job {} {other}", job.id);
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_pairs_split_at_the_first_equals() {
+        assert_eq!(parse_env("A=b=c"), Ok(("A".to_string(), "b=c".to_string())));
+        assert_eq!(parse_env("A="), Ok(("A".to_string(), String::new())));
+        assert!(parse_env("A").is_err());
+        assert!(parse_env("=x").is_err());
+    }
+
+    #[test]
+    fn validation_errors_name_the_flag_and_the_field() {
+        let e = FieldError::new("payload.appId", "contains '/'");
+        assert_eq!(
+            usage(&e).to_string(),
+            "invalid --app (payload.appId): contains '/'"
+        );
+        assert_eq!(flag_of("payload.env.1X"), "--env 1X");
+        assert_eq!(flag_of("payload.basePath"), "payload.basePath");
+    }
+}

@@ -1,0 +1,64 @@
+//! One module per command; groups are folders. Each command is a clap struct with
+//! `async fn run(self, ctx: &Ctx)`.
+
+pub mod apps;
+pub mod deploy;
+pub mod jobs;
+pub mod nodes;
+pub mod runners;
+
+use clap::Subcommand;
+
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy jobs: list, show, follow logs, cancel
+    #[command(subcommand)]
+    Jobs(jobs::Cmd),
+    /// Create a deploy job (an image, or a Git repository to build) and optionally follow it
+    Deploy(deploy::Cmd),
+    /// Runtime nodes: list, drain, undrain, enable, disable, remove
+    #[command(subcommand)]
+    Nodes(nodes::Cmd),
+    /// Apps as last deployed: node, image, commit, URL
+    #[command(subcommand)]
+    Apps(apps::Cmd),
+    /// Runners that claim jobs
+    #[command(subcommand)]
+    Runners(runners::Cmd),
+}
+
+impl Command {
+    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        match self {
+            Command::Jobs(cmd) => cmd.run(ctx).await,
+            Command::Deploy(cmd) => cmd.run(ctx).await,
+            Command::Nodes(cmd) => cmd.run(ctx).await,
+            Command::Apps(cmd) => cmd.run(ctx).await,
+            Command::Runners(cmd) => cmd.run(ctx).await,
+        }
+    }
+}
+
+/// Value parsers shared by several commands; clap reports their errors with exit 2.
+pub mod parse {
+    /// An app or user id: `[A-Za-z0-9_-]{1,64}`.
+    pub fn id(value: &str) -> Result<String, String> {
+        protocol::validate::id(value).map(|()| value.to_string())
+    }
+
+    /// A runtime node name (a host name: letters, digits, `_`, `-`, `.`).
+    pub fn node_name(value: &str) -> Result<String, String> {
+        protocol::validate::name(value).map(|()| value.to_string())
+    }
+
+    /// A job id: a positive integer.
+    pub fn job_id(value: &str) -> Result<i64, String> {
+        match value.parse::<i64>() {
+            Ok(id) if id > 0 => Ok(id),
+            _ => Err(format!("{value:?} is not a job id (a positive integer)")),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! How results reach people and scripts: tables, JSON, progress on stderr, and formatting.
+
+pub mod format;
+pub mod json;
+pub mod progress;
+pub mod table;
+
+use std::io::Write;
+
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for people
+    Table,
+    /// Pretty JSON, the records as deployd answered them
+    Json,
+}
+
+/// Writes to stdout and flushes; an error (a closed pipe) goes back to the caller instead of
+/// panicking as `println!` would.
+pub fn print(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// [`print`] with a newline.
+pub fn println(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
