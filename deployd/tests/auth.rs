@@ -230,10 +230,12 @@ async fn legacy_runners_without_a_token_only_from_the_allowlist() {
     assert!(runners.iter().any(|r| r.runner_id == "r1" && r.legacy));
 }
 
+type Tweak = Box<dyn Fn(&mut deployd::Settings)>;
+
 #[tokio::test]
 async fn refuses_to_start_with_placeholder_or_shared_secrets() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let cases: Vec<(&str, Box<dyn Fn(&mut deployd::Settings)>)> = vec![
+    let cases: Vec<(&str, Tweak)> = vec![
         (
             "auth.admin_token",
             Box::new(|s| s.auth.admin_token = "CHANGE_ME".into()),
