@@ -9,6 +9,9 @@ use crate::ctx::Ctx;
 use crate::exit::Exit;
 use crate::output::{format, json, table};
 
+/// Payload keys deployd writes itself, mirrors of job fields.
+const DEPLOYD_FILLED: [&str; 3] = ["attempt", "phase", "runStartedAt"];
+
 #[derive(Debug, Args)]
 pub struct Cmd {
     /// The job id
@@ -89,9 +92,15 @@ fn render(job: &Job, styled: bool) -> comfy_table::Table {
         let names: Vec<&str> = env.keys().map(String::as_str).collect();
         rows.push(("ENV", text(format!("{} (values hidden)", names.join(", ")))));
     }
-    if !p.extra.is_empty() {
-        let keys: Vec<&str> = p.extra.keys().map(String::as_str).collect();
-        rows.push(("EXTRA PAYLOAD", text(keys.join(", "))));
+    // deployd copies attempt, phase and runStartedAt into the payload; they show above.
+    let extra: Vec<&str> = p
+        .extra
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !DEPLOYD_FILLED.contains(k))
+        .collect();
+    if !extra.is_empty() {
+        rows.push(("EXTRA PAYLOAD", text(extra.join(", "))));
     }
     rows.extend([
         ("IMAGE", opt(job.image.as_deref())),
