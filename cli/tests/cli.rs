@@ -4,6 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
 use deployd::testing::{self, TestDeployd};
 use protocol::client::DeployClient;
 use protocol::job::{
@@ -228,6 +230,20 @@ async fn seed_jobs(c: &DeployClient) {
         },
     )
     .await;
+}
+
+/// Waits until `rx` yields the line `want`.
+async fn wait_for_line(rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>, want: &str) {
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = rx.recv().await {
+            if line == want {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "functl never printed {want:?}");
 }
 
 // ---- jobs ----
@@ -473,27 +489,58 @@ async fn deploy_wait_streams_the_log_and_prints_the_url() {
     let c = d.client();
     heartbeat_node(&c, "rt-01", 42.1, 13_207_024_435, 3).await;
 
-    let functl = Env::of(&d).run(&[
-        "deploy",
-        "--app",
-        "20002",
-        "--user",
-        "7",
-        "--image",
-        "busybox:1.36",
-        "--wait",
-    ]);
-    let runner = async {
-        let job = claim(&c, 10).await;
-        phase(&c, job.id, "BUILD").await;
-        let n = append(&c, job.id, 0, "Step 1/2 : FROM busybox:1.36\n").await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        phase(&c, job.id, "DEPLOY").await;
-        append(&c, job.id, n, "container rt-u-7-20002-ab12 healthy\n").await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        report(&c, job.id, JobStatus::Succeeded, None).await;
+    let mut child = Env::of(&d)
+        .command(&[
+            "deploy",
+            "--app",
+            "20002",
+            "--user",
+            "7",
+            "--image",
+            "busybox:1.36",
+            "--wait",
+        ])
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run functl: {e}"));
+    let mut stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    // The fake runner moves on only once functl has shown the phase, so that a slow machine
+    // cannot make functl skip one.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stderr_reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        let mut all = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = seen_tx.send(line);
+        }
+        all
+    });
+    let job = claim(&c, 10).await;
+    phase(&c, job.id, "BUILD").await;
+    let n = append(&c, job.id, 0, "Step 1/2 : FROM busybox:1.36\n").await;
+    wait_for_line(&mut seen_rx, "phase BUILD").await;
+    phase(&c, job.id, "DEPLOY").await;
+    append(&c, job.id, n, "container rt-u-7-20002-ab12 healthy\n").await;
+    wait_for_line(&mut seen_rx, "phase DEPLOY").await;
+    report(&c, job.id, JobStatus::Succeeded, None).await;
+
+    let mut out = String::new();
+    stdout
+        .read_to_string(&mut out)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap_or_else(|_| panic!("functl did not end after the job did"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = stderr_reader.await.unwrap_or_else(|e| panic!("{e}"));
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out,
+        stderr: err,
     };
-    let (run, ()) = tokio::join!(functl, runner);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.stdout,
