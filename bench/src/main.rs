@@ -1,1 +1,299 @@
-fn main() {}
+//! Benchmarks of the release path. Each figure is printed beside a baseline measured in the
+//! same run, as one markdown table. `cargo run --release -p funai-bench -- --help`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use protocol::client::DeployClient;
+use protocol::job::{
+    ClaimRequest, CreateJobRequest, HeartbeatRequest, JobPayload, JobStatus, ReportRequest,
+};
+use protocol::node::NodeHeartbeat;
+
+#[derive(Parser)]
+#[command(about = "deployd benchmarks, each beside a baseline from the same run")]
+struct Args {
+    /// Create→claim samples.
+    #[arg(long, default_value_t = 300)]
+    latency_samples: usize,
+    /// Jobs pushed through the full lifecycle.
+    #[arg(long, default_value_t = 1600)]
+    lifecycle_jobs: usize,
+    /// Concurrent runners for the lifecycle figure.
+    #[arg(long, default_value_t = 16)]
+    runners: usize,
+}
+
+struct Row {
+    what: String,
+    figure: String,
+    baseline_what: String,
+    baseline: String,
+    ratio: String,
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn payload(app: String) -> CreateJobRequest {
+    CreateJobRequest {
+        job_type: Default::default(),
+        payload: JobPayload {
+            app_id: app,
+            image: Some("127.0.0.1:5000/bench/app:1".into()),
+            ..Default::default()
+        },
+    }
+}
+
+async fn node(c: &DeployClient) -> anyhow::Result<()> {
+    c.node_heartbeat(&NodeHeartbeat {
+        node_name: "rt-bench".into(),
+        agent_base_url: "http://127.0.0.1:7005".into(),
+        gateway_base_url: "http://127.0.0.1:8080".into(),
+        disk_free_pct: 80.0,
+        disk_free_bytes: 1 << 40,
+        container_count: 0,
+    })
+    .await?;
+    Ok(())
+}
+
+/// Create→claim latency with long-polling runners already waiting.
+async fn create_to_claim(samples: usize) -> anyhow::Result<(Duration, Duration)> {
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    node(&c).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, Instant)>();
+    let stop = tokio_util::sync::CancellationToken::new();
+    for r in 0..4 {
+        let c = c.clone();
+        let tx = tx.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let runner = format!("poller-{r}");
+            while !stop.is_cancelled() {
+                let req = ClaimRequest {
+                    runner_id: runner.clone(),
+                    lease_seconds: 30,
+                    wait_seconds: 5,
+                };
+                if let Ok(Some(job)) = c.claim(&req).await {
+                    let _ = tx.send((job.id, Instant::now()));
+                    let _ = c
+                        .report(
+                            job.id,
+                            &ReportRequest {
+                                runner_id: runner.clone(),
+                                status: JobStatus::Succeeded,
+                                error_message: None,
+                                image: None,
+                                commit_sha: None,
+                            },
+                        )
+                        .await;
+                }
+            }
+        });
+    }
+    // Let the pollers enter their long-poll.
+    while c.runners().await.map(|r| r.len()).unwrap_or(0) < 4 {
+        tokio::task::yield_now().await;
+    }
+    let mut lat = Vec::with_capacity(samples);
+    for i in 0..samples {
+        let t0 = Instant::now();
+        let job = c.create_job(&payload(format!("lat{i}"))).await?;
+        let (id, at) = rx
+            .recv()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("pollers gone"))?;
+        anyhow::ensure!(id == job.id, "claimed {id}, created {}", job.id);
+        lat.push(at.duration_since(t0));
+    }
+    stop.cancel();
+    lat.sort();
+    Ok((pct(&lat, 0.5), pct(&lat, 0.99)))
+}
+
+/// Full lifecycle per job: create, claim, heartbeat, log append, report.
+async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    node(&c).await?;
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for r in 0..runners {
+        let c = c.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let runner = format!("runner-{r}");
+            let mut done = 0usize;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= jobs {
+                    return Ok::<usize, anyhow::Error>(done);
+                }
+                c.create_job(&payload(format!("life{i}"))).await?;
+                let job = c
+                    .claim(&ClaimRequest {
+                        runner_id: runner.clone(),
+                        lease_seconds: 30,
+                        wait_seconds: 0,
+                    })
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("nothing to claim"))?;
+                c.heartbeat(
+                    job.id,
+                    &HeartbeatRequest {
+                        runner_id: runner.clone(),
+                        extend_seconds: Some(30),
+                        phase: Some("BUILD".into()),
+                        phase_message: None,
+                    },
+                )
+                .await?;
+                c.append_log(job.id, 0, b"Step 1/2 : FROM scratch\n".to_vec())
+                    .await?;
+                c.report(
+                    job.id,
+                    &ReportRequest {
+                        runner_id: runner.clone(),
+                        status: JobStatus::Succeeded,
+                        error_message: None,
+                        image: None,
+                        commit_sha: None,
+                    },
+                )
+                .await?;
+                done += 1;
+            }
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    anyhow::ensure!(total == jobs, "{total} of {jobs} jobs finished");
+    Ok(jobs as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// The baseline: the same five write transactions per job, straight on SQLite with sqlx,
+/// from the same number of concurrent tasks, no HTTP and no logic.
+async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bare.db").display());
+    let opts: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+    let opts = opts
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(30));
+    let pool = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await?;
+    sqlx::query(
+        "CREATE TABLE job (id INTEGER PRIMARY KEY, app TEXT, status TEXT, lease INTEGER, log BLOB)",
+    )
+    .execute(&pool)
+    .await?;
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let pool = pool.clone();
+        let next = next.clone();
+        let lock = lock.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= jobs {
+                    return Ok::<(), sqlx::Error>(());
+                }
+                let stmts: [&'static str; 5] = [
+                    "INSERT INTO job (app, status) VALUES ('a', 'PENDING')",
+                    "UPDATE job SET status = 'RUNNING', lease = 1 WHERE id = (SELECT MAX(id) FROM job)",
+                    "UPDATE job SET lease = 2 WHERE id = (SELECT MAX(id) FROM job)",
+                    "UPDATE job SET log = x'00' WHERE id = (SELECT MAX(id) FROM job)",
+                    "UPDATE job SET status = 'SUCCEEDED' WHERE id = (SELECT MAX(id) FROM job)",
+                ];
+                for s in stmts {
+                    let _g = lock.lock().await;
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    sqlx::query(s).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(jobs as f64 / t0.elapsed().as_secs_f64())
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rows = Vec::new();
+
+    let (p50, p99) = create_to_claim(args.latency_samples).await?;
+    // Baseline for latency: one bare SQLite insert+commit, the floor of any create.
+    let bare_one = {
+        let n = args.latency_samples.max(1);
+        let rate = bare_sqlite(n, 1).await?;
+        Duration::from_secs_f64(1.0 / rate / 5.0)
+    };
+    rows.push(Row {
+        what: format!(
+            "create→claim latency p50 (4 long-polling runners, {} samples)",
+            args.latency_samples
+        ),
+        figure: ms(p50),
+        baseline_what: "one bare SQLite write transaction".into(),
+        baseline: ms(bare_one),
+        ratio: format!("{:.1}×", p50.as_secs_f64() / bare_one.as_secs_f64()),
+    });
+    rows.push(Row {
+        what: "create→claim latency p99".into(),
+        figure: ms(p99),
+        baseline_what: "one bare SQLite write transaction".into(),
+        baseline: ms(bare_one),
+        ratio: format!("{:.1}×", p99.as_secs_f64() / bare_one.as_secs_f64()),
+    });
+
+    let jps = lifecycle(args.lifecycle_jobs, args.runners).await?;
+    let bare = bare_sqlite(args.lifecycle_jobs, args.runners).await?;
+    rows.push(Row {
+        what: format!(
+            "full lifecycle (create, claim, heartbeat, log, report), {} runners, {} jobs, SQLite",
+            args.runners, args.lifecycle_jobs
+        ),
+        figure: format!("{jps:.0} jobs/s"),
+        baseline_what: format!("5 bare SQLite transactions per job, {} tasks", args.runners),
+        baseline: format!("{bare:.0} jobs/s"),
+        ratio: format!("{:.2}×", jps / bare),
+    });
+
+    println!("| measure | figure | baseline | baseline figure | figure/baseline |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.what, r.figure, r.baseline_what, r.baseline, r.ratio
+        );
+    }
+    Ok(())
+}

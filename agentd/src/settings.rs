@@ -1,0 +1,168 @@
+//! agentd's settings (DESIGN §6): a section per role, either or both.
+
+use std::path::Path;
+
+use protocol::Secret;
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/agentd.toml";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub deploy_url: String,
+    pub runner: Option<RunnerSettings>,
+    pub runtime: Option<RuntimeSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            deploy_url: "http://127.0.0.1:7002".into(),
+            runner: None,
+            runtime: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerSettings {
+    pub runner_id: String,
+    pub runner_token: Secret,
+    pub runtime_token: Secret,
+    pub workdir: String,
+    pub concurrency: u32,
+    pub git_ssh_key: String,
+    pub git_known_hosts: String,
+    pub registry: String,
+    pub namespace: String,
+    pub registry_username: String,
+    pub registry_password: Secret,
+    pub keep_tags: u32,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        Self {
+            runner_id: "runner-01".into(),
+            runner_token: Secret::default(),
+            runtime_token: Secret::default(),
+            workdir: "/var/lib/funai/runner".into(),
+            concurrency: 1,
+            git_ssh_key: "/etc/funai/deploy_key".into(),
+            git_known_hosts: "/etc/funai/known_hosts".into(),
+            registry: "127.0.0.1:5000".into(),
+            namespace: "funaistudio".into(),
+            registry_username: String::new(),
+            registry_password: Secret::default(),
+            keep_tags: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    pub listen: String,
+    pub node_name: String,
+    pub node_token: Secret,
+    pub runtime_token: Secret,
+    pub agent_base_url: String,
+    pub gateway_base_url: String,
+    pub data_dir: String,
+    pub network: String,
+    pub health_timeout_seconds: u64,
+    pub drain_timeout_seconds: u64,
+    pub heartbeat_seconds: u64,
+    pub gateway: GatewaySettings,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:7005".into(),
+            node_name: "rt-01".into(),
+            node_token: Secret::default(),
+            runtime_token: Secret::default(),
+            agent_base_url: "http://127.0.0.1:7005".into(),
+            gateway_base_url: "http://127.0.0.1".into(),
+            data_dir: "/var/lib/funai".into(),
+            network: "funai-runtime-net".into(),
+            health_timeout_seconds: 60,
+            drain_timeout_seconds: 30,
+            heartbeat_seconds: 15,
+            gateway: GatewaySettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySettings {
+    /// `embedded` (agentd routes itself) or `traefik` (labels only).
+    pub kind: String,
+    pub listen: String,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            kind: "embedded".into(),
+            listen: "0.0.0.0:80".into(),
+        }
+    }
+}
+
+impl Settings {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: Vec<(&str, toml::Value)>,
+    ) -> Result<Settings, protocol::config::ConfigError> {
+        let source = match file {
+            Some(p) => protocol::config::Source::Explicit(p),
+            None => protocol::config::Source::Default(Path::new(DEFAULT_CONFIG_PATH)),
+        };
+        protocol::config::load(source, "AGENTD_", env, overrides)
+    }
+
+    /// Refuses placeholder secrets and unknown gateway kinds.
+    pub fn check(&self) -> Result<(), String> {
+        if self.runner.is_none() && self.runtime.is_none() {
+            return Err(
+                "neither [runner] nor [runtime] is configured: give agentd at least one role"
+                    .into(),
+            );
+        }
+        if let Some(r) = &self.runner {
+            for (name, s) in [
+                ("runner.runner_token", &r.runner_token),
+                ("runner.runtime_token", &r.runtime_token),
+            ] {
+                if s.is_placeholder() {
+                    return Err(format!("{name} is empty or a CHANGE_ME placeholder"));
+                }
+            }
+            protocol::validate::name(&r.runner_id).map_err(|m| format!("runner.runner_id {m}"))?;
+        }
+        if let Some(r) = &self.runtime {
+            for (name, s) in [
+                ("runtime.node_token", &r.node_token),
+                ("runtime.runtime_token", &r.runtime_token),
+            ] {
+                if s.is_placeholder() {
+                    return Err(format!("{name} is empty or a CHANGE_ME placeholder"));
+                }
+            }
+            protocol::validate::name(&r.node_name).map_err(|m| format!("runtime.node_name {m}"))?;
+            if !matches!(r.gateway.kind.as_str(), "embedded" | "traefik") {
+                return Err(format!(
+                    "runtime.gateway.kind {:?} is unknown: use \"embedded\" or \"traefik\"",
+                    r.gateway.kind
+                ));
+            }
+        }
+        Ok(())
+    }
+}

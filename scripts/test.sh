@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, then every test of the workspace against real
+# components. CI runs exactly this (see .ci/run). Installs and starts what the tests need.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# Services the tests need are started by scripts/services.sh (idempotent); it exports
+# their addresses into the environment of the tests.
+if [[ -f scripts/services.sh ]]; then
+    # shellcheck source=/dev/null
+    source scripts/services.sh
+    services_up
+    trap services_down EXIT
+fi
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+# Two test threads per binary: the machine has two cores and the tests start real servers.
+cargo test --workspace --locked -- --test-threads=2
