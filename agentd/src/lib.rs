@@ -1,6 +1,52 @@
 //! agentd: the node daemon. The runner role claims and executes jobs; the runtime role runs
 //! app containers and routes the gateway (DESIGN §3.2, §3.3).
 
+pub mod docker;
+pub mod gateway;
+pub mod runtime;
 pub mod settings;
 
+use std::sync::Arc;
+
+use protocol::client::DeployClient;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
 pub use settings::Settings;
+
+/// The runtime role: its API on `api`, the embedded gateway on `gateway` (when the gateway
+/// kind is `embedded`), heartbeats to deployd. Runs until `shutdown`.
+pub async fn serve_runtime(
+    settings: &Settings,
+    api: TcpListener,
+    gateway: Option<TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<runtime::Runtime>> {
+    let rs = settings
+        .runtime
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no [runtime] section"))?;
+    let deployd = DeployClient::new(&settings.deploy_url).node_token(Some(rs.node_token.clone()));
+    let rt = runtime::Runtime::start(rs, Some(deployd)).await?;
+    tokio::spawn(rt.clone().heartbeat_loop(shutdown.clone()));
+    if let Some(gw) = gateway {
+        let g = rt.gateway.clone();
+        let s = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = g.serve(gw, s).await {
+                tracing::error!(error = %e, "gateway stopped");
+            }
+        });
+    }
+    let app = runtime::api::router(rt.clone());
+    let s = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(api, app)
+            .with_graceful_shutdown(s.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "runtime API stopped");
+        }
+    });
+    Ok(rt)
+}

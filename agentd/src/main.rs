@@ -48,8 +48,77 @@ fn main() -> ExitCode {
                 eprintln!("agentd: refusing to start: {e}");
                 return ExitCode::from(2);
             }
-            eprintln!("agentd: the runner and runtime roles are not in this build yet");
-            ExitCode::FAILURE
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("agentd: cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(run(settings)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("agentd: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    if settings.runner.is_some() {
+        anyhow::bail!("the [runner] role is not in this build yet; configure [runtime] only");
+    }
+    if let Some(rs) = &settings.runtime {
+        let api = tokio::net::TcpListener::bind(&rs.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (runtime.listen): {e}", rs.listen))?;
+        let gateway = if rs.gateway.kind == "embedded" {
+            Some(
+                tokio::net::TcpListener::bind(&rs.gateway.listen)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot listen on {} (runtime.gateway.listen): {e}",
+                            rs.gateway.listen
+                        )
+                    })?,
+            )
+        } else {
+            None
+        };
+        tracing::info!(api = %rs.listen, gateway = %rs.gateway.listen, node = %rs.node_name, "runtime role starting");
+        agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

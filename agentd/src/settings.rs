@@ -75,7 +75,30 @@ pub struct RuntimeSettings {
     pub health_timeout_seconds: u64,
     pub drain_timeout_seconds: u64,
     pub heartbeat_seconds: u64,
+    /// Credentials for pulls from this registry (host[:port]); others are pulled anonymously.
+    pub registry: String,
+    pub registry_username: String,
+    pub registry_password: Secret,
+    /// Limits of each app container; 0 means none.
+    pub cpus: f64,
+    pub memory_mb: i64,
+    pub pids_limit: i64,
+    pub restart_policy: String,
+    /// Run an init process as PID 1 so that apps get SIGTERM and exit when stopped.
+    pub init: bool,
+    /// How long a drained old container gets to exit on SIGTERM before it is killed.
+    pub stop_grace_seconds: u32,
     pub gateway: GatewaySettings,
+    pub mongo: Option<MongoSettings>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MongoSettings {
+    /// `mongodb://user:password@host:27017`, without a database; the password is a secret.
+    pub url: Secret,
+    /// Appended as the query string, e.g. `authSource=admin`.
+    pub options: String,
 }
 
 impl Default for RuntimeSettings {
@@ -92,7 +115,17 @@ impl Default for RuntimeSettings {
             health_timeout_seconds: 60,
             drain_timeout_seconds: 30,
             heartbeat_seconds: 15,
+            registry: "127.0.0.1:5000".into(),
+            registry_username: String::new(),
+            registry_password: Secret::default(),
+            cpus: 1.0,
+            memory_mb: 512,
+            pids_limit: 256,
+            restart_policy: "unless-stopped".into(),
+            init: true,
+            stop_grace_seconds: 10,
             gateway: GatewaySettings::default(),
+            mongo: None,
         }
     }
 }
@@ -156,6 +189,26 @@ impl Settings {
                 }
             }
             protocol::validate::name(&r.node_name).map_err(|m| format!("runtime.node_name {m}"))?;
+            if !matches!(
+                r.restart_policy.as_str(),
+                "no" | "always" | "unless-stopped" | "on-failure"
+            ) {
+                return Err(format!(
+                    "runtime.restart_policy {:?} is unknown: no, always, unless-stopped or on-failure",
+                    r.restart_policy
+                ));
+            }
+            if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
+                return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
+            }
+            if let Some(m) = &r.mongo
+                && !m.url.expose().starts_with("mongodb://")
+                && !m.url.expose().starts_with("mongodb+srv://")
+            {
+                return Err(
+                    "runtime.mongo.url must start with mongodb:// or mongodb+srv://".into(),
+                );
+            }
             if !matches!(r.gateway.kind.as_str(), "embedded" | "traefik") {
                 return Err(format!(
                     "runtime.gateway.kind {:?} is unknown: use \"embedded\" or \"traefik\"",

@@ -1,0 +1,556 @@
+//! The one wrapper around the Docker engine. Each operation maps its failure to a named
+//! error carrying the engine's own words; 404s are matched where they make an operation
+//! idempotent; streams are drained to the end.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig,
+    NetworkCreateRequest, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, RemoveImageOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+use protocol::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker engine: {message}")]
+    Connect { message: String },
+    #[error("cannot create network {name}: {message}")]
+    Network { name: String, message: String },
+    #[error("cannot pull image {image}: {message}")]
+    PullImage { image: String, message: String },
+    #[error("cannot create container {name}: {message}")]
+    CreateContainer { name: String, message: String },
+    #[error("cannot start container {name}: {message}")]
+    StartContainer { name: String, message: String },
+    #[error("cannot inspect container {name}: {message}")]
+    InspectContainer { name: String, message: String },
+    #[error("cannot stop container {name}: {message}")]
+    StopContainer { name: String, message: String },
+    #[error("cannot remove container {name}: {message}")]
+    RemoveContainer { name: String, message: String },
+    #[error("cannot list containers: {message}")]
+    ListContainers { message: String },
+    #[error("cannot read the logs of container {name}: {message}")]
+    Logs { name: String, message: String },
+    #[error("cannot remove image {image}: {message}")]
+    RemoveImage { image: String, message: String },
+    #[error("build of {tag} failed: {message}")]
+    BuildImage { tag: String, message: String },
+    #[error("cannot push image {image}: {message}")]
+    PushImage { image: String, message: String },
+}
+
+impl DockerError {
+    /// A failure of the registry (pull) rather than of the engine.
+    pub fn is_registry(&self) -> bool {
+        matches!(
+            self,
+            DockerError::PullImage { .. } | DockerError::PushImage { .. }
+        )
+    }
+}
+
+/// The engine's status code and own words.
+fn words(e: &bollard::errors::Error) -> (Option<u16>, String) {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => (Some(*status_code), message.trim().to_string()),
+        bollard::errors::Error::DockerStreamError { error } => (None, error.trim().to_string()),
+        other => (None, other.to_string()),
+    }
+}
+
+fn is_404(e: &bollard::errors::Error) -> bool {
+    words(e).0 == Some(404)
+}
+
+/// Registry credentials for pulls and pushes.
+#[derive(Clone, Default)]
+pub struct RegistryAuth {
+    pub server: String,
+    pub username: String,
+    pub password: Secret,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .finish()
+    }
+}
+
+impl RegistryAuth {
+    fn credentials(&self) -> Option<DockerCredentials> {
+        (!self.username.is_empty()).then(|| DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.expose().to_string()),
+            serveraddress: Some(self.server.clone()),
+            ..Default::default()
+        })
+    }
+}
+
+/// What a new app container is made of.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub env: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub network: String,
+    pub nano_cpus: Option<i64>,
+    pub memory_bytes: Option<i64>,
+    pub pids_limit: Option<i64>,
+    pub restart_policy: String,
+    pub init: bool,
+}
+
+/// What agentd needs to know of a container.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub labels: HashMap<String, String>,
+    pub running: bool,
+    pub status: String,
+    pub exit_code: Option<i64>,
+    /// How often the engine restarted it: above 0 means the process exited at least once.
+    pub restart_count: i64,
+    /// The address on `network`, when attached and running.
+    pub ip: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    docker: Docker,
+}
+
+impl Engine {
+    /// Connects to the local engine and negotiates the API version (the engine may be as
+    /// old as API 1.41).
+    pub async fn connect() -> Result<Engine, DockerError> {
+        let docker = Docker::connect_with_local_defaults().map_err(|e| DockerError::Connect {
+            message: words(&e).1,
+        })?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| DockerError::Connect {
+                message: words(&e).1,
+            })?;
+        docker.ping().await.map_err(|e| DockerError::Connect {
+            message: words(&e).1,
+        })?;
+        Ok(Engine { docker })
+    }
+
+    pub fn raw(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if is_404(&e) => {}
+            Err(e) => {
+                return Err(DockerError::Network {
+                    name: name.into(),
+                    message: words(&e).1,
+                });
+            }
+        }
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(HashMap::from([(
+                "funai.managed".to_string(),
+                "agentd".to_string(),
+            )])),
+            ..Default::default()
+        };
+        match self.docker.create_network(req).await {
+            Ok(_) => Ok(()),
+            // Created concurrently by another agent on the same engine.
+            Err(e) if words(&e).0 == Some(409) => Ok(()),
+            Err(e) => Err(DockerError::Network {
+                name: name.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+
+    /// Pulls `image`, draining the progress stream; an image already present whose pull
+    /// fails is still an error (the registry is the source of truth).
+    pub async fn pull(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<(), DockerError> {
+        let opts = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let creds = auth.and_then(RegistryAuth::credentials);
+        let mut stream = self.docker.create_image(Some(opts), None, creds);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DockerError::PullImage {
+                            image: image.into(),
+                            message: err,
+                        });
+                    }
+                }
+                Err(e) => {
+                    return Err(DockerError::PullImage {
+                        image: image.into(),
+                        message: words(&e).1,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create_and_start(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+        let policy = match spec.restart_policy.as_str() {
+            "always" => RestartPolicyNameEnum::ALWAYS,
+            "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+            "no" => RestartPolicyNameEnum::NO,
+            _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            host_config: Some(HostConfig {
+                network_mode: Some(spec.network.clone()),
+                nano_cpus: spec.nano_cpus,
+                memory: spec.memory_bytes,
+                pids_limit: spec.pids_limit,
+                init: Some(spec.init),
+                restart_policy: Some(RestartPolicy {
+                    name: Some(policy),
+                    maximum_retry_count: None,
+                }),
+                ..Default::default()
+            }),
+            // API 1.41 takes exactly one network at create time.
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    spec.network.clone(),
+                    EndpointSettings::default(),
+                )])),
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(spec.name.clone()),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| DockerError::CreateContainer {
+                name: spec.name.clone(),
+                message: words(&e).1,
+            })?;
+        if let Err(e) = self
+            .docker
+            .start_container(
+                &created.id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+        {
+            let message = words(&e).1;
+            let _ = self.remove(&spec.name).await;
+            return Err(DockerError::StartContainer {
+                name: spec.name.clone(),
+                message,
+            });
+        }
+        Ok(created.id)
+    }
+
+    pub async fn inspect(
+        &self,
+        name: &str,
+        network: &str,
+    ) -> Result<Option<ContainerInfo>, DockerError> {
+        match self
+            .docker
+            .inspect_container(
+                name,
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+        {
+            Ok(c) => Ok(Some(info_from_inspect(c, network))),
+            Err(e) if is_404(&e) => Ok(None),
+            Err(e) => Err(DockerError::InspectContainer {
+                name: name.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+
+    /// Stops a container; gone already is fine.
+    pub async fn stop(&self, name: &str, grace_seconds: i32) -> Result<(), DockerError> {
+        let opts = StopContainerOptions {
+            t: Some(grace_seconds),
+            ..Default::default()
+        };
+        match self.docker.stop_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_404(&e) || words(&e).0 == Some(304) => Ok(()),
+            Err(e) => Err(DockerError::StopContainer {
+                name: name.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+
+    /// Removes a container (forcefully); gone already is fine.
+    pub async fn remove(&self, name: &str) -> Result<(), DockerError> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(name, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_404(&e) => Ok(()),
+            // Removal already in progress.
+            Err(e) if words(&e).0 == Some(409) && words(&e).1.contains("already in progress") => {
+                Ok(())
+            }
+            Err(e) => Err(DockerError::RemoveContainer {
+                name: name.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+
+    /// Every container (running or not) carrying `label`, optionally `label=value`.
+    pub async fn list_by_label(
+        &self,
+        label: &str,
+        network: &str,
+    ) -> Result<Vec<ContainerInfo>, DockerError> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let opts = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| {
+            DockerError::ListContainers {
+                message: words(&e).1,
+            }
+        })?;
+        Ok(list
+            .into_iter()
+            .map(|c| info_from_summary(c, network))
+            .collect())
+    }
+
+    /// The last `tail` lines of a container's output.
+    pub async fn logs_tail(&self, name: &str, tail: u32) -> Result<String, DockerError> {
+        let opts = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: tail.to_string(),
+            ..Default::default()
+        };
+        let mut out = String::new();
+        let mut stream = self.docker.logs(name, Some(opts));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(chunk) => out.push_str(&String::from_utf8_lossy(&chunk.into_bytes())),
+                Err(e) => {
+                    return Err(DockerError::Logs {
+                        name: name.into(),
+                        message: words(&e).1,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes an image; gone already or still used by another container is fine.
+    pub async fn remove_image(&self, image: &str) -> Result<bool, DockerError> {
+        let opts = RemoveImageOptions {
+            force: false,
+            noprune: false,
+            ..Default::default()
+        };
+        match self.docker.remove_image(image, Some(opts), None).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_404(&e) || words(&e).0 == Some(409) => Ok(false),
+            Err(e) => Err(DockerError::RemoveImage {
+                image: image.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+}
+
+impl Engine {
+    /// Builds `tag` with the classic builder from a tar of the context; every output line
+    /// goes to `on_line` as it arrives.
+    pub async fn build(
+        &self,
+        context_tar: Vec<u8>,
+        dockerfile: &str,
+        tag: &str,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(), DockerError> {
+        let opts = bollard::query_parameters::BuildImageOptions {
+            dockerfile: dockerfile.to_string(),
+            t: Some(tag.to_string()),
+            rm: true,
+            forcerm: true,
+            ..Default::default()
+        };
+        let mut stream =
+            self.docker
+                .build_image(opts, None, Some(bollard::body_full(context_tar.into())));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(line) = info.stream.as_deref() {
+                        on_line(line);
+                    }
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DockerError::BuildImage {
+                            tag: tag.into(),
+                            message: err,
+                        });
+                    }
+                }
+                Err(e) => {
+                    return Err(DockerError::BuildImage {
+                        tag: tag.into(),
+                        message: words(&e).1,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Pushes `image` (`repo:tag`), draining the progress stream; `on_line` gets each status.
+    pub async fn push(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<(), DockerError> {
+        let (repo, tag) = match image.rfind(':') {
+            Some(i) if !image[i..].contains('/') => (&image[..i], Some(image[i + 1..].to_string())),
+            _ => (image, None),
+        };
+        let opts = bollard::query_parameters::PushImageOptions {
+            tag,
+            ..Default::default()
+        };
+        let creds = auth.and_then(RegistryAuth::credentials);
+        let mut stream = self.docker.push_image(repo, Some(opts), creds);
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(info) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DockerError::PushImage {
+                            image: image.into(),
+                            message: err,
+                        });
+                    }
+                    if let Some(st) = info.status.as_deref() {
+                        on_line(st);
+                    }
+                }
+                Err(e) => {
+                    return Err(DockerError::PushImage {
+                        image: image.into(),
+                        message: words(&e).1,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn info_from_inspect(c: ContainerInspectResponse, network: &str) -> ContainerInfo {
+    let state = c.state.unwrap_or_default();
+    let running = state.running.unwrap_or(false);
+    let ip = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut m| m.remove(network))
+        .and_then(|e| e.ip_address)
+        .filter(|ip| !ip.is_empty());
+    let config = c.config.unwrap_or_default();
+    let restart_count = c.restart_count.unwrap_or(0);
+    ContainerInfo {
+        restart_count,
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: config.image.unwrap_or_default(),
+        labels: config.labels.unwrap_or_default(),
+        running,
+        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        exit_code: state.exit_code,
+        ip,
+    }
+}
+
+fn info_from_summary(c: ContainerSummary, network: &str) -> ContainerInfo {
+    let running = c.state.map(|s| s.to_string() == "running").unwrap_or(false);
+    let ip = c
+        .network_settings
+        .and_then(|n| n.networks)
+        .and_then(|mut m| m.remove(network))
+        .and_then(|e| e.ip_address)
+        .filter(|ip| !ip.is_empty());
+    ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .names
+            .and_then(|n| n.into_iter().next())
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: c.image.unwrap_or_default(),
+        labels: c.labels.unwrap_or_default(),
+        running,
+        status: c.status.unwrap_or_default(),
+        exit_code: None,
+        restart_count: 0,
+        ip,
+    }
+}

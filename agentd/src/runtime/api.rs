@@ -1,0 +1,190 @@
+//! agentd's runtime API on port 7005 (`X-Runtime-Token`); errors are `{"detail": ...}`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use protocol::agent::{AgentAppRef, AgentError, DeployAppRequest, StopAppAnswer};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::{Runtime, RuntimeError};
+
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(AgentError { detail: self.1 })).into_response()
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        let status = match &e {
+            RuntimeError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
+            RuntimeError::InFlight(_) => StatusCode::CONFLICT,
+            RuntimeError::Docker(d) if d.is_registry() => StatusCode::BAD_GATEWAY,
+            RuntimeError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RuntimeError::Unhealthy(_) => StatusCode::BAD_GATEWAY,
+            RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(status, e.to_string())
+    }
+}
+
+type St = State<Arc<Runtime>>;
+
+pub fn router(rt: Arc<Runtime>) -> Router {
+    Router::new()
+        .route("/internal/health", get(health))
+        .route("/agent/apps/deploy", post(deploy))
+        .route("/agent/apps/stop", post(stop))
+        .route("/agent/apps/delete", post(delete))
+        .route("/agent/apps/status", get(status))
+        .route("/agent/apps/{app_id}/logs", get(logs))
+        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .layer(DefaultBodyLimit::max(1024 * 1024))
+        .with_state(rt)
+}
+
+async fn health() -> Response {
+    axum::Json(serde_json::json!({ "ok": true })).into_response()
+}
+
+fn auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), ApiError> {
+    let expected = rt.settings.runtime_token.expose().as_bytes();
+    let values: Vec<_> = headers
+        .get_all(protocol::headers::RUNTIME_TOKEN)
+        .iter()
+        .collect();
+    match values.as_slice() {
+        [] => Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "missing X-Runtime-Token header".into(),
+        )),
+        [v] if v.as_bytes().len() == expected.len() && bool::from(v.as_bytes().ct_eq(expected)) => {
+            Ok(())
+        }
+        [_] => Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "wrong X-Runtime-Token".into(),
+        )),
+        _ => Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            "more than one X-Runtime-Token header".into(),
+        )),
+    }
+}
+
+fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than 1 MiB".into(),
+            )
+        } else {
+            ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("cannot read the body: {e}"),
+            )
+        }
+    })?;
+    let de = &mut serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        let msg = msg
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        ApiError(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            if path == "." {
+                msg
+            } else {
+                format!("{path}: {msg}")
+            },
+        )
+    })
+}
+
+async fn deploy(
+    State(rt): St,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth(&rt, &headers)?;
+    let req: DeployAppRequest = body(b)?;
+    let ans = rt.deploy(req).await?;
+    Ok(axum::Json(ans).into_response())
+}
+
+async fn stop(
+    State(rt): St,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth(&rt, &headers)?;
+    let req: AgentAppRef = body(b)?;
+    rt.stop(&req.user_id, &req.app_id).await?;
+    Ok(axum::Json(StopAppAnswer {
+        app_id: req.app_id,
+        status: "STOPPED".into(),
+    })
+    .into_response())
+}
+
+async fn delete(
+    State(rt): St,
+    headers: HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    auth(&rt, &headers)?;
+    let req: AgentAppRef = body(b)?;
+    Ok(axum::Json(rt.delete(&req.user_id, &req.app_id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusQuery {
+    #[serde(deserialize_with = "protocol::job::string_or_number")]
+    user_id: String,
+    #[serde(deserialize_with = "protocol::job::string_or_number")]
+    app_id: String,
+}
+
+async fn status(
+    State(rt): St,
+    headers: HeaderMap,
+    q: Result<Query<StatusQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    auth(&rt, &headers)?;
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    Ok(axum::Json(rt.status(&q.user_id, &q.app_id).await?).into_response())
+}
+
+#[derive(Deserialize)]
+struct LogsQuery {
+    tail: Option<u32>,
+}
+
+async fn logs(
+    State(rt): St,
+    headers: HeaderMap,
+    Path(app_id): Path<String>,
+    q: Result<Query<LogsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    auth(&rt, &headers)?;
+    let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
+    Ok(axum::Json(rt.logs(&app_id, tail).await?).into_response())
+}

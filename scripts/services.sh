@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Real components for the tests, on loopback, in a throw-away directory: sourced by
+# scripts/test.sh (services_up / services_down). Idempotent; nothing depends on what a
+# previous run left behind. Exports the addresses the tests read.
+
+FUNAI_SVC_DIR="${FUNAI_SVC_DIR:-/tmp/funai-test-services}"
+FUNAI_TEST_REGISTRY="127.0.0.1:5000"
+
+svc_log() { printf '== services: %s\n' "$*" >&2; }
+svc_die() { printf '== services: FAILED: %s\n' "$*" >&2; exit 1; }
+
+svc_apt() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if ((${#missing[@]})); then
+        svc_log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null || svc_die "apt-get update"
+        apt-get install -y -qq "${missing[@]}" >/dev/null || svc_die "apt-get install ${missing[*]}"
+    fi
+}
+
+svc_wait_http() { # url expected-status-regex seconds
+    local url=$1 want=$2 secs=$3 code
+    for ((i = 0; i < secs * 10; i++)); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+        [[ $code =~ $want ]] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+svc_kill_pidfile() {
+    local f=$1
+    if [[ -f $f ]]; then
+        local pid
+        pid=$(cat "$f")
+        kill "$pid" 2>/dev/null && { for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done; }
+        kill -9 "$pid" 2>/dev/null || true
+        rm -f "$f"
+    fi
+}
+
+registry_up() {
+    svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
+    # A registry some earlier run left on the port would hold stale tags: refuse to share it.
+    if curl -s -o /dev/null "http://$FUNAI_TEST_REGISTRY/v2/"; then
+        pkill -f 'docker-registry serve' || true
+        svc_wait_http "http://$FUNAI_TEST_REGISTRY/v2/" '^000$' 5 || svc_die "port 5000 is held by something else"
+    fi
+    rm -rf "$FUNAI_SVC_DIR/registry"
+    mkdir -p "$FUNAI_SVC_DIR/registry/data"
+    FUNAI_TEST_REGISTRY_USER=funai
+    FUNAI_TEST_REGISTRY_PASSWORD="reg-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    htpasswd -Bbn "$FUNAI_TEST_REGISTRY_USER" "$FUNAI_TEST_REGISTRY_PASSWORD" >"$FUNAI_SVC_DIR/registry/htpasswd"
+    cat >"$FUNAI_SVC_DIR/registry/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $FUNAI_SVC_DIR/registry/data
+  delete:
+    enabled: true
+http:
+  addr: $FUNAI_TEST_REGISTRY
+auth:
+  htpasswd:
+    realm: funai-test
+    path: $FUNAI_SVC_DIR/registry/htpasswd
+YAML
+    nohup docker-registry serve "$FUNAI_SVC_DIR/registry/config.yml" >"$FUNAI_SVC_DIR/registry/log" 2>&1 &
+    echo $! >"$FUNAI_SVC_DIR/registry.pid"
+    svc_wait_http "http://$FUNAI_TEST_REGISTRY/v2/" '^401$' 20 || svc_die "registry did not start: $(tail -5 "$FUNAI_SVC_DIR/registry/log")"
+    export FUNAI_TEST_REGISTRY FUNAI_TEST_REGISTRY_USER FUNAI_TEST_REGISTRY_PASSWORD
+    # For a person running single tests by hand: `source /tmp/funai-test-services/env`.
+    printf 'export FUNAI_TEST_REGISTRY=%q FUNAI_TEST_REGISTRY_USER=%q FUNAI_TEST_REGISTRY_PASSWORD=%q FUNAI_TEST_DOCKER=1 FUNAI_TEST_BUSYBOX=/bin/busybox\n' \
+        "$FUNAI_TEST_REGISTRY" "$FUNAI_TEST_REGISTRY_USER" "$FUNAI_TEST_REGISTRY_PASSWORD" >"$FUNAI_SVC_DIR/env"
+    svc_log "registry on $FUNAI_TEST_REGISTRY (htpasswd user $FUNAI_TEST_REGISTRY_USER)"
+}
+
+docker_check() {
+    if ! docker info >/dev/null 2>&1; then
+        # The engine starts with the machine; try once to start it before giving up.
+        (systemctl start docker || service docker start) >/dev/null 2>&1 || true
+        for _ in $(seq 50); do docker info >/dev/null 2>&1 && break; sleep 0.2; done
+        docker info >/dev/null 2>&1 || svc_die "no Docker engine answers on this machine"
+    fi
+    export FUNAI_TEST_DOCKER=1
+    svc_log "docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+}
+
+services_up() {
+    mkdir -p "$FUNAI_SVC_DIR"
+    svc_apt curl busybox-static docker-registry apache2-utils
+    export FUNAI_TEST_BUSYBOX=/bin/busybox
+    docker_check
+    registry_up
+}
+
+services_down() {
+    svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
+    # App containers the tests started carry a test node label; none may outlive the run.
+    local left
+    left=$(docker ps -a --filter label=funai.app-id --format '{{.ID}} {{.Label "funai.node"}}' 2>/dev/null |
+        awk '$2 ~ /^t-/ {print $1}' || true)
+    if [[ -n $left ]]; then docker rm -f $left >/dev/null 2>&1 || true; fi
+}
