@@ -23,4 +23,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 # Two test threads per binary: the machine has two cores and the tests start real servers.
-cargo test --workspace --locked -- --test-threads=2
+out=$(mktemp)
+set +e
+cargo test --workspace --all-targets --locked -- --test-threads=2 2>&1 | tee "$out"
+status=${PIPESTATUS[0]}
+set -e
+read -r passed failed < <(awk '/^test result:/ {
+    for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
+} END { print p + 0, f + 0 }' "$out")
+rm -f "$out"
+echo
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit "$status"

@@ -5,6 +5,7 @@ pub mod docker;
 pub mod gateway;
 pub mod runtime;
 pub mod settings;
+pub mod testing;
 
 use std::sync::Arc;
 

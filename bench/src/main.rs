@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
+mod runtime;
 use protocol::client::DeployClient;
 use protocol::job::{
     ClaimRequest, CreateJobRequest, HeartbeatRequest, JobPayload, JobStatus, ReportRequest,
@@ -23,14 +25,28 @@ struct Args {
     /// Concurrent runners for the lifecycle figure.
     #[arg(long, default_value_t = 16)]
     runners: usize,
+    /// Rounds of each runtime deploy figure.
+    #[arg(long, default_value_t = 5)]
+    deploy_rounds: usize,
+    /// Apps deployed for agentd's resident memory figure.
+    #[arg(long, default_value_t = 20)]
+    rss_apps: usize,
+    /// Sections to run: deployd, runtime (needs Docker and the registry of scripts/services.sh).
+    #[arg(long, value_delimiter = ',', default_value = "deployd,runtime")]
+    only: Vec<String>,
 }
 
-struct Row {
-    what: String,
-    figure: String,
-    baseline_what: String,
-    baseline: String,
-    ratio: String,
+pub(crate) struct Row {
+    pub what: String,
+    pub figure: String,
+    pub baseline_what: String,
+    pub baseline: String,
+    pub ratio: String,
+}
+
+pub(crate) fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    pct(v, 0.5)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -41,7 +57,7 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -248,7 +264,37 @@ async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut rows = Vec::new();
+    if args.only.iter().any(|o| o == "deployd") {
+        rows.extend(control(&args).await?);
+    }
+    if args.only.iter().any(|o| o == "runtime") {
+        match agentd::testing::services() {
+            Some(s) => {
+                rows.extend(runtime::run(&s, args.deploy_rounds).await?);
+                let bin = std::env::current_exe()?.with_file_name("agentd");
+                anyhow::ensure!(
+                    bin.exists(),
+                    "{} is missing: cargo build --release -p agentd",
+                    bin.display()
+                );
+                rows.extend(runtime::agentd_rss(&s, &bin, args.rss_apps).await?);
+            }
+            None => eprintln!("runtime section skipped: no registry (run under scripts/bench.sh)"),
+        }
+    }
+    println!("| measure | figure | baseline | baseline figure | figure/baseline |");
+    println!("|---|---|---|---|---|");
+    for r in rows {
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            r.what, r.figure, r.baseline_what, r.baseline, r.ratio
+        );
+    }
+    Ok(())
+}
 
+async fn control(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
     let (p50, p99) = create_to_claim(args.latency_samples).await?;
     // Baseline for latency: one bare SQLite insert+commit, the floor of any create.
     let bare_one = {
@@ -287,13 +333,5 @@ async fn main() -> anyhow::Result<()> {
         ratio: format!("{:.2}×", jps / bare),
     });
 
-    println!("| measure | figure | baseline | baseline figure | figure/baseline |");
-    println!("|---|---|---|---|---|");
-    for r in rows {
-        println!(
-            "| {} | {} | {} | {} | {} |",
-            r.what, r.figure, r.baseline_what, r.baseline, r.ratio
-        );
-    }
-    Ok(())
+    Ok(rows)
 }

@@ -1,0 +1,296 @@
+//! For tests and benchmarks: the services of scripts/services.sh, test images built FROM
+//! scratch with a static busybox, and an agentd runtime hosted in-process on port 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::docker::{Engine, RegistryAuth};
+use crate::runtime::Runtime;
+use crate::settings::{RuntimeSettings, Settings};
+use protocol::Secret;
+use protocol::agent::DeployAppRequest;
+use tokio_util::sync::CancellationToken;
+
+pub const RUNTIME_TOKEN: &str = "rt-test-token";
+
+pub struct Services {
+    pub registry: String,
+    pub user: String,
+    pub password: String,
+    pub busybox: String,
+}
+
+/// The services the suite needs. Under CI they must be there: a missing one fails loudly.
+/// Elsewhere a test without them says so and passes over its body.
+pub fn services() -> Option<Services> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (
+        get("FUNAI_TEST_REGISTRY"),
+        get("FUNAI_TEST_REGISTRY_USER"),
+        get("FUNAI_TEST_REGISTRY_PASSWORD"),
+    ) {
+        (Some(registry), Some(user), Some(password)) => Some(Services {
+            registry,
+            user,
+            password,
+            busybox: get("FUNAI_TEST_BUSYBOX").unwrap_or_else(|| "/bin/busybox".into()),
+        }),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "FUNAI_TEST_REGISTRY* are not set: run the suite through scripts/test.sh, which starts Docker and the registry"
+                );
+            }
+            eprintln!(
+                "SKIPPED: no test registry; run scripts/test.sh (or source /tmp/funai-test-services/env)"
+            );
+            None
+        }
+    }
+}
+
+pub fn rand_hex() -> String {
+    use rand::Rng;
+    format!("{:08x}", rand::rng().random::<u32>())
+}
+
+/// What a test image does.
+#[derive(Clone, Copy, Debug)]
+pub enum App<'a> {
+    /// busybox httpd on 3000 serving `page`.
+    Serves(&'a str),
+    /// Prints a line and exits 3.
+    Exits,
+    /// Runs but never listens.
+    Silent,
+}
+
+fn tar_context(busybox: &str, app: App<'_>) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    let add = |b: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, path, data)
+            .unwrap_or_else(|e| panic!("tar {path}: {e}"));
+    };
+    let bb = std::fs::read(busybox)
+        .unwrap_or_else(|e| panic!("read {busybox} (apt install busybox-static): {e}"));
+    add(&mut b, "busybox", &bb, 0o755);
+    let (page, cmd) = match app {
+        App::Serves(p) => (
+            p.to_string(),
+            r#"["httpd","-f","-p","3000","-h","/www"]"#.to_string(),
+        ),
+        App::Exits => (
+            "-".into(),
+            r#"["sh","-c","echo boom-from-the-app; echo second-line >&2; exit 3"]"#.into(),
+        ),
+        App::Silent => ("-".into(), r#"["sleep","3600"]"#.into()),
+    };
+    add(
+        &mut b,
+        "www/index.html",
+        format!("{page}\n").as_bytes(),
+        0o644,
+    );
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT [\"/bin/busybox\"]\nCMD {cmd}\n"
+    );
+    add(&mut b, "Dockerfile", dockerfile.as_bytes(), 0o644);
+    b.into_inner().unwrap_or_else(|e| panic!("tar: {e}"))
+}
+
+pub fn auth(s: &Services) -> RegistryAuth {
+    RegistryAuth {
+        server: s.registry.clone(),
+        username: s.user.clone(),
+        password: Secret::new(s.password.clone()),
+    }
+}
+
+/// Builds the image of `app` as `{registry}/funaistudio/{repo}:{tag}` and pushes it.
+pub async fn image(s: &Services, repo: &str, tag: &str, app: App<'_>) -> String {
+    let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let name = format!("{}/funaistudio/{repo}:{tag}", s.registry);
+    engine
+        .build(tar_context(&s.busybox, app), "Dockerfile", &name, |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    engine
+        .push(&name, Some(&auth(s)), |_| {})
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    name
+}
+
+pub struct TestRuntime {
+    pub rt: Arc<Runtime>,
+    pub api: String,
+    pub gateway: String,
+    pub node: String,
+    pub shutdown: CancellationToken,
+    pub dir: tempfile::TempDir,
+    pub settings: Settings,
+}
+
+impl Drop for TestRuntime {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn runtime_settings(s: &Services, node: &str, dir: &std::path::Path) -> RuntimeSettings {
+    RuntimeSettings {
+        listen: "127.0.0.1:0".into(),
+        node_name: node.to_string(),
+        node_token: Secret::new("node-token"),
+        runtime_token: Secret::new(RUNTIME_TOKEN),
+        data_dir: dir.display().to_string(),
+        health_timeout_seconds: 20,
+        drain_timeout_seconds: 10,
+        stop_grace_seconds: 2,
+        registry: s.registry.clone(),
+        registry_username: s.user.clone(),
+        registry_password: Secret::new(s.password.clone()),
+        ..RuntimeSettings::default()
+    }
+}
+
+/// An agentd runtime role on port 0 with its embedded gateway; `tweak` adjusts settings.
+pub async fn start_runtime(
+    s: &Services,
+    deploy_url: &str,
+    tweak: impl FnOnce(&mut RuntimeSettings),
+) -> TestRuntime {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let node = format!("t-{}", rand_hex());
+    start_runtime_in(s, deploy_url, &node, dir, tweak).await
+}
+
+pub async fn start_runtime_in(
+    s: &Services,
+    deploy_url: &str,
+    node: &str,
+    dir: tempfile::TempDir,
+    tweak: impl FnOnce(&mut RuntimeSettings),
+) -> TestRuntime {
+    let mut rs = runtime_settings(s, node, dir.path());
+    let api = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let gw = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api_url = format!(
+        "http://{}",
+        api.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    let gw_url = format!(
+        "http://{}",
+        gw.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
+    rs.agent_base_url = api_url.clone();
+    rs.gateway_base_url = gw_url.clone();
+    tweak(&mut rs);
+    let settings = Settings {
+        deploy_url: deploy_url.to_string(),
+        runner: None,
+        runtime: Some(rs),
+    };
+    let shutdown = CancellationToken::new();
+    let rt = crate::serve_runtime(&settings, api, Some(gw), shutdown.clone())
+        .await
+        .unwrap_or_else(|e| panic!("agentd runtime did not start: {e:#}"));
+    TestRuntime {
+        rt,
+        api: api_url,
+        gateway: gw_url,
+        node: node.to_string(),
+        shutdown,
+        dir,
+        settings,
+    }
+}
+
+pub fn deploy_req(user: &str, app: &str, image: &str) -> DeployAppRequest {
+    DeployAppRequest {
+        user_id: user.into(),
+        app_id: app.into(),
+        image: image.into(),
+        container_port: 3000,
+        base_path: None,
+        env: None,
+        health_path: None,
+        job_id: Some(1),
+    }
+}
+
+impl TestRuntime {
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.api))
+            .header("X-Runtime-Token", RUNTIME_TOKEN)
+            .json(body)
+            .timeout(Duration::from_secs(120))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let st = r.status().as_u16();
+        (st, r.json().await.unwrap_or_default())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.api))
+            .header("X-Runtime-Token", RUNTIME_TOKEN)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let st = r.status().as_u16();
+        (st, r.json().await.unwrap_or_default())
+    }
+
+    pub async fn deploy(&self, user: &str, app: &str, image: &str) -> (u16, serde_json::Value) {
+        self.post(
+            "/agent/apps/deploy",
+            &serde_json::to_value(deploy_req(user, app, image)).unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// GET through the gateway: status and body.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = reqwest::Client::new()
+            .get(format!("{}{path}", self.gateway))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("gateway {path}: {e}"));
+        let st = r.status().as_u16();
+        (st, r.text().await.unwrap_or_default())
+    }
+
+    /// The names of this node's app containers, running or not.
+    pub async fn container_names(&self) -> Vec<String> {
+        let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+        let mut v: Vec<String> = engine
+            .list_by_label(&format!("funai.node={}", self.node), "funai-runtime-net")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Removes every container of this node (test cleanup).
+    pub async fn cleanup(&self) {
+        let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+        for c in self.container_names().await {
+            let _ = engine.remove(&c).await;
+        }
+    }
+}
