@@ -1,5 +1,6 @@
 //! `functl deploy`: create a BUILD_AND_DEPLOY job and, with `--wait`, follow it to its end.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
@@ -13,9 +14,10 @@ use crate::exit::{Exit, usage_error};
 use crate::output::progress::PhaseDisplay;
 use crate::output::{self, json};
 
-/// How long one log read may wait on deployd for new bytes; bounds how late a phase change
-/// shows when the runner writes no log.
-const LOG_WAIT_SECONDS: i64 = 5;
+/// How long one log read may wait on deployd for new bytes.
+const LOG_WAIT_SECONDS: i64 = 20;
+/// How often the job is read for its phase while the log is followed.
+const PHASE_POLL: Duration = Duration::from_secs(1);
 /// Consecutive transport failures tolerated while following (deployd restarting).
 const MAX_TRANSPORT_RETRIES: u32 = 10;
 
@@ -141,43 +143,86 @@ impl Cmd {
     }
 }
 
-/// Streams the log and the phase until the job ends and every byte is read; answers the
-/// final job.
-async fn follow(client: &DeployClient, mut job: Job, log_to_stderr: bool) -> anyhow::Result<Job> {
+/// Streams the log and shows the phase until the job ends and every byte is read; answers
+/// the final job. The log is long-polled; the job is polled beside it, because a phase can
+/// change while the runner writes no log.
+async fn follow(client: &DeployClient, job: Job, log_to_stderr: bool) -> anyhow::Result<Job> {
     let id = job.id;
-    let mut display = PhaseDisplay::for_stderr(id);
-    let mut offset = 0;
+    let display = RefCell::new(PhaseDisplay::for_stderr(id));
+    display
+        .borrow_mut()
+        .update(job.status.as_str(), job.phase.as_deref());
+
+    let stream_log = async {
+        let mut offset = 0;
+        let mut failures = 0;
+        loop {
+            let chunk = match client.read_log(id, offset, LOG_WAIT_SECONDS).await {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    retry_or_fail(e, &mut failures).await?;
+                    continue;
+                }
+            };
+            failures = 0;
+            if !chunk.content.is_empty() {
+                display
+                    .borrow()
+                    .suspend(|| write_log(&chunk.content, log_to_stderr))?;
+            }
+            let advanced = chunk.next_offset > offset;
+            offset = chunk.next_offset.max(offset);
+            // A finished job that yields nothing more is done even if `complete` lags.
+            if chunk.complete || (chunk.status.is_terminal() && !advanced) {
+                return Ok::<_, anyhow::Error>(());
+            }
+        }
+    };
+    let watch_phase = async {
+        let mut failures = 0;
+        loop {
+            tokio::time::sleep(PHASE_POLL).await;
+            match client.get_job(id).await {
+                Ok(job) => {
+                    failures = 0;
+                    display
+                        .borrow_mut()
+                        .update(job.status.as_str(), job.phase.as_deref());
+                }
+                Err(e) => {
+                    if let Err(fatal) = retry_or_fail(e, &mut failures).await {
+                        return fatal;
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        done = stream_log => done?,
+        failed = watch_phase => return Err(failed),
+    }
     let mut failures = 0;
-    loop {
-        display.update(job.status.as_str(), job.phase.as_deref());
-        let step = async {
-            let chunk = client.read_log(id, offset, LOG_WAIT_SECONDS).await?;
-            let job = client.get_job(id).await?;
-            Ok::<_, ClientError>((chunk, job))
-        };
-        let (chunk, latest) = match step.await {
-            Ok(answer) => {
-                failures = 0;
-                answer
-            }
-            Err(ClientError::Transport { .. }) if failures < MAX_TRANSPORT_RETRIES => {
-                failures += 1;
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if !chunk.content.is_empty() {
-            display.suspend(|| write_log(&chunk.content, log_to_stderr))?;
+    let job = loop {
+        match client.get_job(id).await {
+            Ok(job) => break job,
+            Err(e) => retry_or_fail(e, &mut failures).await?,
         }
-        let advanced = chunk.next_offset > offset;
-        offset = chunk.next_offset.max(offset);
-        job = latest;
-        let drained = chunk.complete || (chunk.status.is_terminal() && !advanced);
-        if drained && job.status.is_terminal() {
-            display.finish();
-            return Ok(job);
+    };
+    let display = display.into_inner();
+    display.finish();
+    Ok(job)
+}
+
+/// While following, deployd may restart: a transport error is retried a few times after a
+/// pause; anything else, or too many in a row, ends the follow.
+async fn retry_or_fail(err: ClientError, failures: &mut u32) -> anyhow::Result<()> {
+    match err {
+        ClientError::Transport { .. } if *failures < MAX_TRANSPORT_RETRIES => {
+            *failures += 1;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            Ok(())
         }
+        e => Err(e.into()),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod format;
 pub mod json;
 pub mod progress;
+pub mod prompt;
 pub mod table;
 
 use std::io::Write;

@@ -17,12 +17,12 @@ impl PhaseDisplay {
         if !std::io::stderr().is_terminal() {
             return PhaseDisplay::Plain { last: None };
         }
-        let bar = ProgressBar::new_spinner();
+        let mut bar = ProgressBar::new_spinner()
+            .with_prefix(format!("job {job_id}"))
+            .with_message("PENDING, waiting for a runner");
         if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})") {
-            bar.set_style(style);
+            bar = bar.with_style(style);
         }
-        bar.set_prefix(format!("job {job_id}"));
-        bar.set_message("PENDING");
         bar.enable_steady_tick(Duration::from_millis(120));
         PhaseDisplay::Spinner(bar)
     }
@@ -31,8 +31,9 @@ impl PhaseDisplay {
     pub fn update(&mut self, status: &str, phase: Option<&str>) {
         match self {
             PhaseDisplay::Spinner(bar) => {
-                let msg = match phase {
-                    Some(p) if status == "RUNNING" => format!("{status} {p}"),
+                let msg = match (status, phase) {
+                    ("RUNNING", Some(p)) => format!("{status} {p}"),
+                    ("PENDING", _) => "PENDING, waiting for a runner".to_string(),
                     _ => status.to_string(),
                 };
                 bar.set_message(msg);

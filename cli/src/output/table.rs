@@ -4,7 +4,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 /// A table with `headers`, columns two spaces apart, no borders.
 pub fn new(headers: &[&str], styled: bool) -> Table {
-    let mut table = base(styled);
+    let mut table = base(false);
     table.set_header(
         headers
             .iter()
@@ -17,7 +17,7 @@ pub fn new(headers: &[&str], styled: bool) -> Table {
 
 /// A two-column key/value table for one record, keys in the left column.
 pub fn vertical(rows: Vec<(&str, Cell)>, styled: bool) -> Table {
-    let mut table = base(styled);
+    let mut table = base(true);
     for (key, value) in rows {
         table.add_row(vec![header_cell(key, styled), value]);
     }
@@ -25,14 +25,17 @@ pub fn vertical(rows: Vec<(&str, Cell)>, styled: bool) -> Table {
     table
 }
 
-fn base(styled: bool) -> Table {
+/// List tables never wrap, like `kubectl get`: a row stays one line for grep and awk, and
+/// long cells are cut by the commands themselves. A record's values may wrap under their
+/// column when the terminal's width is known (a pseudo-terminal without a size reports 0).
+fn base(wrap: bool) -> Table {
     let mut table = Table::new();
-    table
-        .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !styled {
-        table.force_no_tty();
-    }
+    table.load_style(presets::NOTHING);
+    let arrangement = match table.width() {
+        Some(w) if wrap && w >= 40 => ContentArrangement::Dynamic,
+        _ => ContentArrangement::Disabled,
+    };
+    table.set_content_arrangement(arrangement);
     table
 }
 

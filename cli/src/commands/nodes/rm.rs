@@ -1,13 +1,11 @@
 //! `functl nodes rm NAME`: destructive, so it asks on a terminal and wants `--yes` without one.
 
-use std::io::{BufRead, IsTerminal, Write};
-
 use clap::Args;
 
 use crate::commands::parse;
 use crate::ctx::Ctx;
-use crate::exit::{Exit, usage_error};
-use crate::output::{self, json};
+use crate::exit::Exit;
+use crate::output::{self, json, prompt};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -25,25 +23,18 @@ pub struct Cmd {
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let client = ctx.admin()?;
-        if !self.yes {
-            if !std::io::stdin().is_terminal() {
-                return Err(usage_error(format!(
-                    "refusing to remove node {} without confirmation: no terminal to ask on, pass --yes",
-                    self.name
-                )));
-            }
-            let what = if self.force {
-                format!(
-                    "Remove node {} and drop the placements of its apps?",
-                    self.name
-                )
-            } else {
-                format!("Remove node {}?", self.name)
-            };
-            if !confirm(&what)? {
-                eprintln!("not removed");
-                return Ok(Exit::Failure);
-            }
+        let question = if self.force {
+            format!(
+                "Remove node {} and drop the placements of its apps?",
+                self.name
+            )
+        } else {
+            format!("Remove node {}?", self.name)
+        };
+        let action = format!("remove node {}", self.name);
+        if !prompt::confirm(&action, &question, self.yes)? {
+            eprintln!("node {} not removed", self.name);
+            return Ok(Exit::Failure);
         }
         let answer = client.remove_node(&self.name, self.force).await?;
         if ctx.json() {
@@ -53,17 +44,4 @@ impl Cmd {
         }
         Ok(Exit::Success)
     }
-}
-
-/// Asks `question [y/N]` on stderr and reads one line from stdin; only `y`/`yes` agree.
-fn confirm(question: &str) -> std::io::Result<bool> {
-    let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }
