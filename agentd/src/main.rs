@@ -77,6 +77,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
+    // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
+    let signalled = wait_for_signal()?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     if settings.runner.is_some() {
         anyhow::bail!("the [runner] role is not in this build yet; configure [runtime] only");
@@ -102,23 +104,21 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(api = %rs.listen, gateway = %rs.gateway.listen, node = %rs.node_name, "runtime role starting");
         agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
     }
-    wait_for_signal().await;
+    signalled.await;
     tracing::info!("shutting down");
     shutdown.cancel();
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(t) => t,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+fn wait_for_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGTERM: {e}"))?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGINT: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
+    })
 }

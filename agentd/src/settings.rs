@@ -157,7 +157,16 @@ impl Settings {
             Some(p) => protocol::config::Source::Explicit(p),
             None => protocol::config::Source::Default(Path::new(DEFAULT_CONFIG_PATH)),
         };
-        protocol::config::load(source, "AGENTD_", env, overrides)
+        // Both roles present in the shape, so AGENTD_RUNNER__* and AGENTD_RUNTIME__* are typed.
+        let shape = Settings {
+            runner: Some(RunnerSettings::default()),
+            runtime: Some(RuntimeSettings {
+                mongo: Some(MongoSettings::default()),
+                ..RuntimeSettings::default()
+            }),
+            ..Settings::default()
+        };
+        protocol::config::load_shaped(&shape, source, "AGENTD_", env, overrides)
     }
 
     /// Refuses placeholder secrets and unknown gateway kinds.

@@ -93,6 +93,32 @@ async fn deploy_from_the_registry_serves_the_page_and_status_logs_stop_delete_wo
         Some("/runtime/20002")
     );
 
+    // Limits, restart policy and the network come from the settings; no host port.
+    let raw = engine
+        .raw()
+        .inspect_container(
+            &name,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hc = raw.host_config.unwrap_or_default();
+    assert_eq!(hc.memory, Some(512 * 1024 * 1024));
+    assert_eq!(hc.nano_cpus, Some(1_000_000_000));
+    assert_eq!(hc.pids_limit, Some(256));
+    assert_eq!(hc.network_mode.as_deref(), Some("funai-runtime-net"));
+    assert_eq!(
+        hc.restart_policy
+            .and_then(|r| r.name)
+            .map(|n| n.to_string())
+            .as_deref(),
+        Some("unless-stopped")
+    );
+    assert!(
+        hc.port_bindings.unwrap_or_default().is_empty(),
+        "an app container publishes no host port"
+    );
+
     // The node heartbeat reached deployd with the container counted.
     let nodes = d
         .client()

@@ -93,6 +93,10 @@ async fn a_silent_runner_loses_its_job_and_its_late_report_changes_nothing() {
     assert_eq!(j.status, JobStatus::Pending);
     assert_eq!(j.attempt, 2);
     assert!(j.phase_message.unwrap_or_default().contains("runner-a"));
+    assert!(
+        j.runtime_node.is_none() && j.deploy_url.is_none(),
+        "a requeued job carries no node of its old attempt"
+    );
 
     // Its late report and heartbeat are refused and change nothing.
     let late = c

@@ -38,7 +38,22 @@ pub fn load<T>(
 where
     T: Default + Serialize + DeserializeOwned,
 {
-    let shape = toml::Value::try_from(T::default()).map_err(|e| ConfigError::Invalid {
+    load_shaped(&T::default(), source, env_prefix, env, overrides)
+}
+
+/// Like [`load`], with `shape` telling the type of each key an environment variable may
+/// set: give optional sections a value there so that their keys are typed too.
+pub fn load_shaped<T>(
+    shape: &T,
+    source: Source<'_>,
+    env_prefix: &str,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: Vec<(&str, toml::Value)>,
+) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let shape = toml::Value::try_from(shape).map_err(|e| ConfigError::Invalid {
         origin: "defaults".into(),
         message: e.to_string(),
     })?;

@@ -992,7 +992,8 @@ impl super::Store for SqliteStore {
                 );
                 sqlx::query(
                     "UPDATE fun_ai_deploy_job SET status = 'PENDING', attempt = attempt + 1, runner_id = NULL, \
-                     lease_expire_at = NULL, phase = NULL, phase_message = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'",
+                     lease_expire_at = NULL, phase = NULL, runtime_node = NULL, deploy_url = NULL, phase_message = ?, \
+                     updated_at = ? WHERE id = ? AND status = 'RUNNING'",
                 )
                 .bind(&msg)
                 .bind(now)

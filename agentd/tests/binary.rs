@@ -1,0 +1,132 @@
+//! The agentd binary: print-config with secrets redacted, refusal of placeholder secrets,
+//! and a clean exit on SIGTERM.
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentd");
+
+fn write(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("agentd.toml");
+    std::fs::write(&p, text).unwrap_or_else(|e| panic!("{e}"));
+    p
+}
+
+#[test]
+fn print_config_hides_secrets_and_layers_the_environment() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write(
+        dir.path(),
+        "[runtime]\nnode_name = \"rt-07\"\nnode_token = \"sekrit-node-value\"\nruntime_token = \"sekrit-rt-value\"\n\
+         registry_password = \"sekrit-registry-value\"\n[runtime.mongo]\nurl = \"mongodb://u:sekrit-mongo@127.0.0.1:27017\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "print-config"])
+        .env("AGENTD_RUNTIME__HEALTH_TIMEOUT_SECONDS", "42")
+        .env("AGENTD_DEPLOY_URL", "http://127.0.0.1:7777")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("node_name = \"rt-07\""), "{text}");
+    assert!(text.contains("health_timeout_seconds = 42"), "{text}");
+    assert!(
+        text.contains("deploy_url = \"http://127.0.0.1:7777\""),
+        "{text}"
+    );
+    assert!(text.contains("node_token = \"***\""), "{text}");
+    assert!(!text.contains("sekrit"), "a secret was printed: {text}");
+}
+
+#[test]
+fn placeholder_secrets_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let cfg = write(
+        dir.path(),
+        "[runtime]\nnode_token = \"CHANGE_ME\"\nruntime_token = \"x-real\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "run"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("runtime.node_token") && err.contains("CHANGE_ME"),
+        "{err}"
+    );
+
+    let cfg = write(dir.path(), "[runtime]\nnode_tokn = \"x\"\n");
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "print-config"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node_tokn"));
+}
+
+#[test]
+fn runtime_role_exits_cleanly_on_sigterm() {
+    if std::env::var("FUNAI_TEST_DOCKER").is_err() {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "Docker is required under CI"
+        );
+        eprintln!("SKIPPED: no Docker (run scripts/test.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (api, gw) = (port(), port());
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "deploy_url = \"http://127.0.0.1:9\"\n[runtime]\nlisten = \"127.0.0.1:{api}\"\nnode_name = \"t-sigterm\"\n\
+             node_token = \"n-tok\"\nruntime_token = \"r-tok\"\ndata_dir = \"{}\"\n[runtime.gateway]\nlisten = \"127.0.0.1:{gw}\"\n",
+            dir.path().display()
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", api)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", gw)).is_ok()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agentd never listened"
+        );
+        std::thread::yield_now();
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    );
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(err.contains("shutting down"), "{err}");
+}
