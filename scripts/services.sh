@@ -81,6 +81,58 @@ YAML
     svc_log "registry on $FUNAI_TEST_REGISTRY (htpasswd user $FUNAI_TEST_REGISTRY_USER)"
 }
 
+# sshd on 127.0.0.1:2222 with its own host key; user `git` (git-shell) serves bare
+# repositories under $FUNAI_SVC_DIR/git/repos to the runner's deploy key.
+sshd_up() {
+    local d="$FUNAI_SVC_DIR/sshd" shell
+    svc_kill_pidfile "$d/sshd.pid"
+    rm -rf "$d" "$FUNAI_SVC_DIR/git"
+    mkdir -p "$d" "$FUNAI_SVC_DIR/git/repos" /run/sshd
+    chmod 755 "$FUNAI_SVC_DIR" "$FUNAI_SVC_DIR/git" "$FUNAI_SVC_DIR/git/repos"
+    shell=/usr/bin/git-shell
+    [[ -x $shell ]] || svc_die "git-shell missing (apt install git)"
+    if ! id git >/dev/null 2>&1; then
+        useradd --system --create-home --home-dir /srv/funai-git --shell "$shell" git || svc_die "useradd git"
+    fi
+    # Not locked ("!"): with UsePAM no, sshd refuses locked accounts even for keys.
+    usermod --shell "$shell" -p "*" git >/dev/null 2>&1 || true
+    # Test repositories are written by root; the git user only reads them.
+    printf '[safe]\n\tdirectory = *\n' >"$(getent passwd git | cut -d: -f6)/.gitconfig"
+    ssh-keygen -q -t ed25519 -N '' -C funai-test-host -f "$d/host_key"
+    ssh-keygen -q -t ed25519 -N '' -C funai-test-other-host -f "$d/other_host_key"
+    ssh-keygen -q -t ed25519 -N '' -C funai-deploy -f "$d/deploy_key"
+    ssh-keygen -q -t ed25519 -N '' -C funai-not-authorized -f "$d/stranger_key"
+    echo "no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty $(cat "$d/deploy_key.pub")" >"$d/authorized_keys"
+    echo "[127.0.0.1]:2222 $(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+    echo "[127.0.0.1]:2222 $(cut -d' ' -f1,2 "$d/other_host_key.pub")" >"$d/wrong_known_hosts"
+    chmod 644 "$d/authorized_keys"
+    cat >"$d/sshd_config" <<CONF
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+AllowUsers git
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+UsePAM no
+StrictModes no
+LogLevel ERROR
+CONF
+    /usr/sbin/sshd -f "$d/sshd_config" -E "$d/log" || svc_die "sshd did not start: $(tail -5 "$d/log")"
+    for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null && break; sleep 0.1; done
+    (exec 3<>/dev/tcp/127.0.0.1/2222) 2>/dev/null || svc_die "sshd is not listening on 127.0.0.1:2222"
+    export FUNAI_TEST_GIT_URL="ssh://git@127.0.0.1:2222$FUNAI_SVC_DIR/git/repos"
+    export FUNAI_TEST_GIT_REPOS="$FUNAI_SVC_DIR/git/repos"
+    export FUNAI_TEST_GIT_KEY="$d/deploy_key" FUNAI_TEST_GIT_STRANGER_KEY="$d/stranger_key"
+    export FUNAI_TEST_GIT_KNOWN_HOSTS="$d/known_hosts" FUNAI_TEST_GIT_WRONG_KNOWN_HOSTS="$d/wrong_known_hosts"
+    printf 'export FUNAI_TEST_GIT_URL=%q FUNAI_TEST_GIT_REPOS=%q FUNAI_TEST_GIT_KEY=%q FUNAI_TEST_GIT_STRANGER_KEY=%q FUNAI_TEST_GIT_KNOWN_HOSTS=%q FUNAI_TEST_GIT_WRONG_KNOWN_HOSTS=%q\n' \
+        "$FUNAI_TEST_GIT_URL" "$FUNAI_TEST_GIT_REPOS" "$FUNAI_TEST_GIT_KEY" "$FUNAI_TEST_GIT_STRANGER_KEY" \
+        "$FUNAI_TEST_GIT_KNOWN_HOSTS" "$FUNAI_TEST_GIT_WRONG_KNOWN_HOSTS" >>"$FUNAI_SVC_DIR/env"
+    svc_log "sshd on 127.0.0.1:2222 (git-shell, deploy key, known_hosts)"
+}
+
 docker_check() {
     if ! docker info >/dev/null 2>&1; then
         # The engine starts with the machine; try once to start it before giving up.
@@ -94,14 +146,16 @@ docker_check() {
 
 services_up() {
     mkdir -p "$FUNAI_SVC_DIR"
-    svc_apt curl busybox-static docker-registry apache2-utils
+    svc_apt curl busybox-static docker-registry apache2-utils openssh-server git
     export FUNAI_TEST_BUSYBOX=/bin/busybox
     docker_check
     registry_up
+    sshd_up
 }
 
 services_down() {
     svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
+    svc_kill_pidfile "$FUNAI_SVC_DIR/sshd/sshd.pid"
     # App containers the tests started carry a test node label; none may outlive the run.
     local left
     left=$(docker ps -a --filter label=funai.app-id --format '{{.ID}} {{.Label "funai.node"}}' 2>/dev/null |

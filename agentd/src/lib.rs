@@ -3,6 +3,7 @@
 
 pub mod docker;
 pub mod gateway;
+pub mod runner;
 pub mod runtime;
 pub mod settings;
 pub mod testing;

@@ -80,9 +80,6 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
     let signalled = wait_for_signal()?;
     let shutdown = tokio_util::sync::CancellationToken::new();
-    if settings.runner.is_some() {
-        anyhow::bail!("the [runner] role is not in this build yet; configure [runtime] only");
-    }
     if let Some(rs) = &settings.runtime {
         let api = tokio::net::TcpListener::bind(&rs.listen)
             .await
@@ -104,9 +101,21 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         tracing::info!(api = %rs.listen, gateway = %rs.gateway.listen, node = %rs.node_name, "runtime role starting");
         agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
     }
+    let runner = match &settings.runner {
+        Some(rs) => {
+            tracing::info!(runner = %rs.runner_id, concurrency = rs.concurrency, deploy_url = %settings.deploy_url, "runner role starting");
+            let r = agentd::runner::Runner::start(rs.clone(), &settings.deploy_url).await?;
+            Some(tokio::spawn(r.run(shutdown.clone())))
+        }
+        None => None,
+    };
     signalled.await;
     tracing::info!("shutting down");
     shutdown.cancel();
+    if let Some(r) = runner {
+        tracing::info!("waiting for running jobs to finish");
+        let _ = r.await;
+    }
     Ok(())
 }
 

@@ -40,6 +40,14 @@ pub struct RunnerSettings {
     pub registry_username: String,
     pub registry_password: Secret,
     pub keep_tags: u32,
+    pub lease_seconds: i64,
+    /// How long a claim waits at deployd for a job (long-poll).
+    pub claim_wait_seconds: i64,
+    pub clone_timeout_seconds: u64,
+    pub build_timeout_seconds: u64,
+    pub push_timeout_seconds: u64,
+    /// Covers the runtime's pull and health wait; a 409 (deploy in flight) is retried within it.
+    pub deploy_timeout_seconds: u64,
 }
 
 impl Default for RunnerSettings {
@@ -57,6 +65,12 @@ impl Default for RunnerSettings {
             registry_username: String::new(),
             registry_password: Secret::default(),
             keep_tags: 3,
+            lease_seconds: 30,
+            claim_wait_seconds: 20,
+            clone_timeout_seconds: 300,
+            build_timeout_seconds: 1800,
+            push_timeout_seconds: 900,
+            deploy_timeout_seconds: 300,
         }
     }
 }
@@ -187,6 +201,18 @@ impl Settings {
                 }
             }
             protocol::validate::name(&r.runner_id).map_err(|m| format!("runner.runner_id {m}"))?;
+            if r.concurrency == 0 || r.concurrency > 64 {
+                return Err("runner.concurrency must be 1..=64".into());
+            }
+            if !(3..=3600).contains(&r.lease_seconds) {
+                return Err("runner.lease_seconds must be 3..=3600".into());
+            }
+            if !(0..=30).contains(&r.claim_wait_seconds) {
+                return Err("runner.claim_wait_seconds must be 0..=30".into());
+            }
+            if r.keep_tags == 0 {
+                return Err("runner.keep_tags must be at least 1".into());
+            }
         }
         if let Some(r) = &self.runtime {
             for (name, s) in [

@@ -294,3 +294,211 @@ impl TestRuntime {
         }
     }
 }
+
+/// The Git server of scripts/services.sh: sshd on 127.0.0.1:2222, bare repositories.
+pub struct GitServer {
+    /// `ssh://git@127.0.0.1:2222/.../repos`: a repository's URL is this plus `/{name}.git`.
+    pub url: String,
+    pub repos: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub stranger_key: std::path::PathBuf,
+    pub known_hosts: std::path::PathBuf,
+    pub wrong_known_hosts: std::path::PathBuf,
+}
+
+pub fn git_server() -> Option<GitServer> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    match (get("FUNAI_TEST_GIT_URL"), get("FUNAI_TEST_GIT_REPOS")) {
+        (Some(url), Some(repos)) => Some(GitServer {
+            url,
+            repos: repos.into(),
+            key: get("FUNAI_TEST_GIT_KEY").unwrap_or_default().into(),
+            stranger_key: get("FUNAI_TEST_GIT_STRANGER_KEY")
+                .unwrap_or_default()
+                .into(),
+            known_hosts: get("FUNAI_TEST_GIT_KNOWN_HOSTS").unwrap_or_default().into(),
+            wrong_known_hosts: get("FUNAI_TEST_GIT_WRONG_KNOWN_HOSTS")
+                .unwrap_or_default()
+                .into(),
+        }),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "FUNAI_TEST_GIT_* are not set: run the suite through scripts/test.sh, which starts sshd"
+                );
+            }
+            eprintln!(
+                "SKIPPED: no test Git server; run scripts/test.sh (or source /tmp/funai-test-services/env)"
+            );
+            None
+        }
+    }
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=Fun AI Test",
+            "-c",
+            "user.email=test@funai.invalid",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("git {args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The files of an app that busybox httpd serves on 3000: Dockerfile, busybox, www/index.html.
+pub fn app_files(busybox: &str, page: &str) -> Vec<(String, Vec<u8>)> {
+    let bb = std::fs::read(busybox).unwrap_or_else(|e| panic!("read {busybox}: {e}"));
+    vec![
+        (
+            "Dockerfile".into(),
+            b"FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"httpd\", \"-f\", \"-p\", \"3000\", \"-h\", \"/www\"]\n".to_vec(),
+        ),
+        ("busybox".into(), bb),
+        ("www/index.html".into(), format!("{page}\n").into_bytes()),
+        (".dockerignore".into(), b"*.md\n".to_vec()),
+        ("README.md".into(), b"not in the image\n".to_vec()),
+    ]
+}
+
+impl GitServer {
+    /// Creates the bare repository `{name}.git` with one commit of `files` on `main`;
+    /// answers its SSH URL.
+    pub fn create_repo(&self, name: &str, files: &[(String, Vec<u8>)]) -> String {
+        let bare = self.repos.join(format!("{name}.git"));
+        std::fs::create_dir_all(&bare).unwrap_or_else(|e| panic!("{e}"));
+        git(&bare, &["init", "-q", "--bare"]);
+        self.commit(name, files, "first");
+        format!("{}/{name}.git", self.url)
+    }
+
+    /// Commits `files` (added or replaced) on `main` of `{name}.git`; answers the commit id.
+    pub fn commit(&self, name: &str, files: &[(String, Vec<u8>)], message: &str) -> String {
+        let bare = self.repos.join(format!("{name}.git"));
+        let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let w = work.path();
+        git(w, &["init", "-q"]);
+        let has_main = std::process::Command::new("git")
+            .current_dir(&bare)
+            .args(["rev-parse", "--verify", "-q", "refs/heads/main"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if has_main {
+            git(
+                w,
+                &["fetch", "-q", bare.to_str().unwrap_or_default(), "main"],
+            );
+            git(w, &["checkout", "-q", "-B", "main", "FETCH_HEAD"]);
+        } else {
+            git(w, &["checkout", "-q", "-b", "main"]);
+        }
+        for (path, data) in files {
+            let p = w.join(path);
+            std::fs::create_dir_all(p.parent().unwrap_or(w)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&p, data).unwrap_or_else(|e| panic!("{e}"));
+            if data.starts_with(b"\x7fELF") {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755))
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        git(w, &["add", "-A"]);
+        git(w, &["commit", "-q", "--allow-empty", "-m", message]);
+        git(
+            w,
+            &["push", "-q", bare.to_str().unwrap_or_default(), "main"],
+        );
+        let out = std::process::Command::new("git")
+            .current_dir(w)
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Tags `main` of `{name}.git` as `tag`.
+    pub fn tag(&self, name: &str, tag: &str) {
+        let bare = self.repos.join(format!("{name}.git"));
+        git(&bare, &["tag", tag, "main"]);
+    }
+}
+
+pub struct TestRunner {
+    pub runner: Arc<crate::runner::Runner>,
+    pub shutdown: CancellationToken,
+    pub handle: Option<tokio::task::JoinHandle<()>>,
+    pub workdir: tempfile::TempDir,
+}
+
+impl Drop for TestRunner {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestRunner {
+    /// Stops claiming and waits for running jobs.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+pub fn runner_settings(
+    s: &Services,
+    g: &GitServer,
+    id: &str,
+    workdir: &std::path::Path,
+) -> crate::settings::RunnerSettings {
+    crate::settings::RunnerSettings {
+        runner_id: id.to_string(),
+        runner_token: Secret::new("runner-token"),
+        runtime_token: Secret::new(RUNTIME_TOKEN),
+        workdir: workdir.display().to_string(),
+        git_ssh_key: g.key.display().to_string(),
+        git_known_hosts: g.known_hosts.display().to_string(),
+        registry: s.registry.clone(),
+        namespace: "funaistudio".into(),
+        registry_username: s.user.clone(),
+        registry_password: Secret::new(s.password.clone()),
+        claim_wait_seconds: 5,
+        ..Default::default()
+    }
+}
+
+/// A runner claiming from `deploy_url` until stopped; `tweak` adjusts its settings.
+pub async fn start_runner(
+    s: &Services,
+    g: &GitServer,
+    deploy_url: &str,
+    id: &str,
+    tweak: impl FnOnce(&mut crate::settings::RunnerSettings),
+) -> TestRunner {
+    let workdir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut rs = runner_settings(s, g, id, workdir.path());
+    tweak(&mut rs);
+    let runner = crate::runner::Runner::start(rs, deploy_url)
+        .await
+        .unwrap_or_else(|e| panic!("runner did not start: {e}"));
+    let shutdown = CancellationToken::new();
+    let handle = tokio::spawn(runner.clone().run(shutdown.clone()));
+    TestRunner {
+        runner,
+        shutdown,
+        handle: Some(handle),
+        workdir,
+    }
+}

@@ -1,0 +1,653 @@
+//! The runner role: claim (long-poll), clone over SSH, build, push, ask the runtime node to
+//! deploy, report; heartbeats carry the phase, the job log streams as it happens, and a
+//! heartbeat answered 409 stops the work.
+
+mod context;
+mod git;
+mod joblog;
+mod retention;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use protocol::agent::{AgentError, DeployAppAnswer, DeployAppRequest};
+use protocol::client::{ClientError, DeployClient};
+use protocol::job::{ClaimRequest, HeartbeatRequest, Job, JobStatus, ReportRequest, phase};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::docker::{DockerError, Engine, RegistryAuth};
+use crate::settings::RunnerSettings;
+pub use context::ContextError;
+pub use git::GitError;
+use joblog::JobLog;
+
+/// Why a job did not succeed, named by its phase.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("CLONE failed: {0}")]
+    Clone(#[from] GitError),
+    #[error("BUILD failed: {0}")]
+    Context(#[from] ContextError),
+    #[error("BUILD failed: {0}")]
+    Build(String),
+    #[error("PUSH failed: {0}")]
+    Push(String),
+    #[error("DEPLOY failed: {0}")]
+    Deploy(String),
+    #[error("{phase} timed out after {seconds} s")]
+    Timeout { phase: &'static str, seconds: u64 },
+    #[error("{0}")]
+    Stopped(Stop),
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Why deployd took the job back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// An operator cancelled: report CANCELLED.
+    Cancelled(String),
+    /// The lease is gone (another runner has the job): report nothing.
+    LeaseLost(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Cancelled(m) => write!(f, "cancelled: {m}"),
+            Stop::LeaseLost(m) => write!(f, "lease lost: {m}"),
+        }
+    }
+}
+
+/// What a successful pipeline produced.
+struct Outcome {
+    image: String,
+    commit: Option<String>,
+    preview_url: String,
+}
+
+/// Shared between a job's pipeline and its heartbeat.
+struct JobState {
+    phase: Mutex<String>,
+    phase_changed: Notify,
+    stop: Mutex<Option<Stop>>,
+    cancel: CancellationToken,
+}
+
+impl JobState {
+    fn set_phase(&self, p: &str) {
+        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = p.to_string();
+        self.phase_changed.notify_one();
+    }
+    fn phase(&self) -> String {
+        self.phase.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+pub struct Runner {
+    pub settings: RunnerSettings,
+    client: DeployClient,
+    engine: Engine,
+    http: reqwest::Client,
+}
+
+impl Runner {
+    pub async fn start(
+        settings: RunnerSettings,
+        deploy_url: &str,
+    ) -> Result<Arc<Runner>, DockerError> {
+        let engine = Engine::connect().await?;
+        let client =
+            DeployClient::new(deploy_url).runner_token(Some(settings.runner_token.clone()));
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Ok(Arc::new(Runner {
+            settings,
+            client,
+            engine,
+            http,
+        }))
+    }
+
+    /// Claims and runs jobs until `shutdown`, `concurrency` at a time; running jobs finish.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let sem = Arc::new(Semaphore::new(self.settings.concurrency as usize));
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.cancelled() => break,
+            };
+            let req = ClaimRequest {
+                runner_id: self.settings.runner_id.clone(),
+                lease_seconds: self.settings.lease_seconds,
+                wait_seconds: self.settings.claim_wait_seconds,
+            };
+            let claimed = tokio::select! {
+                r = self.client.claim(&req) => r,
+                _ = shutdown.cancelled() => break,
+            };
+            match claimed {
+                Ok(Some(job)) => {
+                    backoff = Duration::from_millis(500);
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        me.execute(job).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "claim failed; retrying in {:?}", backoff);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        // Let running jobs finish before the process ends.
+        let _ = sem.acquire_many(self.settings.concurrency).await;
+    }
+
+    async fn execute(self: Arc<Self>, job: Job) {
+        let state = Arc::new(JobState {
+            phase: Mutex::new(phase::CLAIMED.to_string()),
+            phase_changed: Notify::new(),
+            stop: Mutex::new(None),
+            cancel: CancellationToken::new(),
+        });
+        tracing::info!(job = job.id, app = %job.app_id, attempt = job.attempt, "job started");
+        let (log, log_task) = JobLog::start(self.client.clone(), job.id, job.log_length);
+        log.line(&format!(
+            "==> job {} attempt {}/{} on runner {}",
+            job.id, job.attempt, job.max_attempts, self.settings.runner_id
+        ));
+        let hb = tokio::spawn(self.clone().heartbeat(job.id, state.clone()));
+        let result = tokio::select! {
+            r = self.pipeline(&job, &log, &state) => r,
+            _ = state.cancel.cancelled() => Err(RunError::Stopped(
+                state.stop.lock().unwrap_or_else(|e| e.into_inner()).clone()
+                    .unwrap_or(Stop::LeaseLost("stopped".into())),
+            )),
+        };
+        hb.abort();
+        let report = match &result {
+            Ok(o) => {
+                log.line(&format!("==> deployed {} at {}", o.image, o.preview_url));
+                Some(ReportRequest {
+                    runner_id: self.settings.runner_id.clone(),
+                    status: JobStatus::Succeeded,
+                    error_message: None,
+                    image: Some(o.image.clone()),
+                    commit_sha: o.commit.clone(),
+                })
+            }
+            Err(RunError::Stopped(Stop::LeaseLost(m))) => {
+                log.line(&format!(
+                    "==> stopped: lease lost ({m}); another runner may take the job"
+                ));
+                None
+            }
+            Err(RunError::Stopped(Stop::Cancelled(m))) => {
+                log.line(&format!("==> cancelled: {m}"));
+                Some(ReportRequest {
+                    runner_id: self.settings.runner_id.clone(),
+                    status: JobStatus::Cancelled,
+                    error_message: Some(format!("cancelled during {}", state.phase())),
+                    image: None,
+                    commit_sha: None,
+                })
+            }
+            Err(e) => {
+                log.line(&format!("==> {e}"));
+                Some(ReportRequest {
+                    runner_id: self.settings.runner_id.clone(),
+                    status: JobStatus::Failed,
+                    error_message: Some(e.to_string()),
+                    image: None,
+                    commit_sha: None,
+                })
+            }
+        };
+        // The whole log reaches deployd before the job turns terminal.
+        drop(log);
+        log_task.finish().await;
+        if let Some(r) = report {
+            for attempt in 0..5u32 {
+                match self.client.report(job.id, &r).await {
+                    Ok(_) => break,
+                    Err(ClientError::Api {
+                        status: 409,
+                        message,
+                    }) => {
+                        tracing::warn!(job = job.id, %message, "report refused");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(job = job.id, error = %e, "report failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500 * (attempt as u64 + 1))).await;
+                    }
+                }
+            }
+        }
+        match &result {
+            Ok(_) => tracing::info!(job = job.id, "job succeeded"),
+            Err(e) => tracing::warn!(job = job.id, error = %e, "job did not succeed"),
+        }
+    }
+
+    /// Extends the lease every lease/3 and at each phase change; a 409 stops the job.
+    async fn heartbeat(self: Arc<Self>, job_id: i64, state: Arc<JobState>) {
+        let period = Duration::from_secs((self.settings.lease_seconds / 3).max(1) as u64);
+        loop {
+            let req = HeartbeatRequest {
+                runner_id: self.settings.runner_id.clone(),
+                extend_seconds: Some(self.settings.lease_seconds),
+                phase: Some(state.phase()),
+                phase_message: None,
+            };
+            match self.client.heartbeat(job_id, &req).await {
+                Ok(_) => {}
+                Err(ClientError::Api {
+                    status: 409,
+                    message,
+                }) => {
+                    let stop = if message.contains("cancel requested") {
+                        Stop::Cancelled(message)
+                    } else {
+                        Stop::LeaseLost(message)
+                    };
+                    tracing::warn!(job = job_id, %stop, "deployd took the job back");
+                    *state.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+                    state.cancel.cancel();
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(job = job_id, error = %e, "heartbeat failed; the lease runs on")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = state.phase_changed.notified() => {}
+            }
+        }
+    }
+
+    fn registry_auth(&self) -> Option<RegistryAuth> {
+        (!self.settings.registry_username.is_empty()).then(|| RegistryAuth {
+            server: self.settings.registry.clone(),
+            username: self.settings.registry_username.clone(),
+            password: self.settings.registry_password.clone(),
+        })
+    }
+
+    async fn pipeline(
+        &self,
+        job: &Job,
+        log: &JobLog,
+        state: &JobState,
+    ) -> Result<Outcome, RunError> {
+        let p = &job.payload;
+        let node = job
+            .runtime_node
+            .clone()
+            .ok_or_else(|| RunError::Deploy("deployd chose no runtime node for this job".into()))?;
+        let (image, commit, built) = match (&p.image, &p.repo_ssh_url) {
+            (Some(img), _) => {
+                log.line(&format!("==> stage 1: deploying the given image {img}"));
+                (img.clone(), None, false)
+            }
+            (None, Some(url)) => {
+                let work = tempfile::Builder::new()
+                    .prefix(&format!("job-{}-", job.id))
+                    .tempdir_in(self.workdir()?)
+                    .map_err(|e| {
+                        RunError::Internal(format!(
+                            "cannot create a working copy under {}: {e}",
+                            self.settings.workdir
+                        ))
+                    })?;
+                let (image, commit) = self
+                    .clone_build_push(job, url, work.path().to_path_buf(), log, state)
+                    .await?;
+                drop(work);
+                (image, Some(commit), true)
+            }
+            (None, None) => {
+                return Err(RunError::Internal(
+                    "the payload names neither image nor repoSshUrl".into(),
+                ));
+            }
+        };
+
+        state.set_phase(phase::DEPLOY);
+        log.line(&format!(
+            "==> DEPLOY {image} on {} ({})",
+            node.node_name, node.agent_base_url
+        ));
+        let limit = self.settings.deploy_timeout_seconds;
+        let answer = tokio::time::timeout(
+            Duration::from_secs(limit),
+            self.deploy(job, &node.agent_base_url, &image, log),
+        )
+        .await
+        .map_err(|_| RunError::Timeout {
+            phase: phase::DEPLOY,
+            seconds: limit,
+        })??;
+        log.line(&format!(
+            "runtime answered: {} {} at {}",
+            answer.status, answer.container_name, answer.preview_url
+        ));
+
+        if built {
+            retention::keep_newest(&self.settings, &image, log).await;
+            match self.engine.remove_image(&image).await {
+                Ok(_) => {}
+                Err(e) => log.line(&format!("warning: the local build image stays: {e}")),
+            }
+        }
+        Ok(Outcome {
+            image,
+            commit,
+            preview_url: answer.preview_url,
+        })
+    }
+
+    fn workdir(&self) -> Result<PathBuf, RunError> {
+        let w = PathBuf::from(&self.settings.workdir);
+        std::fs::create_dir_all(&w).map_err(|e| {
+            RunError::Internal(format!("cannot create workdir {}: {e}", w.display()))
+        })?;
+        Ok(w)
+    }
+
+    async fn clone_build_push(
+        &self,
+        job: &Job,
+        url: &str,
+        dir: PathBuf,
+        log: &JobLog,
+        state: &JobState,
+    ) -> Result<(String, String), RunError> {
+        let p = &job.payload;
+        let git_ref = p.git_ref_or_default().to_string();
+        state.set_phase(phase::CLONE);
+        log.line(&format!("==> CLONE {url} ({git_ref})"));
+        let spec = git::CloneSpec {
+            url: url.to_string(),
+            git_ref: git_ref.clone(),
+            key: PathBuf::from(&self.settings.git_ssh_key),
+            known_hosts: PathBuf::from(&self.settings.git_known_hosts),
+            dest: dir.join("src"),
+        };
+        let flag = Arc::new(AtomicBool::new(false));
+        let flag2 = flag.clone();
+        let cancel = state.cancel.clone();
+        let _watch = tokio::spawn(async move {
+            cancel.cancelled().await;
+            flag2.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let limit = self.settings.clone_timeout_seconds;
+        let spec2 = spec.clone();
+        let clone =
+            tokio::task::spawn_blocking(move || git::clone_and_checkout(&spec2, flag, |_| {}));
+        let commit = match tokio::time::timeout(Duration::from_secs(limit), clone).await {
+            Err(_) => {
+                return Err(RunError::Timeout {
+                    phase: phase::CLONE,
+                    seconds: limit,
+                });
+            }
+            Ok(Err(e)) => return Err(RunError::Internal(format!("clone task: {e}"))),
+            Ok(Ok(r)) => r?,
+        };
+        log.line(&format!("checked out {git_ref} at {commit}"));
+
+        state.set_phase(phase::BUILD);
+        let tag = p
+            .image_tag
+            .clone()
+            .unwrap_or_else(|| commit[..12].to_string());
+        let repo = match &p.image_repo {
+            Some(r) => r.clone(),
+            None => format!(
+                "{}/{}/{}app{}",
+                self.settings.registry.trim_end_matches('/'),
+                self.settings.namespace,
+                p.user_id
+                    .as_ref()
+                    .map(|u| format!("u{u}-"))
+                    .unwrap_or_default(),
+                p.app_id
+            ),
+        };
+        let image = format!("{repo}:{tag}");
+        let src = spec.dest.clone();
+        let bc = p.build_context.clone();
+        let df = p.dockerfile_path_or_default().to_string();
+        let ctx = tokio::task::spawn_blocking(move || context::build(&src, bc.as_deref(), &df))
+            .await
+            .map_err(|e| RunError::Internal(format!("context task: {e}")))??;
+        log.line(&format!(
+            "==> BUILD {image} (context {}, {} files, Dockerfile {})",
+            p.build_context.as_deref().unwrap_or("."),
+            ctx.files,
+            p.dockerfile_path_or_default()
+        ));
+        let mut steps = BuildTrace::default();
+        let limit = self.settings.build_timeout_seconds;
+        let build = self.engine.build(ctx.tar, &ctx.dockerfile, &image, |line| {
+            log.raw(line);
+            steps.push(line);
+        });
+        match tokio::time::timeout(Duration::from_secs(limit), build).await {
+            Err(_) => {
+                return Err(RunError::Timeout {
+                    phase: phase::BUILD,
+                    seconds: limit,
+                });
+            }
+            Ok(Err(DockerError::BuildImage { message, .. })) => {
+                return Err(RunError::Build(steps.describe(&message)));
+            }
+            Ok(Err(e)) => return Err(RunError::Build(e.to_string())),
+            Ok(Ok(())) => {}
+        }
+
+        state.set_phase(phase::PUSH);
+        log.line(&format!("==> PUSH {image}"));
+        let limit = self.settings.push_timeout_seconds;
+        let mut last_status = String::new();
+        let auth = self.registry_auth();
+        let push = self.engine.push(&image, auth.as_ref(), |st| {
+            // Layer progress repeats itself; the log gets each distinct status once.
+            if st != last_status
+                && !st.starts_with("Pushing")
+                && !st.starts_with("Preparing")
+                && !st.starts_with("Waiting")
+            {
+                log.line(st);
+                last_status = st.to_string();
+            }
+        });
+        match tokio::time::timeout(Duration::from_secs(limit), push).await {
+            Err(_) => {
+                return Err(RunError::Timeout {
+                    phase: phase::PUSH,
+                    seconds: limit,
+                });
+            }
+            Ok(Err(e)) => return Err(RunError::Push(self.explain_push(&image, &e.to_string()))),
+            Ok(Ok(())) => {}
+        }
+        Ok((image, commit))
+    }
+
+    fn explain_push(&self, image: &str, msg: &str) -> String {
+        let reg = &self.settings.registry;
+        let m = msg.to_ascii_lowercase();
+        if m.contains("server gave http response to https client") {
+            format!(
+                "registry {reg} speaks plain HTTP and is not in the engine's insecure-registries: add \"{reg}\" to insecure-registries in /etc/docker/daemon.json and restart Docker ({msg})"
+            )
+        } else if m.contains("unauthorized")
+            || m.contains("authentication required")
+            || m.contains("denied")
+        {
+            format!(
+                "registry {reg} refused the credentials of user {:?} for {image}: check runner.registry_username and registry_password ({msg})",
+                self.settings.registry_username
+            )
+        } else if m.contains("connection refused")
+            || m.contains("no such host")
+            || m.contains("i/o timeout")
+        {
+            format!("registry {reg} is unreachable: {msg}")
+        } else {
+            format!("{image}: {msg}")
+        }
+    }
+
+    async fn deploy(
+        &self,
+        job: &Job,
+        agent: &str,
+        image: &str,
+        log: &JobLog,
+    ) -> Result<DeployAppAnswer, RunError> {
+        let p = &job.payload;
+        let req = DeployAppRequest {
+            user_id: p.user_id.clone().unwrap_or_else(|| "0".into()),
+            app_id: p.app_id.clone(),
+            image: image.to_string(),
+            container_port: p.container_port_or_default() as i64,
+            base_path: Some(p.base_path_or_default()),
+            env: p.env.clone(),
+            health_path: p.health_path.clone(),
+            job_id: Some(job.id),
+        };
+        let url = format!("{}/agent/apps/deploy", agent.trim_end_matches('/'));
+        let mut wait = Duration::from_millis(500);
+        loop {
+            let resp = self
+                .http
+                .post(&url)
+                .header(
+                    protocol::headers::RUNTIME_TOKEN,
+                    self.settings.runtime_token.expose(),
+                )
+                .json(&req)
+                .send()
+                .await
+                .map_err(|e| {
+                    RunError::Deploy(format!("the runtime node at {agent} is unreachable: {e}"))
+                })?;
+            let status = resp.status().as_u16();
+            let body = resp.bytes().await.unwrap_or_default();
+            match status {
+                200..=299 => {
+                    return serde_json::from_slice(&body).map_err(|e| {
+                        RunError::Deploy(format!(
+                            "the runtime node answered something unexpected: {e}"
+                        ))
+                    });
+                }
+                409 => {
+                    // A deploy of this app is in flight there; it is not ours to fail.
+                    log.line(&format!(
+                        "runtime busy with another deploy of app {}; retrying",
+                        p.app_id
+                    ));
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                _ => {
+                    let detail = serde_json::from_slice::<AgentError>(&body)
+                        .map(|e| e.detail)
+                        .unwrap_or_else(|_| {
+                            String::from_utf8_lossy(&body).chars().take(500).collect()
+                        });
+                    return Err(RunError::Deploy(format!(
+                        "the runtime node answered {status}: {detail}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// The last build step and lines, to say which step failed.
+#[derive(Default)]
+struct BuildTrace {
+    step: Option<String>,
+    last: VecDeque<String>,
+}
+
+impl BuildTrace {
+    fn push(&mut self, chunk: &str) {
+        for line in chunk.lines() {
+            let line = line.trim_end();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with("Step ") {
+                self.step = Some(line.to_string());
+                self.last.clear();
+            } else {
+                self.last.push_back(line.to_string());
+                if self.last.len() > 10 {
+                    self.last.pop_front();
+                }
+            }
+        }
+    }
+
+    fn describe(&self, message: &str) -> String {
+        let step = self
+            .step
+            .as_deref()
+            .map(|s| s.strip_prefix("Step ").unwrap_or(s))
+            .map(|s| format!("build step {s} failed"))
+            .unwrap_or_else(|| "the build failed before its first step".into());
+        let lines: Vec<&str> = self
+            .last
+            .iter()
+            .map(String::as_str)
+            .filter(|l| !l.contains(message))
+            .collect();
+        if lines.is_empty() {
+            format!("{step}: {message}")
+        } else {
+            format!("{step}: {message}; last lines:\n{}", lines.join("\n"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BuildTrace;
+
+    #[test]
+    fn a_failed_step_is_named_with_its_last_lines() {
+        let mut t = BuildTrace::default();
+        t.push("Step 1/3 : FROM scratch\n ---> \n");
+        t.push("Step 2/3 : RUN /bin/busybox false\n");
+        t.push(" ---> Running in abc\nsomething went wrong\n");
+        let d = t.describe("The command '/bin/busybox false' returned a non-zero code: 1");
+        assert!(
+            d.starts_with("build step 2/3 : RUN /bin/busybox false failed"),
+            "{d}"
+        );
+        assert!(d.contains("something went wrong"), "{d}");
+    }
+}

@@ -1,0 +1,133 @@
+//! The runner against real components: sshd + git-shell, the Docker engine, the registry,
+//! an agentd runtime and deployd, all on this machine.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use protocol::client::DeployClient;
+use protocol::job::{CreateJobRequest, Job, JobPayload, JobStatus};
+
+async fn wait_node(c: &DeployClient, node: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c
+        .list_nodes()
+        .await
+        .map(|n| n.iter().any(|x| x.node_name == node))
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "node {node} never heartbeated");
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn create(c: &DeployClient, p: JobPayload) -> Job {
+    c.create_job(&CreateJobRequest {
+        job_type: Default::default(),
+        payload: p,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Follows the job's log until it ends; answers the final job and the whole log.
+async fn finish(c: &DeployClient, id: i64) -> (Job, String) {
+    let mut offset = 0;
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let chunk = c
+            .read_log(id, offset, 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&chunk.content);
+        offset = chunk.next_offset;
+        if chunk.complete {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} did not finish; log so far:\n{text}"
+        );
+    }
+    (c.get_job(id).await.unwrap_or_else(|e| panic!("{e}")), text)
+}
+
+fn repo_payload(app: &str, url: &str) -> JobPayload {
+    JobPayload {
+        app_id: app.into(),
+        user_id: Some("9".into()),
+        repo_ssh_url: Some(url.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repository_is_cloned_built_pushed_deployed_and_served() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    let rt = start_runtime(&s, &d.url, |_| {}).await;
+    wait_node(&c, &rt.node).await;
+    let runner = start_runner(&s, &g, &d.url, "runner-e2e", |_| {}).await;
+
+    let name = format!("app-{}", rand_hex());
+    let url = g.create_repo(&name, &app_files(&s.busybox, "first version"));
+    let app = format!("e{}", rand_hex());
+    let job = create(&c, repo_payload(&app, &url)).await;
+    let (done, log) = finish(&c, job.id).await;
+    assert_eq!(
+        done.status,
+        JobStatus::Succeeded,
+        "{:?}\n{log}",
+        done.error_message
+    );
+    assert!(log.contains("==> CLONE"), "{log}");
+    assert!(
+        log.contains("Step 1/5 : FROM scratch"),
+        "build steps in the log:\n{log}"
+    );
+    assert!(log.contains("==> PUSH"), "{log}");
+    assert!(log.contains("==> DEPLOY"), "{log}");
+    let commit = done.commit_sha.clone().unwrap_or_default();
+    assert_eq!(commit.len(), 40);
+    let image = done.image.clone().unwrap_or_default();
+    assert_eq!(
+        image,
+        format!("{}/funaistudio/u9-app{app}:{}", s.registry, &commit[..12])
+    );
+    let page = reqwest::get(done.deploy_url.clone().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(page.trim(), "first version");
+
+    // A second commit serves the new page.
+    g.commit(
+        &name,
+        &[("www/index.html".into(), b"second version\n".to_vec())],
+        "second",
+    );
+    let job2 = create(&c, repo_payload(&app, &url)).await;
+    let (done2, _) = finish(&c, job2.id).await;
+    assert_eq!(
+        done2.status,
+        JobStatus::Succeeded,
+        "{:?}",
+        done2.error_message
+    );
+    let page = reqwest::get(done2.deploy_url.clone().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(page.trim(), "second version");
+    runner.stop().await;
+    rt.cleanup().await;
+}
