@@ -133,6 +133,45 @@ CONF
     svc_log "sshd on 127.0.0.1:2222 (git-shell, deploy key, known_hosts)"
 }
 
+# A registry that speaks plain HTTP on an address that is not loopback (a network namespace
+# of our own, 10.251.0.2), so the engine refuses it unless it is in insecure-registries.
+plainreg_up() {
+    local d="$FUNAI_SVC_DIR/plainreg"
+    plainreg_down
+    mkdir -p "$d/data"
+    ip netns add funai-plainreg || svc_die "ip netns add"
+    ip link add funai-pr-h type veth peer name funai-pr-n || svc_die "veth"
+    ip link set funai-pr-n netns funai-plainreg
+    ip addr add 10.251.0.1/30 dev funai-pr-h
+    ip link set funai-pr-h up
+    ip netns exec funai-plainreg ip addr add 10.251.0.2/30 dev funai-pr-n
+    ip netns exec funai-plainreg ip link set funai-pr-n up
+    ip netns exec funai-plainreg ip link set lo up
+    cat >"$d/config.yml" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $d/data
+http:
+  addr: 10.251.0.2:5000
+YAML
+    nohup ip netns exec funai-plainreg docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
+    echo $! >"$d/pid"
+    svc_wait_http "http://10.251.0.2:5000/v2/" '^200$' 20 || svc_die "plain registry did not start: $(tail -5 "$d/log")"
+    export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000
+    echo "export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000" >>"$FUNAI_SVC_DIR/env"
+    svc_log "plain-HTTP registry on 10.251.0.2:5000 (netns funai-plainreg)"
+}
+
+plainreg_down() {
+    svc_kill_pidfile "$FUNAI_SVC_DIR/plainreg/pid"
+    ip netns pids funai-plainreg 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+    ip link del funai-pr-h 2>/dev/null || true
+    ip netns del funai-plainreg 2>/dev/null || true
+}
+
 docker_check() {
     if ! docker info >/dev/null 2>&1; then
         # The engine starts with the machine; try once to start it before giving up.
@@ -146,16 +185,18 @@ docker_check() {
 
 services_up() {
     mkdir -p "$FUNAI_SVC_DIR"
-    svc_apt curl busybox-static docker-registry apache2-utils openssh-server git
+    svc_apt curl busybox-static docker-registry apache2-utils openssh-server git iproute2
     export FUNAI_TEST_BUSYBOX=/bin/busybox
     docker_check
     registry_up
     sshd_up
+    plainreg_up
 }
 
 services_down() {
     svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
     svc_kill_pidfile "$FUNAI_SVC_DIR/sshd/sshd.pid"
+    plainreg_down
     # App containers the tests started carry a test node label; none may outlive the run.
     local left
     left=$(docker ps -a --filter label=funai.app-id --format '{{.ID}} {{.Label "funai.node"}}' 2>/dev/null |

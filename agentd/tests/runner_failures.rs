@@ -1,0 +1,274 @@
+//! Each failure an operator meets is provoked once, and the job's error names the phase
+//! and the cause in words that say what to do.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use protocol::client::DeployClient;
+use protocol::job::{CreateJobRequest, Job, JobPayload, JobStatus};
+
+async fn create(c: &DeployClient, p: JobPayload) -> Job {
+    c.create_job(&CreateJobRequest {
+        job_type: Default::default(),
+        payload: p,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn finish(c: &DeployClient, id: i64) -> (Job, String) {
+    let mut offset = 0;
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let chunk = c
+            .read_log(id, offset, 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&chunk.content);
+        offset = chunk.next_offset;
+        if chunk.complete {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} did not finish:\n{text}"
+        );
+    }
+    (c.get_job(id).await.unwrap_or_else(|e| panic!("{e}")), text)
+}
+
+async fn wait_node(c: &DeployClient, node: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c
+        .list_nodes()
+        .await
+        .map(|n| n.iter().any(|x| x.node_name == node))
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "node {node} never heartbeated");
+        tokio::task::yield_now().await;
+    }
+}
+
+fn payload(app: &str, url: &str) -> JobPayload {
+    JobPayload {
+        app_id: app.into(),
+        user_id: Some("4".into()),
+        repo_ssh_url: Some(url.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_failure_names_its_phase_and_cause() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let plain = std::env::var("FUNAI_TEST_PLAIN_REGISTRY").ok();
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    let rt = start_runtime(&s, &d.url, |r| r.health_timeout_seconds = 3).await;
+    wait_node(&c, &rt.node).await;
+    let name = format!("fail-{}", rand_hex());
+    let url = g.create_repo(&name, &app_files(&s.busybox, "fails"));
+    let broken = format!("broken-{}", rand_hex());
+    let mut files = app_files(&s.busybox, "never");
+    files[0].1 = b"FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo about-to-fail; exit 7\"]\nCMD [\"/bin/busybox\"]\n".to_vec();
+    let broken_url = g.create_repo(&broken, &files);
+
+    type Tweak = Box<dyn FnOnce(&mut agentd::settings::RunnerSettings)>;
+    let wrong_known_hosts = g.wrong_known_hosts.display().to_string();
+    let stranger_key = g.stranger_key.display().to_string();
+    let mut cases: Vec<(&str, Tweak, JobPayload, Vec<&str>)> = vec![
+        (
+            "host key mismatch",
+            Box::new(move |r| r.git_known_hosts = wrong_known_hosts),
+            payload("f1", &url),
+            vec!["CLONE failed", "host key mismatch", "[127.0.0.1]:2222"],
+        ),
+        (
+            "deploy key refused",
+            Box::new(move |r| r.git_ssh_key = stranger_key),
+            payload("f2", &url),
+            vec!["CLONE failed", "refused the deploy key"],
+        ),
+        (
+            "ref not found",
+            Box::new(|_| {}),
+            JobPayload {
+                git_ref: Some("no-such-branch".into()),
+                ..payload("f3", &url)
+            },
+            vec![
+                "CLONE failed",
+                "ref no-such-branch not found",
+                "branches: main",
+            ],
+        ),
+        (
+            "Dockerfile missing",
+            Box::new(|_| {}),
+            JobPayload {
+                dockerfile_path: Some("docker/Dockerfile".into()),
+                ..payload("f4", &url)
+            },
+            vec![
+                "BUILD failed",
+                "Dockerfile \"docker/Dockerfile\" is missing",
+            ],
+        ),
+        (
+            "build step failed",
+            Box::new(|_| {}),
+            payload("f5", &broken_url),
+            vec![
+                "BUILD failed",
+                "build step 3/4",
+                "about-to-fail",
+                "non-zero code: 7",
+            ],
+        ),
+        (
+            "registry refused the credentials",
+            Box::new(|r| r.registry_password = protocol::Secret::new("wrong-password")),
+            payload("f6", &url),
+            vec!["PUSH failed", "refused the credentials of user \"funai\""],
+        ),
+        (
+            "app never healthy",
+            Box::new(|_| {}),
+            JobPayload {
+                container_port: Some(4000),
+                ..payload("f8", &url)
+            },
+            vec!["DEPLOY failed", "never became healthy on port 4000"],
+        ),
+    ];
+    match &plain {
+        Some(p) => {
+            let p = p.clone();
+            cases.push((
+                "plain-HTTP registry",
+                Box::new(move |r| {
+                    r.registry = p;
+                    r.registry_username = String::new();
+                }),
+                payload("f7", &url),
+                vec!["PUSH failed", "speaks plain HTTP", "insecure-registries"],
+            ))
+        }
+        None => assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "FUNAI_TEST_PLAIN_REGISTRY missing under CI"
+        ),
+    }
+    for (what, tweak, p, needles) in cases {
+        let runner = start_runner(&s, &g, &d.url, &format!("r-{}", rand_hex()), tweak).await;
+        let job = create(&c, p).await;
+        let (done, log) = finish(&c, job.id).await;
+        runner.stop().await;
+        assert_eq!(done.status, JobStatus::Failed, "{what}: {log}");
+        let err = done.error_message.clone().unwrap_or_default();
+        for n in needles {
+            assert!(err.contains(n), "{what}: {n:?} not in the error:\n{err}");
+        }
+        assert!(
+            log.contains(&err.lines().next().unwrap_or_default().to_string()),
+            "{what}: the log ends with the cause:\n{log}"
+        );
+        assert!(
+            !err.contains("wrong-password") && !log.contains(&s.password),
+            "{what}: a secret leaked"
+        );
+    }
+    // The old version keeps serving: nothing was deployed by any failed job.
+    assert!(
+        rt.container_names().await.is_empty(),
+        "{:?}",
+        rt.container_names().await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    let rt = start_runtime(&s, &d.url, |_| {}).await;
+    wait_node(&c, &rt.node).await;
+    let runner = start_runner(&s, &g, &d.url, "r-refs", |r| r.lease_seconds = 3).await;
+    let name = format!("refs-{}", rand_hex());
+    let url = g.create_repo(&name, &app_files(&s.busybox, "tagged one"));
+    g.tag(&name, "v1.0.0");
+    let first = g.commit(&name, &[], "empty");
+    g.commit(
+        &name,
+        &[("www/index.html".into(), b"head of main\n".to_vec())],
+        "later",
+    );
+    let app = format!("r{}", rand_hex());
+
+    let job = create(
+        &c,
+        JobPayload {
+            git_ref: Some("v1.0.0".into()),
+            ..payload(&app, &url)
+        },
+    )
+    .await;
+    let (done, log) = finish(&c, job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{log}");
+    let page = reqwest::get(done.deploy_url.clone().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.text().await.unwrap_or_default().trim(), "tagged one");
+
+    let job = create(
+        &c,
+        JobPayload {
+            git_ref: Some(first.clone()),
+            ..payload(&app, &url)
+        },
+    )
+    .await;
+    let (done, log) = finish(&c, job.id).await;
+    assert_eq!(done.status, JobStatus::Succeeded, "{log}");
+    assert_eq!(done.commit_sha.as_deref(), Some(first.as_str()));
+
+    // A slow build is cancelled by an operator; the runner stops and reports CANCELLED.
+    let slow = format!("slow-{}", rand_hex());
+    let mut files = app_files(&s.busybox, "slow");
+    files[0].1 = b"FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"30\"]\nCMD [\"/bin/busybox\"]\n".to_vec();
+    let slow_url = g.create_repo(&slow, &files);
+    let job = create(&c, payload(&format!("s{}", rand_hex()), &slow_url)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let j = c.get_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
+        if j.phase.as_deref() == Some("BUILD") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached BUILD: {j:?}");
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    c.cancel_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
+    let (done, log) = finish(&c, job.id).await;
+    assert_eq!(done.status, JobStatus::Cancelled, "{log}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "cancel took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        done.error_message
+            .unwrap_or_default()
+            .contains("cancelled during BUILD")
+    );
+    runner.stop().await;
+    rt.cleanup().await;
+}
