@@ -8,6 +8,7 @@ pub mod config;
 pub mod envelope;
 pub mod job;
 pub mod node;
+pub mod registry;
 pub mod runner;
 pub mod secret;
 pub mod validate;
