@@ -131,3 +131,64 @@ async fn a_repository_is_cloned_built_pushed_deployed_and_served() {
     runner.stop().await;
     rt.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn five_deploys_leave_the_newest_three_tags_with_the_running_one() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    let rt = start_runtime(&s, &d.url, |_| {}).await;
+    wait_node(&c, &rt.node).await;
+    let runner = start_runner(&s, &g, &d.url, "runner-keep", |_| {}).await;
+    let name = format!("keep-{}", rand_hex());
+    let url = g.create_repo(&name, &app_files(&s.busybox, "round 0"));
+    let app = format!("k{}", rand_hex());
+    let mut images = Vec::new();
+    for round in 1..=5 {
+        if round > 1 {
+            g.commit(
+                &name,
+                &[(
+                    "www/index.html".into(),
+                    format!("round {round}\n").into_bytes(),
+                )],
+                "next",
+            );
+        }
+        let job = create(&c, repo_payload(&app, &url)).await;
+        let (done, log) = finish(&c, job.id).await;
+        assert_eq!(done.status, JobStatus::Succeeded, "round {round}: {log}");
+        images.push(done.image.clone().unwrap_or_default());
+        if round == 5 {
+            assert!(log.contains("tag retention: kept 3"), "{log}");
+        }
+    }
+    let registry = protocol::registry::RegistryClient::new(
+        &s.registry,
+        Some(s.user.clone()),
+        Some(protocol::Secret::new(s.password.clone())),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let repo = format!("funaistudio/u9-app{app}");
+    let mut tags = registry.tags(&repo).await.unwrap_or_else(|e| panic!("{e}"));
+    tags.sort();
+    let mut newest: Vec<String> = images[2..]
+        .iter()
+        .map(|i| i.rsplit(':').next().unwrap_or_default().to_string())
+        .collect();
+    newest.sort();
+    assert_eq!(tags, newest, "exactly the newest three remain");
+    let running = rt
+        .rt
+        .status("9", &app)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .image
+        .unwrap_or_default();
+    assert_eq!(running, images[4]);
+    assert!(tags.contains(&running.rsplit(':').next().unwrap_or_default().to_string()));
+    runner.stop().await;
+    rt.cleanup().await;
+}
