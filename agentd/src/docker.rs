@@ -229,6 +229,18 @@ impl Engine {
         Ok(())
     }
 
+    /// True when the engine holds `image`.
+    pub async fn has_image(&self, image: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_404(&e) => Ok(false),
+            Err(e) => Err(DockerError::PullImage {
+                image: image.into(),
+                message: words(&e).1,
+            }),
+        }
+    }
+
     pub async fn create_and_start(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
         let policy = match spec.restart_policy.as_str() {
             "always" => RestartPolicyNameEnum::ALWAYS,
@@ -512,6 +524,12 @@ fn info_from_inspect(c: ContainerInspectResponse, network: &str) -> ContainerInf
         .filter(|ip| !ip.is_empty());
     let config = c.config.unwrap_or_default();
     let restart_count = c.restart_count.unwrap_or(0);
+    let image = config
+        .labels
+        .as_ref()
+        .and_then(|l| l.get("funai.image").cloned())
+        .or(config.image)
+        .unwrap_or_default();
     ContainerInfo {
         restart_count,
         id: c.id.unwrap_or_default(),
@@ -520,7 +538,7 @@ fn info_from_inspect(c: ContainerInspectResponse, network: &str) -> ContainerInf
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string(),
-        image: config.image.unwrap_or_default(),
+        image,
         labels: config.labels.unwrap_or_default(),
         running,
         status: state.status.map(|s| s.to_string()).unwrap_or_default(),
@@ -545,7 +563,12 @@ fn info_from_summary(c: ContainerSummary, network: &str) -> ContainerInfo {
             .unwrap_or_default()
             .trim_start_matches('/')
             .to_string(),
-        image: c.image.unwrap_or_default(),
+        image: c
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("funai.image").cloned())
+            .or(c.image)
+            .unwrap_or_default(),
         labels: c.labels.unwrap_or_default(),
         running,
         status: c.status.unwrap_or_default(),

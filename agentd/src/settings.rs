@@ -35,6 +35,8 @@ pub struct RunnerSettings {
     pub concurrency: u32,
     pub git_ssh_key: String,
     pub git_known_hosts: String,
+    /// host[:port] of the registry; empty: no push, the image stays on this engine (a
+    /// local stack whose runtime shares it).
     pub registry: String,
     pub namespace: String,
     pub registry_username: String,
@@ -48,6 +50,8 @@ pub struct RunnerSettings {
     pub push_timeout_seconds: u64,
     /// Covers the runtime's pull and health wait; a 409 (deploy in flight) is retried within it.
     pub deploy_timeout_seconds: u64,
+    /// Clone `file://` repositories too (a local stack: `functl up`).
+    pub allow_local_repos: bool,
 }
 
 impl Default for RunnerSettings {
@@ -71,6 +75,7 @@ impl Default for RunnerSettings {
             build_timeout_seconds: 1800,
             push_timeout_seconds: 900,
             deploy_timeout_seconds: 300,
+            allow_local_repos: false,
         }
     }
 }
@@ -100,6 +105,9 @@ pub struct RuntimeSettings {
     pub restart_policy: String,
     /// Run an init process as PID 1 so that apps get SIGTERM and exit when stopped.
     pub init: bool,
+    /// `always`: the registry is the source of truth; `if-missing`: an image already on the
+    /// engine is used as it is (a local stack whose runner builds on the same engine).
+    pub pull: String,
     /// How long a drained old container gets to exit on SIGTERM before it is killed.
     pub stop_grace_seconds: u32,
     pub gateway: GatewaySettings,
@@ -137,6 +145,7 @@ impl Default for RuntimeSettings {
             pids_limit: 256,
             restart_policy: "unless-stopped".into(),
             init: true,
+            pull: "always".into(),
             stop_grace_seconds: 10,
             gateway: GatewaySettings::default(),
             mongo: None,
@@ -243,6 +252,12 @@ impl Settings {
                 return Err(
                     "runtime.mongo.url must start with mongodb:// or mongodb+srv://".into(),
                 );
+            }
+            if !matches!(r.pull.as_str(), "always" | "if-missing") {
+                return Err(format!(
+                    "runtime.pull {:?} is unknown: always or if-missing",
+                    r.pull
+                ));
             }
             if !matches!(r.gateway.kind.as_str(), "embedded" | "traefik") {
                 return Err(format!(

@@ -57,6 +57,8 @@ pub struct JobSettings {
     pub sweep_interval_ms: u64,
     /// Images remembered per app for rollback.
     pub recent_images: i64,
+    /// Accept `file://` repositories: only for a local stack (`functl up`).
+    pub allow_local_repos: bool,
 }
 
 impl Default for JobSettings {
@@ -69,6 +71,7 @@ impl Default for JobSettings {
             max_active_apps_per_user: 3,
             sweep_interval_ms: 1000,
             recent_images: 5,
+            allow_local_repos: false,
         }
     }
 }

@@ -178,6 +178,12 @@ impl JobPayload {
 
     /// Every field checked; the error names the field as the wire spells it.
     pub fn validate(&self) -> Result<(), FieldError> {
+        self.validate_with(false)
+    }
+
+    /// As [`JobPayload::validate`]; `allow_local_repos` also accepts `file:///abs/path`
+    /// repositories (a local stack, where runner and repository share one machine).
+    pub fn validate_with(&self, allow_local_repos: bool) -> Result<(), FieldError> {
         use crate::validate as v;
         let f = |field: &str, r: Result<(), String>| r.map_err(|m| FieldError::new(field, m));
         f("payload.appId", v::id(&self.app_id))?;
@@ -206,7 +212,26 @@ impl JobPayload {
             f("payload.containerPort", v::port(p).map(|_| ()))?;
         }
         if let Some(u) = &self.repo_ssh_url {
-            f("payload.repoSshUrl", v::repo_ssh_url(u))?;
+            match u.strip_prefix("file://") {
+                Some(path) if allow_local_repos => {
+                    let ok = path.starts_with('/')
+                        && !path.split('/').any(|s| s == "..")
+                        && !path.chars().any(|c| c.is_control());
+                    if !ok {
+                        return Err(FieldError::new(
+                            "payload.repoSshUrl",
+                            "a local repository is file:///absolute/path",
+                        ));
+                    }
+                }
+                Some(_) => {
+                    return Err(FieldError::new(
+                        "payload.repoSshUrl",
+                        "file:// repositories are accepted only by a local stack (jobs.allow_local_repos)",
+                    ));
+                }
+                None => f("payload.repoSshUrl", v::repo_ssh_url(u))?,
+            }
         }
         if let Some(r) = &self.git_ref {
             f("payload.gitRef", v::git_ref(r))?;

@@ -116,6 +116,23 @@ pub fn clone_and_checkout(
     cancel: Arc<AtomicBool>,
     mut progress: impl FnMut(&str),
 ) -> Result<String, GitError> {
+    if spec.url.starts_with("file://") {
+        // A local stack: no SSH, no credentials.
+        let mut cb = RemoteCallbacks::new();
+        cb.transfer_progress(move |_| !cancel.load(Ordering::SeqCst));
+        let mut fo = FetchOptions::new();
+        fo.remote_callbacks(cb);
+        fo.download_tags(git2::AutotagOption::All);
+        progress(&format!("cloning {} ...", spec.url));
+        let repo = RepoBuilder::new()
+            .fetch_options(fo)
+            .clone(&spec.url, &spec.dest)
+            .map_err(|e| GitError::Clone {
+                url: spec.url.clone(),
+                message: e.message().to_string(),
+            })?;
+        return checkout(&repo, &spec.url, &spec.git_ref);
+    }
     let (host, kh_name) = known_hosts_name(&spec.url).ok_or_else(|| GitError::Clone {
         url: spec.url.clone(),
         message: "cannot find the host in the URL".into(),
@@ -196,6 +213,15 @@ pub fn clone_and_checkout(
                 return GitError::KeyRefused {
                     host: kh_name.clone(),
                     key: spec.key.display().to_string(),
+                };
+            }
+            if msg.contains("failed to connect")
+                || msg.contains("Connection refused")
+                || msg.contains("timed out")
+            {
+                return GitError::Unreachable {
+                    host: kh_name.clone(),
+                    message: msg,
                 };
             }
             if e.class() == git2::ErrorClass::Net

@@ -349,7 +349,7 @@ impl Runner {
             answer.status, answer.container_name, answer.preview_url
         ));
 
-        if built {
+        if built && !self.settings.registry.is_empty() {
             retention::keep_newest(&self.settings, &image, log).await;
             match self.engine.remove_image(&image).await {
                 Ok(_) => {}
@@ -383,6 +383,13 @@ impl Runner {
         let git_ref = p.git_ref_or_default().to_string();
         state.set_phase(phase::CLONE);
         log.line(&format!("==> CLONE {url} ({git_ref})"));
+        if url.starts_with("file://") && !self.settings.allow_local_repos {
+            return Err(RunError::Clone(GitError::Clone {
+                url: url.to_string(),
+                message: "file:// repositories are cloned only with runner.allow_local_repos"
+                    .into(),
+            }));
+        }
         let spec = git::CloneSpec {
             url: url.to_string(),
             git_ref: git_ref.clone(),
@@ -422,7 +429,7 @@ impl Runner {
             Some(r) => r.clone(),
             None => format!(
                 "{}/{}/{}app{}",
-                self.settings.registry.trim_end_matches('/'),
+                self.local_or_registry(),
                 self.settings.namespace,
                 p.user_id
                     .as_ref()
@@ -465,6 +472,12 @@ impl Runner {
         }
 
         state.set_phase(phase::PUSH);
+        if self.settings.registry.is_empty() {
+            log.line(&format!(
+                "==> PUSH skipped: no registry is configured; {image} stays on this engine"
+            ));
+            return Ok((image, commit));
+        }
         log.line(&format!("==> PUSH {image}"));
         let limit = self.settings.push_timeout_seconds;
         let mut last_status = String::new();
@@ -491,6 +504,15 @@ impl Runner {
             Ok(Ok(())) => {}
         }
         Ok((image, commit))
+    }
+
+    /// The registry host of built images; a local stack without one names its images
+    /// `funai.local/...`, which no pull ever reaches.
+    fn local_or_registry(&self) -> String {
+        match self.settings.registry.trim_end_matches('/') {
+            "" => "funai.local".to_string(),
+            r => r.to_string(),
+        }
     }
 
     fn explain_push(&self, image: &str, msg: &str) -> String {

@@ -11,6 +11,9 @@ pub const LABEL_NODE: &str = "funai.node";
 pub const LABEL_PORT: &str = "funai.port";
 pub const LABEL_BASE_PATH: &str = "funai.base-path";
 pub const LABEL_CREATED_MS: &str = "funai.created-ms";
+/// The image reference the container was created from: the engine shows only an id once
+/// that tag is removed or moved.
+pub const LABEL_IMAGE: &str = "funai.image";
 
 pub fn container_labels(
     node: &str,
@@ -28,6 +31,7 @@ pub fn container_labels(
             req.job_id.map(|j| j.to_string()).unwrap_or_default(),
         ),
         (LABEL_NODE.to_string(), node.to_string()),
+        (LABEL_IMAGE.to_string(), req.image.clone()),
         (LABEL_PORT.to_string(), port.clone()),
         (LABEL_BASE_PATH.to_string(), base_path.to_string()),
         (

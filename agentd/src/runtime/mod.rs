@@ -267,10 +267,14 @@ impl Runtime {
         let plan = validate_deploy(&req)?;
         let _flight = self.mark_in_flight(&req.app_id)?;
         let started = Instant::now();
-        tracing::info!(app = %req.app_id, image = %req.image, "deploy: pull");
-        self.engine
-            .pull(&req.image, self.registry_auth(&req.image).as_ref())
-            .await?;
+        if self.settings.pull == "if-missing" && self.engine.has_image(&req.image).await? {
+            tracing::info!(app = %req.app_id, image = %req.image, "deploy: image present, no pull");
+        } else {
+            tracing::info!(app = %req.app_id, image = %req.image, "deploy: pull");
+            self.engine
+                .pull(&req.image, self.registry_auth(&req.image).as_ref())
+                .await?;
+        }
 
         let name = format!("rt-u-{}-{}-{}", req.user_id, req.app_id, short_id());
         let spec = ContainerSpec {

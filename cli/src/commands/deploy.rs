@@ -110,7 +110,8 @@ impl Cmd {
 
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let payload = self.payload();
-        payload.validate().map_err(|e| usage(&e))?;
+        // file:// repositories are for a local stack; deployd decides whether it is one.
+        payload.validate_with(true).map_err(|e| usage(&e))?;
         let client = ctx.deploy()?;
         let job = client
             .create_job(&CreateJobRequest {
@@ -146,7 +147,11 @@ impl Cmd {
 /// Streams the log and shows the phase until the job ends and every byte is read; answers
 /// the final job. The log is long-polled; the job is polled beside it, because a phase can
 /// change while the runner writes no log.
-async fn follow(client: &DeployClient, job: Job, log_to_stderr: bool) -> anyhow::Result<Job> {
+pub(crate) async fn follow(
+    client: &DeployClient,
+    job: Job,
+    log_to_stderr: bool,
+) -> anyhow::Result<Job> {
     let id = job.id;
     let display = RefCell::new(PhaseDisplay::for_stderr(id));
     display
@@ -236,7 +241,7 @@ fn write_log(text: &str, to_stderr: bool) -> std::io::Result<()> {
     }
 }
 
-fn finish(job: Job, as_json: bool) -> anyhow::Result<Exit> {
+pub(crate) fn finish(job: Job, as_json: bool) -> anyhow::Result<Exit> {
     if as_json {
         json::print(&job)?;
     }

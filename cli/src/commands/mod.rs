@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod jobs;
 pub mod nodes;
 pub mod runners;
+pub mod stack;
 
 use clap::Subcommand;
 
@@ -28,6 +29,12 @@ pub enum Command {
     /// Runners that claim jobs
     #[command(subcommand)]
     Runners(runners::Cmd),
+    /// Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app
+    Up(stack::up::Cmd),
+    /// Stop what `functl up` started, and nothing else
+    Down(stack::down::Cmd),
+    /// The local stack's processes, addresses and apps
+    Status(stack::status::Cmd),
 }
 
 impl Command {
@@ -38,6 +45,9 @@ impl Command {
             Command::Nodes(cmd) => cmd.run(ctx).await,
             Command::Apps(cmd) => cmd.run(ctx).await,
             Command::Runners(cmd) => cmd.run(ctx).await,
+            Command::Up(cmd) => cmd.run(ctx).await,
+            Command::Down(cmd) => cmd.run(ctx).await,
+            Command::Status(cmd) => cmd.run(ctx).await,
         }
     }
 }

@@ -1,0 +1,356 @@
+//! `functl up [--demo]`: start deployd and agentd (runner + runtime + gateway) on this
+//! machine with generated secrets under one directory; `--demo` deploys examples/hello-app.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use protocol::Secret;
+use protocol::client::DeployClient;
+use protocol::job::{CreateJobRequest, JobPayload, JobType};
+
+use super::state::{Daemon, Stack, find_binary};
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+use crate::output;
+
+/// The files of examples/hello-app, carried in the binary so the demo works from anywhere.
+const HELLO_DOCKERFILE: &str = include_str!("../../../../examples/hello-app/Dockerfile");
+const HELLO_INDEX: &str = include_str!("../../../../examples/hello-app/www/index.html");
+const HELLO_DOCKERIGNORE: &str = include_str!("../../../../examples/hello-app/.dockerignore");
+const HELLO_README: &str = include_str!("../../../../examples/hello-app/README.md");
+
+#[derive(Debug, Args)]
+pub struct Cmd {
+    /// Where the stack keeps its state, configs, logs and database
+    #[arg(long, default_value = ".funai", value_name = "DIR")]
+    dir: PathBuf,
+    /// Deploy examples/hello-app through the whole pipeline and print the page it serves
+    #[arg(long)]
+    demo: bool,
+    /// deployd's port on 127.0.0.1
+    #[arg(long, default_value_t = 7002, value_name = "PORT")]
+    deployd_port: u16,
+    /// agentd's runtime API port on 127.0.0.1
+    #[arg(long, default_value_t = 7005, value_name = "PORT")]
+    agent_port: u16,
+    /// The gateway's port on 127.0.0.1 (apps at /runtime/{appId}/)
+    #[arg(long, default_value_t = 8080, value_name = "PORT")]
+    gateway_port: u16,
+    /// Static busybox copied into the demo app [default: /bin/busybox]
+    #[arg(long, value_name = "PATH")]
+    busybox: Option<PathBuf>,
+}
+
+fn secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 24] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn port_free(port: u16, flag: &str) -> anyhow::Result<()> {
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .map(drop)
+        .map_err(|e| {
+            anyhow::anyhow!("port 127.0.0.1:{port} is taken ({e}): choose another with {flag}")
+        })
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join("\n")
+}
+
+impl Cmd {
+    pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.dir.display()))?;
+        let dir = self.dir.canonicalize()?;
+        let stack = match Stack::load(&dir)? {
+            Some(s) if s.daemons.iter().all(Daemon::alive) => {
+                eprintln!("the stack in {} is already up", dir.display());
+                s
+            }
+            Some(s) => {
+                // Half up: stop what is left, then start afresh.
+                for d in &s.daemons {
+                    d.stop(Duration::from_secs(10))?;
+                }
+                self.start(&dir).await?
+            }
+            None => self.start(&dir).await?,
+        };
+        let cfg: crate::config::Config =
+            toml::from_str(&std::fs::read_to_string(stack.functl_config())?)?;
+        let client = DeployClient::new(&stack.deploy_url)
+            .deploy_secret(Some(cfg.deploy_secret.clone()))
+            .admin_token(Some(cfg.admin_token.clone()));
+        wait_ready(&client, &stack).await?;
+        if !ctx.json() {
+            output::println(&format!(
+                "stack up in {}\n  deployd  {}\n  agentd   {} (runner local-runner, node {})\n  gateway  {}\n  logs     {}\nuse it:   export FUNCTL_CONFIG={}",
+                dir.display(),
+                stack.deploy_url,
+                stack.agent_url,
+                stack.node_name,
+                stack.gateway_url,
+                dir.join("logs").display(),
+                stack.functl_config().display()
+            ))?;
+        }
+        if !self.demo {
+            if ctx.json() {
+                crate::output::json::print(&stack)?;
+            }
+            return Ok(Exit::Success);
+        }
+        self.demo(&client, &stack, ctx).await
+    }
+
+    async fn start(&self, dir: &Path) -> anyhow::Result<Stack> {
+        port_free(self.deployd_port, "--deployd-port")?;
+        port_free(self.agent_port, "--agent-port")?;
+        port_free(self.gateway_port, "--gateway-port")?;
+        let deployd_bin = find_binary("deployd")?;
+        let agentd_bin = find_binary("agentd")?;
+        for sub in ["logs", "runner", "runtime"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let (deploy, runner, node, admin, runtime) =
+            (secret(), secret(), secret(), secret(), secret());
+        let node_name = format!("local-{}", &secret()[..6]);
+        let deploy_url = format!("http://127.0.0.1:{}", self.deployd_port);
+        let agent_url = format!("http://127.0.0.1:{}", self.agent_port);
+        let gateway_url = format!("http://127.0.0.1:{}", self.gateway_port);
+        let deployd_cfg = dir.join("deployd.toml");
+        write_private(
+            &deployd_cfg,
+            &format!(
+                "# written by functl up\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{db}\"\n\n[auth]\ndeploy_secret = \"{deploy}\"\nrunner_token = \"{runner}\"\nnode_token = \"{node}\"\nadmin_token = \"{admin}\"\nruntime_token = \"{runtime}\"\n\n[jobs]\nallow_local_repos = true\n",
+                port = self.deployd_port,
+                db = dir.join("deployd.db").display(),
+            ),
+        )?;
+        let agentd_cfg = dir.join("agentd.toml");
+        write_private(
+            &agentd_cfg,
+            &format!(
+                "# written by functl up: both roles on this machine, one Docker engine, no registry\ndeploy_url = \"{deploy_url}\"\n\n[runner]\nrunner_id = \"local-runner\"\nrunner_token = \"{runner}\"\nruntime_token = \"{runtime}\"\nworkdir = \"{work}\"\nregistry = \"\"\nallow_local_repos = true\n\n[runtime]\nlisten = \"127.0.0.1:{ap}\"\nnode_name = \"{node_name}\"\nnode_token = \"{node}\"\nruntime_token = \"{runtime}\"\nagent_base_url = \"{agent_url}\"\ngateway_base_url = \"{gateway_url}\"\ndata_dir = \"{data}\"\npull = \"if-missing\"\nstop_grace_seconds = 5\n\n[runtime.gateway]\nkind = \"embedded\"\nlisten = \"127.0.0.1:{gp}\"\n",
+                work = dir.join("runner").display(),
+                ap = self.agent_port,
+                data = dir.join("runtime").display(),
+                gp = self.gateway_port,
+            ),
+        )?;
+        let functl_cfg = crate::config::Config {
+            deploy_url: deploy_url.clone(),
+            deploy_secret: Secret::new(deploy.clone()),
+            admin_token: Secret::new(admin.clone()),
+            ..Default::default()
+        };
+        // The config's Serialize hides secrets; this file must hold them.
+        write_private(
+            &dir.join("functl.toml"),
+            &format!(
+                "# written by functl up: export FUNCTL_CONFIG={}\ndeploy_url = \"{}\"\ndeploy_secret = \"{deploy}\"\nadmin_token = \"{admin}\"\n",
+                dir.join("functl.toml").display(),
+                functl_cfg.deploy_url
+            ),
+        )?;
+        let spawn = |name: &str, bin: &Path, args: &[&str], cfg: &Path| -> anyhow::Result<Daemon> {
+            use std::os::unix::process::CommandExt;
+            let log = dir.join("logs").join(format!("{name}.log"));
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)?;
+            let child = std::process::Command::new(bin)
+                .args(["--config", &cfg.to_string_lossy()])
+                .args(args)
+                .env_remove("DEPLOYD_CONFIG")
+                .env_remove("AGENTD_CONFIG")
+                .stdin(Stdio::null())
+                .stdout(out.try_clone()?)
+                .stderr(out)
+                // Its own process group: a Ctrl-C to functl does not stop the stack.
+                .process_group(0)
+                .spawn()
+                .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
+            Ok(Daemon {
+                name: name.to_string(),
+                pid: child.id(),
+                binary: bin.canonicalize()?,
+                config: cfg.to_path_buf(),
+                log,
+            })
+        };
+        let d = spawn("deployd", &deployd_bin, &["serve"], &deployd_cfg)?;
+        let a = spawn("agentd", &agentd_bin, &["run"], &agentd_cfg)?;
+        let stack = Stack {
+            dir: dir.to_path_buf(),
+            deploy_url,
+            agent_url,
+            gateway_url,
+            node_name,
+            started_at: chrono::Utc::now().to_rfc3339(),
+            daemons: vec![d, a],
+        };
+        stack.save()?;
+        Ok(stack)
+    }
+
+    async fn demo(&self, client: &DeployClient, stack: &Stack, ctx: &Ctx) -> anyhow::Result<Exit> {
+        let busybox = match &self.busybox {
+            Some(b) => b.clone(),
+            None => ["/bin/busybox", "/usr/bin/busybox"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "the demo needs a static busybox: apt-get install busybox-static"
+                    )
+                })?,
+        };
+        let bb = std::fs::read(&busybox)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", busybox.display()))?;
+        if bb
+            .windows(10)
+            .take(8192)
+            .any(|w| w == b"ld-linux-x" || w == b"/lib/ld-mu")
+        {
+            anyhow::bail!(
+                "{} is dynamically linked and cannot run in an image FROM scratch: apt-get install busybox-static",
+                busybox.display()
+            );
+        }
+        let repo = stack.dir.join("demo").join("hello-app");
+        write_demo_repo(&repo, &bb)?;
+        let url = format!("file://{}", repo.display());
+        let job = client
+            .create_job(&CreateJobRequest {
+                job_type: JobType::BuildAndDeploy,
+                payload: JobPayload {
+                    app_id: "hello".into(),
+                    user_id: Some("demo".into()),
+                    repo_ssh_url: Some(url.clone()),
+                    ..Default::default()
+                },
+            })
+            .await?;
+        eprintln!("demo: job {} deploys {url}", job.id);
+        let job = crate::commands::deploy::follow(client, job, ctx.json()).await?;
+        let exit = crate::commands::deploy::finish(job.clone(), ctx.json())?;
+        if exit != Exit::Success {
+            return Ok(exit);
+        }
+        let page_url = job.deploy_url.clone().unwrap_or_default();
+        let page = reqwest::get(&page_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {page_url}: {e}"))?;
+        let status = page.status();
+        let body = page.text().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("GET {page_url} answered {status}");
+        }
+        if !ctx.json() {
+            output::println(&format!("demo: {page_url} serves:\n{}", body.trim_end()))?;
+        }
+        Ok(Exit::Success)
+    }
+}
+
+/// The demo's Git repository: examples/hello-app plus busybox, committed on `main`.
+fn write_demo_repo(repo: &Path, busybox: &[u8]) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(repo.join("www"))?;
+    std::fs::write(repo.join("Dockerfile"), HELLO_DOCKERFILE)?;
+    std::fs::write(repo.join("www").join("index.html"), HELLO_INDEX)?;
+    std::fs::write(repo.join(".dockerignore"), HELLO_DOCKERIGNORE)?;
+    std::fs::write(repo.join("README.md"), HELLO_README)?;
+    let bb = repo.join("busybox");
+    std::fs::write(&bb, busybox)?;
+    std::fs::set_permissions(&bb, std::fs::Permissions::from_mode(0o755))?;
+    let git = |args: &[&str]| -> anyhow::Result<()> {
+        let out = std::process::Command::new("git")
+            .current_dir(repo)
+            .args([
+                "-c",
+                "user.name=functl demo",
+                "-c",
+                "user.email=demo@funai.invalid",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .output()
+            .map_err(|e| anyhow::anyhow!("the demo needs git: {e}"))?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    };
+    if !repo.join(".git").exists() {
+        git(&["init", "-q", "-b", "main"])?;
+    }
+    git(&["add", "-A"])?;
+    git(&["commit", "-q", "--allow-empty", "-m", "hello-app"])?;
+    Ok(())
+}
+
+/// deployd answers, the runtime node heartbeated, the runner claims.
+async fn wait_ready(client: &DeployClient, stack: &Stack) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fail = |what: &str| {
+        let logs: Vec<String> = stack
+            .daemons
+            .iter()
+            .map(|d| format!("--- {} ({})\n{}", d.name, d.log.display(), log_tail(&d.log)))
+            .collect();
+        anyhow::anyhow!("the stack did not come up: {what}\n{}", logs.join("\n"))
+    };
+    loop {
+        for d in &stack.daemons {
+            if !d.alive() {
+                return Err(fail(&format!("{} exited", d.name)));
+            }
+        }
+        let node_up = client
+            .list_nodes()
+            .await
+            .map(|n| n.iter().any(|x| x.node_name == stack.node_name))
+            .unwrap_or(false);
+        let runner_up = client
+            .runners()
+            .await
+            .map(|r| r.iter().any(|x| x.runner_id == "local-runner"))
+            .unwrap_or(false);
+        if node_up && runner_up {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(fail("no node heartbeat or runner claim within 60 s"));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
