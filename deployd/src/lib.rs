@@ -52,6 +52,31 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// For calls to runtime agents (app stop and cleanup).
     pub http: reqwest::Client,
+    /// Long-polls waiting for a wake-up right now.
+    pub waiting: Waiting,
+}
+
+/// Counts of long-polls parked on a wake-up, claims and log follows apart.
+#[derive(Debug, Default)]
+pub struct Waiting {
+    pub claims: AtomicI64,
+    pub log_follows: AtomicI64,
+}
+
+/// Counts one long-poll as waiting while it lives.
+pub struct WaitingGuard<'a>(&'a AtomicI64);
+
+impl<'a> WaitingGuard<'a> {
+    pub fn enter(counter: &'a AtomicI64) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AppState {
@@ -121,6 +146,7 @@ pub async fn build_state(
         logs_changed: Notify::new(),
         shutdown,
         http,
+        waiting: Waiting::default(),
     }))
 }
 

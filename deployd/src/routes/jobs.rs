@@ -210,6 +210,7 @@ pub async fn read_log(
         }
         // Woken by an append here or through another replica (the change feed); looks
         // again now and then regardless, should a wake-up have been missed.
+        let _waiting = crate::WaitingGuard::enter(&state.waiting.log_follows);
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(deadline.min(now + LOG_RECHECK)) => {}

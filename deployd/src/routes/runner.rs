@@ -60,6 +60,7 @@ pub async fn claim(
             return Ok(ok_null());
         }
         let wake = deadline.min(now + CLAIM_RECHECK);
+        let _waiting = crate::WaitingGuard::enter(&state.waiting.claims);
         tokio::select! {
             _ = &mut notified => {}
             _ = tokio::time::sleep_until(wake) => {}
