@@ -5,6 +5,9 @@ pub mod apps;
 pub mod deploy;
 pub mod jobs;
 pub mod nodes;
+pub mod redeploy;
+pub mod registry;
+pub mod rollback;
 pub mod runners;
 pub mod stack;
 
@@ -29,6 +32,11 @@ pub enum Command {
     /// Runners that claim jobs
     #[command(subcommand)]
     Runners(runners::Cmd),
+    /// Redeploy the previous (or a named) image of an app
+    Rollback(rollback::Cmd),
+    /// The registry's app images: prune old tags
+    #[command(subcommand)]
+    Registry(registry::Cmd),
     /// Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app
     Up(stack::up::Cmd),
     /// Stop what `functl up` started, and nothing else
@@ -45,6 +53,8 @@ impl Command {
             Command::Nodes(cmd) => cmd.run(ctx).await,
             Command::Apps(cmd) => cmd.run(ctx).await,
             Command::Runners(cmd) => cmd.run(ctx).await,
+            Command::Rollback(cmd) => cmd.run(ctx).await,
+            Command::Registry(cmd) => cmd.run(ctx).await,
             Command::Up(cmd) => cmd.run(ctx).await,
             Command::Down(cmd) => cmd.run(ctx).await,
             Command::Status(cmd) => cmd.run(ctx).await,

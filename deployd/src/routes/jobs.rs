@@ -21,7 +21,8 @@ pub async fn create(
 ) -> ApiResult {
     require(&state, Channel::Deploy, &headers, peer.ip())?;
     let JsonBody(req) = body?;
-    req.payload.validate_with(state.settings.jobs.allow_local_repos)?;
+    req.payload
+        .validate_with(state.settings.jobs.allow_local_repos)?;
     let job = state.store.create_job(&req.payload, state.now()).await?;
     tracing::info!(job = job.id, app = %job.app_id, "job created");
     state.jobs_changed.notify_waiters();
