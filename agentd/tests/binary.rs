@@ -130,3 +130,41 @@ fn runtime_role_exits_cleanly_on_sigterm() {
     }
     assert!(err.contains("shutting down"), "{err}");
 }
+
+#[test]
+fn man_pages_have_not_drifted() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let st = Command::new(BIN)
+        .args([
+            "generate-man",
+            "--dir",
+            tmp.path().to_str().unwrap_or_default(),
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(st.success());
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    let list = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("agentd"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        list(tmp.path()),
+        list(&committed),
+        "regenerate: agentd generate-man --dir man"
+    );
+    for f in list(tmp.path()) {
+        assert!(
+            std::fs::read(tmp.path().join(&f)).ok() == std::fs::read(committed.join(&f)).ok(),
+            "man/{f} drifted: agentd generate-man --dir man"
+        );
+    }
+}

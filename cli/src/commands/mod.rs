@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod deploy;
+pub mod docs;
 pub mod jobs;
 pub mod nodes;
 pub mod redeploy;
@@ -43,6 +44,11 @@ pub enum Command {
     Down(stack::down::Cmd),
     /// The local stack's processes, addresses and apps
     Status(stack::status::Cmd),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish)
+    Completions(docs::Completions),
+    /// Write completions/ and man/ under a repository root (used to refresh the committed files)
+    #[command(hide = true, name = "generate-docs")]
+    GenerateDocs(docs::Generate),
 }
 
 impl Command {
@@ -58,6 +64,8 @@ impl Command {
             Command::Up(cmd) => cmd.run(ctx).await,
             Command::Down(cmd) => cmd.run(ctx).await,
             Command::Status(cmd) => cmd.run(ctx).await,
+            Command::Completions(cmd) => cmd.run(ctx).await,
+            Command::GenerateDocs(cmd) => cmd.run(ctx).await,
         }
     }
 }
