@@ -168,3 +168,37 @@ fn man_pages_have_not_drifted() {
         );
     }
 }
+
+#[test]
+fn packaged_example_configs_parse_and_keep_their_placeholders_out_of_print_config() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config");
+    for f in ["agentd-runner.toml", "agentd-runtime.toml"] {
+        let out = Command::new(BIN)
+            .args([
+                "--config",
+                dir.join(f).to_str().unwrap_or_default(),
+                "print-config",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("CHANGE_ME"),
+            "{f}: a secret was printed"
+        );
+        // And the daemon refuses to run on them until the placeholders are replaced.
+        let run = Command::new(BIN)
+            .args(["--config", dir.join(f).to_str().unwrap_or_default(), "run"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(run.status.code(), Some(2), "{f}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("CHANGE_ME placeholder"),
+            "{f}"
+        );
+    }
+}
