@@ -97,7 +97,17 @@ pub async fn build_state(
             "legacy runners without X-Runner-Token are accepted from auth.runner_allowed_ips"
         );
     }
-    let store = store::open(&settings.database_url, Policy::from_settings(&settings)).await?;
+    let store = store::open(
+        &settings.database_url,
+        Policy::from_settings(&settings),
+        &settings.database,
+    )
+    .await?;
+    tracing::info!(
+        engine = store.engine(),
+        database = %store::redact_url(&settings.database_url),
+        "database open"
+    );
     let http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
@@ -128,6 +138,7 @@ pub async fn serve(
 pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
     let sweeper = tokio::spawn(run_sweeper(state.clone()));
+    let feed = tokio::spawn(follow_changes(state.clone()));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "deployd listening");
     let app = routes::router(state.clone());
@@ -139,6 +150,7 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     .await;
     shutdown.cancel();
     sweeper.abort();
+    feed.abort();
     result.map_err(|e| anyhow::anyhow!("deployd server error: {e}"))
 }
 
@@ -153,6 +165,25 @@ async fn run_sweeper(state: Arc<AppState>) {
                 if let Err(e) = state.sweep_once().await {
                     tracing::error!(error = %e, "lease sweep failed");
                 }
+            }
+        }
+    }
+}
+
+/// Turns what other replicas change (the store's change feed) into the same wake-ups that
+/// this process's own writes give: a long-poll claim or log follow here sees a job created
+/// or a log appended through another replica.
+async fn follow_changes(state: Arc<AppState>) {
+    let Some(mut changes) = state.store.change_feed(state.shutdown.clone()) else {
+        return;
+    };
+    while let Some(change) = changes.recv().await {
+        match change {
+            store::Change::Jobs => state.jobs_changed.notify_waiters(),
+            store::Change::Logs => state.logs_changed.notify_waiters(),
+            store::Change::Everything => {
+                state.jobs_changed.notify_waiters();
+                state.logs_changed.notify_waiters();
             }
         }
     }

@@ -20,7 +20,8 @@ struct Cli {
     /// Address to listen on (overrides `listen`).
     #[arg(long, global = true)]
     listen: Option<String>,
-    /// Database URL: sqlite:///path (overrides `database_url`).
+    /// Database URL: sqlite:///path, mysql://user:pass@host/db or postgres://user:pass@host/db
+    /// (overrides `database_url`).
     #[arg(long, global = true)]
     database_url: Option<String>,
     #[command(subcommand)]
@@ -65,7 +66,10 @@ fn main() -> ExitCode {
     };
     match cli.cmd.unwrap_or(Cmd::Serve) {
         Cmd::PrintConfig => {
-            print!("{}", protocol::config::render(&settings));
+            // The database URL may hold a password.
+            let mut shown = settings.clone();
+            shown.database_url = deployd::store::redact_url(&shown.database_url);
+            print!("{}", protocol::config::render(&shown));
             ExitCode::SUCCESS
         }
         Cmd::Serve => {

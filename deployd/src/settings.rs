@@ -8,14 +8,32 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/deployd.toml";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub listen: String,
     pub database_url: String,
+    pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub jobs: JobSettings,
     pub nodes: NodeSettings,
+}
+
+/// The database URL may hold a password: `Debug` shows it as `***`, as it does the secrets.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field(
+                "database_url",
+                &crate::store::redact_url(&self.database_url),
+            )
+            .field("database", &self.database)
+            .field("auth", &self.auth)
+            .field("jobs", &self.jobs)
+            .field("nodes", &self.nodes)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -23,9 +41,30 @@ impl Default for Settings {
         Self {
             listen: "0.0.0.0:7002".into(),
             database_url: "sqlite:///var/lib/funai/deployd.db".into(),
+            database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
             jobs: JobSettings::default(),
             nodes: NodeSettings::default(),
+        }
+    }
+}
+
+/// The connection pool and, with several replicas, how changes made by the others are seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Connections per deployd to MySQL/MariaDB or PostgreSQL (SQLite uses 8).
+    pub max_connections: u32,
+    /// MySQL/MariaDB: how often a replica looks for jobs changed by the others (an indexed
+    /// query). PostgreSQL uses LISTEN/NOTIFY instead.
+    pub change_poll_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            change_poll_ms: 100,
         }
     }
 }
@@ -168,6 +207,12 @@ impl Settings {
         }
         if j.max_active_apps_per_user < 1 {
             return Err("jobs.max_active_apps_per_user must be at least 1".into());
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err("database.max_connections must be 1..=1000".into());
+        }
+        if !(10..=10_000).contains(&self.database.change_poll_ms) {
+            return Err("database.change_poll_ms must be 10..=10000".into());
         }
         if self.nodes.heartbeat_stale_seconds < 1 {
             return Err("nodes.heartbeat_stale_seconds must be at least 1".into());

@@ -144,6 +144,9 @@ pub struct LogQuery {
     wait_seconds: Option<i64>,
 }
 
+/// How often a waiting log follow looks again without a wake-up.
+const LOG_RECHECK: Duration = Duration::from_secs(2);
+
 /// Most bytes one read answers with.
 const LOG_READ_MAX: usize = 256 * 1024;
 
@@ -205,9 +208,11 @@ pub async fn read_log(
                 truncated: read.truncated,
             }));
         }
+        // Woken by an append here or through another replica (the change feed); looks
+        // again now and then regardless, should a wake-up have been missed.
         tokio::select! {
             _ = &mut notified => {}
-            _ = tokio::time::sleep_until(deadline) => {}
+            _ = tokio::time::sleep_until(deadline.min(now + LOG_RECHECK)) => {}
             _ = state.shutdown.cancelled() => {}
         }
     }

@@ -44,16 +44,14 @@ pub async fn heartbeat(
     if hb.container_count < 0 {
         return Err(ApiError::field("containerCount", "must not be negative"));
     }
-    let now = state.now();
-    let before = state.store.get_node(&hb.node_name, now).await?;
-    let node = state
+    let up = state
         .store
-        .upsert_node(&hb, Some(&peer.ip().to_string()), now)
+        .upsert_node(&hb, Some(&peer.ip().to_string()), state.now())
         .await?;
     // A node that was unknown or stale may unblock jobs waiting for a placement.
-    if before.is_none_or(|b| b.stale) {
+    if up.came_up {
         tracing::info!(node = %hb.node_name, "runtime node is up");
         state.jobs_changed.notify_waiters();
     }
-    Ok(ok(node))
+    Ok(ok(up.node))
 }

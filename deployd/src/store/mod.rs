@@ -1,5 +1,9 @@
-//! The state of deployd behind one trait, a module per engine.
+//! The state of deployd behind one trait, a module per engine: SQLite (one process),
+//! MySQL/MariaDB and PostgreSQL (several replicas sharing the database).
 
+pub mod mysql;
+pub mod postgres;
+pub mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -8,7 +12,7 @@ use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, Re
 use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
 use protocol::runner::Runner;
 
-use crate::settings::Settings;
+use crate::settings::{DatabaseSettings, Settings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -89,6 +93,27 @@ impl SweepOutcome {
     }
 }
 
+/// A node heartbeat as stored.
+#[derive(Debug, Clone)]
+pub struct NodeUpsert {
+    pub node: RuntimeNode,
+    /// The node was unknown or stale before this heartbeat: jobs waiting for a placement
+    /// may now be claimable.
+    pub came_up: bool,
+}
+
+/// A change made through another deployd replica sharing the database, as the store's
+/// change feed reports it; deployd turns it into wake-ups of long-polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// A job may have become claimable (created, requeued, a node came up or changed).
+    Jobs,
+    /// A job log grew or a job changed state.
+    Logs,
+    /// The feed lost track (a reconnect): anything may have changed.
+    Everything,
+}
+
 /// Flags an operator sets on a node.
 #[derive(Debug, Clone, Copy)]
 pub enum NodeFlag {
@@ -100,7 +125,20 @@ pub enum NodeFlag {
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// `sqlite`, `mysql` or `postgres`.
+    fn engine(&self) -> &'static str;
+
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Follows changes that other replicas make, until `shutdown`. `None` for an engine
+    /// that one process owns (SQLite): the in-process wake-ups are all there is.
+    fn change_feed(
+        &self,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::mpsc::Receiver<Change>> {
+        let _ = shutdown;
+        None
+    }
 
     // jobs
     async fn create_job(&self, payload: &JobPayload, now: i64) -> StoreResult<Job>;
@@ -143,7 +181,7 @@ pub trait Store: Send + Sync + 'static {
         hb: &NodeHeartbeat,
         remote_addr: Option<&str>,
         now: i64,
-    ) -> StoreResult<RuntimeNode>;
+    ) -> StoreResult<NodeUpsert>;
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>>;
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>>;
     async fn set_node_flag(&self, name: &str, flag: NodeFlag, now: i64)
@@ -170,14 +208,184 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 }
 
-/// Opens the store the database URL names.
-pub async fn open(database_url: &str, policy: Policy) -> anyhow::Result<std::sync::Arc<dyn Store>> {
-    if database_url.starts_with("sqlite:") {
-        let store = sqlite::SqliteStore::open(database_url, policy).await?;
-        return Ok(std::sync::Arc::new(store));
+/// The engine a database URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Mysql,
+    Postgres,
+}
+
+impl Engine {
+    pub fn of_url(database_url: &str) -> Option<Engine> {
+        let scheme = database_url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Engine::Sqlite),
+            "mysql" | "mariadb" => Some(Engine::Mysql),
+            "postgres" | "postgresql" => Some(Engine::Postgres),
+            _ => None,
+        }
     }
-    let scheme = database_url.split(':').next().unwrap_or_default();
-    anyhow::bail!(
-        "database_url scheme {scheme:?} is not supported by this build: use sqlite:///path/to/deployd.db"
-    )
+}
+
+/// The URL with its password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let tail = redact_query(tail);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => format!("{scheme}://{userinfo}@{host}{tail}"),
+        },
+        None => format!("{scheme}://{authority}{tail}"),
+    }
+}
+
+/// The URL's password taken out of `text` (an error a driver wrote may quote the URL).
+pub fn scrub_password(text: &str, url: &str) -> String {
+    let password = url
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(rest))
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        .map(|(_, p)| p)
+        .unwrap_or_default();
+    if password.is_empty() {
+        return text.to_string();
+    }
+    text.replace(url, &redact_url(url)).replace(password, "***")
+}
+
+/// An id for this process, to tell its own change notifications from other replicas'.
+pub fn replica_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_i64(chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default());
+    format!("{:016x}", h.finish())
+}
+
+/// `password=` in a query string is a password too.
+fn redact_query(tail: &str) -> String {
+    let Some((path, query)) = tail.split_once('?') else {
+        return tail.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+            _ => kv.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+/// Retries a write transaction that the engine aborted to break a deadlock or a lock wait:
+/// with row locks taken by several replicas, that is expected now and then.
+macro_rules! retry_tx {
+    ($e:expr) => {{
+        let mut tries = 0u32;
+        loop {
+            match $e.await {
+                Err($crate::store::StoreError::Db(err))
+                    if tries < 8 && $crate::store::is_transient(&err) =>
+                {
+                    tries += 1;
+                    tracing::debug!(error = %err, tries, "transaction retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(u64::from(tries) * 3))
+                        .await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use retry_tx;
+
+/// A deadlock or lock-wait timeout (MySQL 1213, 1205) or a serialization failure or
+/// deadlock (PostgreSQL 40001, 40P01): the transaction was rolled back and may be retried.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(d) = e else {
+        return false;
+    };
+    if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(m.number(), 1213 | 1205);
+    }
+    matches!(d.code().as_deref(), Some("40001" | "40P01"))
+}
+
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Opens the store the database URL names and brings its schema up to date.
+pub async fn open(
+    database_url: &str,
+    policy: Policy,
+    db: &DatabaseSettings,
+) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    match Engine::of_url(database_url) {
+        Some(Engine::Sqlite) => Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open(database_url, policy).await?,
+        )),
+        Some(Engine::Mysql) => Ok(std::sync::Arc::new(
+            mysql::MysqlStore::open(database_url, policy, db).await?,
+        )),
+        Some(Engine::Postgres) => Ok(std::sync::Arc::new(
+            postgres::PostgresStore::open(database_url, policy, db).await?,
+        )),
+        None => {
+            let scheme = database_url.split(':').next().unwrap_or_default();
+            anyhow::bail!(
+                "database_url scheme {scheme:?} is not supported: use sqlite:///path/to/deployd.db, mysql://user:pass@host:3306/db or postgres://user:pass@host:5432/db"
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Engine, redact_url};
+
+    #[test]
+    fn passwords_never_leave_a_url() {
+        assert_eq!(
+            redact_url("mysql://funai:s3cret@127.0.0.1:3306/deployd"),
+            "mysql://funai:***@127.0.0.1:3306/deployd"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p%40ss@db/x?sslmode=require&password=s3cret"),
+            "postgres://u:***@db/x?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/funai/deployd.db"),
+            "sqlite:///var/lib/funai/deployd.db"
+        );
+        assert_eq!(redact_url("postgres://db:5432"), "postgres://db:5432");
+        assert!(!redact_url("mysql://a:b@c@h/d").contains('b'));
+    }
+
+    #[test]
+    fn a_driver_error_quoting_the_password_is_scrubbed() {
+        let url = "mysql://funai:hunter22@127.0.0.1/x";
+        let text = format!("error connecting to {url}: password hunter22 refused");
+        let out = super::scrub_password(&text, url);
+        assert!(!out.contains("hunter22"), "{out}");
+        assert!(out.contains("mysql://funai:***@127.0.0.1/x"), "{out}");
+    }
+
+    #[test]
+    fn the_scheme_names_the_engine() {
+        assert_eq!(Engine::of_url("sqlite::memory:"), Some(Engine::Sqlite));
+        assert_eq!(Engine::of_url("mariadb://h/d"), Some(Engine::Mysql));
+        assert_eq!(Engine::of_url("MYSQL://h/d"), Some(Engine::Mysql));
+        assert_eq!(Engine::of_url("postgresql://h/d"), Some(Engine::Postgres));
+        assert_eq!(Engine::of_url("redis://h"), None);
+    }
 }

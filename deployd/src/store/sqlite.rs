@@ -5,231 +5,30 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::TimeZone;
-use protocol::Timestamp;
-use protocol::app::{AppRun, AppRunStatus, DeployedImage};
-use protocol::job::{
-    HeartbeatAnswer, Job, JobPayload, JobStatus, JobType, PurgeAnswer, ReportRequest,
-    RuntimeNodeRef,
-};
-use protocol::node::{AuditEntry, NodeHealth, NodeHeartbeat, Placement, RuntimeNode};
-use protocol::runner::{Runner, RunnerHealth};
+use protocol::app::AppRun;
+use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
+use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
+use protocol::runner::Runner;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqliteConnection, SqlitePool};
 use tokio::sync::Mutex;
 
-use super::{ClaimParams, LogRead, NodeFlag, Policy, StoreError, StoreResult, SweepOutcome};
+use super::rows::{
+    AppRunRow, AppRunWrite, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, ChosenNode, JobRow,
+    NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow, SweepAction, app_run_on_finish,
+    healthy_since, is_stale, node_select, ts,
+};
+use super::{
+    ClaimParams, LogRead, NodeFlag, NodeUpsert, Policy, StoreError, StoreResult, SweepOutcome,
+    is_unique_violation, rows,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-
-const TRUNCATION_MARKER: &str =
-    "\n[deployd: log truncated here, the cap was reached; later output is dropped]\n";
 
 pub struct SqliteStore {
     pool: SqlitePool,
     write: Mutex<()>,
     policy: Policy,
-}
-
-pub fn ts(ms: i64) -> Timestamp {
-    chrono::Utc
-        .timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-}
-
-fn opt_ts(ms: Option<i64>) -> Option<Timestamp> {
-    ms.map(ts)
-}
-
-#[derive(sqlx::FromRow)]
-struct JobRow {
-    id: i64,
-    status: String,
-    app_id: String,
-    user_id: Option<String>,
-    payload_json: String,
-    runner_id: Option<String>,
-    lease_expire_at: Option<i64>,
-    attempt: i64,
-    max_attempts: i64,
-    phase: Option<String>,
-    phase_message: Option<String>,
-    error_message: Option<String>,
-    image: Option<String>,
-    commit_sha: Option<String>,
-    runtime_node: Option<String>,
-    deploy_url: Option<String>,
-    cancel_requested: i64,
-    log_stored: i64,
-    created_at: i64,
-    updated_at: i64,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
-}
-
-impl JobRow {
-    fn status(&self) -> StoreResult<JobStatus> {
-        JobStatus::from_str(&self.status).map_err(StoreError::Corrupt)
-    }
-
-    fn into_job(self) -> StoreResult<Job> {
-        let status = self.status()?;
-        let mut payload: JobPayload = serde_json::from_str(&self.payload_json)
-            .map_err(|e| StoreError::Corrupt(format!("payload of job {}: {e}", self.id)))?;
-        // deployd fills these for runners of the estate that read them from the payload.
-        payload.extra.insert("attempt".into(), self.attempt.into());
-        if let Some(s) = self.started_at {
-            payload
-                .extra
-                .insert("runStartedAt".into(), ts(s).to_rfc3339().into());
-        }
-        if let Some(p) = &self.phase {
-            payload.extra.insert("phase".into(), p.clone().into());
-        }
-        let runtime_node = match &self.runtime_node {
-            Some(s) => Some(serde_json::from_str::<RuntimeNodeRef>(s).map_err(|e| {
-                StoreError::Corrupt(format!("runtime node of job {}: {e}", self.id))
-            })?),
-            None => None,
-        };
-        Ok(Job {
-            id: self.id,
-            job_type: JobType::BuildAndDeploy,
-            status,
-            app_id: self.app_id,
-            user_id: self.user_id,
-            payload,
-            runner_id: self.runner_id,
-            lease_expire_at: opt_ts(self.lease_expire_at),
-            attempt: self.attempt,
-            max_attempts: self.max_attempts,
-            phase: self.phase,
-            phase_message: self.phase_message,
-            error_message: self.error_message,
-            image: self.image,
-            commit_sha: self.commit_sha,
-            runtime_node,
-            deploy_url: self.deploy_url,
-            cancel_requested: self.cancel_requested != 0,
-            log_length: self.log_stored,
-            created_at: ts(self.created_at),
-            updated_at: ts(self.updated_at),
-            started_at: opt_ts(self.started_at),
-            finished_at: opt_ts(self.finished_at),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct NodeRow {
-    node_name: String,
-    agent_base_url: String,
-    gateway_base_url: String,
-    disk_free_pct: f64,
-    disk_free_bytes: i64,
-    container_count: i64,
-    enabled: i64,
-    draining: i64,
-    last_heartbeat_at: Option<i64>,
-    created_at: i64,
-    placements: i64,
-}
-
-impl NodeRow {
-    fn stale(&self, now: i64, stale_ms: i64) -> bool {
-        self.last_heartbeat_at.is_none_or(|t| now - t > stale_ms)
-    }
-
-    fn into_node(self, now: i64, stale_ms: i64) -> RuntimeNode {
-        let stale = self.stale(now, stale_ms);
-        let status = if self.enabled == 0 {
-            NodeHealth::Disabled
-        } else if self.draining != 0 {
-            NodeHealth::Draining
-        } else if stale {
-            NodeHealth::Stale
-        } else {
-            NodeHealth::Healthy
-        };
-        RuntimeNode {
-            node_name: self.node_name,
-            agent_base_url: self.agent_base_url,
-            gateway_base_url: self.gateway_base_url,
-            disk_free_pct: self.disk_free_pct,
-            disk_free_bytes: self.disk_free_bytes,
-            container_count: self.container_count,
-            enabled: self.enabled != 0,
-            draining: self.draining != 0,
-            stale,
-            status,
-            placements: self.placements,
-            last_heartbeat_at: opt_ts(self.last_heartbeat_at),
-            created_at: ts(self.created_at),
-        }
-    }
-
-    fn node_ref(&self) -> RuntimeNodeRef {
-        RuntimeNodeRef {
-            node_name: self.node_name.clone(),
-            agent_base_url: self.agent_base_url.clone(),
-            gateway_base_url: self.gateway_base_url.clone(),
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct AppRunRow {
-    app_id: String,
-    user_id: Option<String>,
-    node_name: Option<String>,
-    last_job_id: Option<i64>,
-    last_job_status: Option<String>,
-    status: String,
-    image: Option<String>,
-    commit_sha: Option<String>,
-    deploy_url: Option<String>,
-    error_message: Option<String>,
-    recent_images_json: String,
-    updated_at: i64,
-}
-
-impl AppRunRow {
-    fn into_app_run(self) -> StoreResult<AppRun> {
-        Ok(AppRun {
-            status: AppRunStatus::from_str(&self.status).map_err(StoreError::Corrupt)?,
-            last_job_status: match &self.last_job_status {
-                Some(s) => Some(JobStatus::from_str(s).map_err(StoreError::Corrupt)?),
-                None => None,
-            },
-            recent_images: serde_json::from_str(&self.recent_images_json).map_err(|e| {
-                StoreError::Corrupt(format!("recent images of app {}: {e}", self.app_id))
-            })?,
-            app_id: self.app_id,
-            user_id: self.user_id,
-            node_name: self.node_name,
-            last_job_id: self.last_job_id,
-            image: self.image,
-            commit_sha: self.commit_sha,
-            deploy_url: self.deploy_url,
-            error_message: self.error_message,
-            updated_at: ts(self.updated_at),
-        })
-    }
-}
-
-fn placement_from_row(r: &sqlx::sqlite::SqliteRow) -> StoreResult<Placement> {
-    Ok(Placement {
-        app_id: r.try_get("app_id")?,
-        user_id: r.try_get("user_id")?,
-        node_name: r.try_get("node_name")?,
-        created_at: ts(r.try_get("created_at")?),
-        updated_at: ts(r.try_get("updated_at")?),
-    })
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
 impl SqliteStore {
@@ -285,38 +84,39 @@ impl SqliteStore {
         )
     }
 
-    async fn node_rows(conn: &mut SqliteConnection) -> StoreResult<Vec<NodeRow>> {
-        let sql = const_format_node_select_all();
-        Ok(sqlx::query_as::<_, NodeRow>(sql).fetch_all(conn).await?)
+    /// The healthy, enabled, not draining node above the disk threshold with the most free
+    /// disk (then pct, then fewer containers): one indexed row, whatever the node count.
+    async fn best_node(
+        &self,
+        conn: &mut SqliteConnection,
+        now: i64,
+    ) -> StoreResult<Option<ChosenNode>> {
+        Ok(sqlx::query_as::<_, ChosenNode>(
+            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+             WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+             ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1",
+        )
+        .bind(healthy_since(now, self.policy.node_stale_ms))
+        .bind(self.policy.disk_free_min_pct)
+        .fetch_optional(conn)
+        .await?)
     }
 
-    /// The node an app deploys to: its sticky node while healthy, else the healthy, enabled,
-    /// not draining node above the disk threshold with the most free disk.
-    fn choose_node<'a>(
+    /// The app's sticky node, when it is usable (whatever its disk).
+    async fn usable_node(
         &self,
-        nodes: &'a [NodeRow],
-        current: Option<&str>,
+        conn: &mut SqliteConnection,
+        name: &str,
         now: i64,
-    ) -> Option<&'a NodeRow> {
-        let usable = |n: &&NodeRow| {
-            n.enabled != 0 && n.draining == 0 && !n.stale(now, self.policy.node_stale_ms)
-        };
-        if let Some(cur) = current
-            && let Some(n) = nodes.iter().filter(usable).find(|n| n.node_name == cur)
-        {
-            return Some(n);
-        }
-        nodes
-            .iter()
-            .filter(usable)
-            .filter(|n| n.disk_free_pct >= self.policy.disk_free_min_pct)
-            .max_by(|a, b| {
-                a.disk_free_bytes
-                    .cmp(&b.disk_free_bytes)
-                    .then(a.disk_free_pct.total_cmp(&b.disk_free_pct))
-                    .then(b.container_count.cmp(&a.container_count))
-                    .then(b.node_name.cmp(&a.node_name))
-            })
+    ) -> StoreResult<Option<ChosenNode>> {
+        Ok(sqlx::query_as::<_, ChosenNode>(
+            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+             WHERE node_name = ? AND enabled = 1 AND draining = 0 AND last_heartbeat_at >= ?",
+        )
+        .bind(name)
+        .bind(healthy_since(now, self.policy.node_stale_ms))
+        .fetch_optional(conn)
+        .await?)
     }
 
     async fn trim_app_history(
@@ -352,69 +152,18 @@ impl SqliteStore {
         outcome: Outcome<'_>,
         now: i64,
     ) -> StoreResult<()> {
-        let Outcome {
-            status,
-            image,
-            commit,
-            error,
-        } = outcome;
         let existing =
             sqlx::query_as::<_, AppRunRow>("SELECT * FROM fun_ai_deploy_app_run WHERE app_id = ?")
                 .bind(&job.app_id)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let node = job
-            .runtime_node
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<RuntimeNodeRef>(s).ok())
-            .map(|n| n.node_name);
-        let mut recent: Vec<DeployedImage> = existing
-            .as_ref()
-            .and_then(|r| serde_json::from_str(&r.recent_images_json).ok())
-            .unwrap_or_default();
-        let (run_status, run_image, run_commit, run_url, run_error) = match status {
-            JobStatus::Succeeded => {
-                if let Some(img) = image {
-                    recent.retain(|d| d.image != img);
-                    recent.insert(
-                        0,
-                        DeployedImage {
-                            image: img.to_string(),
-                            job_id: job.id,
-                            commit_sha: commit.map(str::to_string),
-                            deployed_at: ts(now),
-                        },
-                    );
-                    recent.truncate(self.policy.recent_images.max(1) as usize);
-                }
-                (
-                    AppRunStatus::Ready,
-                    image.map(str::to_string),
-                    commit.map(str::to_string),
-                    job.deploy_url.clone(),
-                    None,
-                )
-            }
-            other => {
-                let prev = existing.as_ref();
-                let had_image = prev.and_then(|r| r.image.clone());
-                let st = if other == JobStatus::Failed {
-                    AppRunStatus::Failed
-                } else if had_image.is_some() && prev.is_some_and(|r| r.status != "STOPPED") {
-                    AppRunStatus::Ready
-                } else {
-                    AppRunStatus::Stopped
-                };
-                (
-                    st,
-                    had_image,
-                    prev.and_then(|r| r.commit_sha.clone()),
-                    prev.and_then(|r| r.deploy_url.clone()),
-                    error.map(str::to_string),
-                )
-            }
-        };
-        let recent_json = serde_json::to_string(&recent).unwrap_or_else(|_| "[]".into());
+        let w: AppRunWrite = app_run_on_finish(
+            existing.as_ref(),
+            job,
+            outcome,
+            self.policy.recent_images,
+            now,
+        );
         sqlx::query(
             "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
                image, commit_sha, deploy_url, error_message, recent_images_json, updated_at) \
@@ -423,42 +172,30 @@ impl SqliteStore {
                last_job_id = ?4, last_job_status = ?5, status = ?6, image = ?7, commit_sha = ?8, \
                deploy_url = ?9, error_message = ?10, recent_images_json = ?11, updated_at = ?12",
         )
-        .bind(&job.app_id)
-        .bind(&job.user_id)
-        .bind(node)
-        .bind(job.id)
-        .bind(status.as_str())
-        .bind(run_status.as_str())
-        .bind(run_image)
-        .bind(run_commit)
-        .bind(run_url)
-        .bind(run_error)
-        .bind(recent_json)
-        .bind(now)
+        .bind(&w.app_id)
+        .bind(&w.user_id)
+        .bind(&w.node_name)
+        .bind(w.last_job_id)
+        .bind(w.last_job_status)
+        .bind(w.status)
+        .bind(&w.image)
+        .bind(&w.commit_sha)
+        .bind(&w.deploy_url)
+        .bind(&w.error_message)
+        .bind(&w.recent_images_json)
+        .bind(w.updated_at)
         .execute(&mut *conn)
         .await?;
         Ok(())
     }
 }
 
-fn const_format_node_select_all() -> &'static str {
-    // Kept as one static string so sqlx accepts it as safe SQL.
-    "SELECT n.node_name, n.agent_base_url, n.gateway_base_url, n.disk_free_pct, \
-     n.disk_free_bytes, n.container_count, n.enabled, n.draining, n.last_heartbeat_at, n.created_at, \
-     (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
-     FROM fun_ai_deploy_runtime_node n ORDER BY n.node_name"
-}
-
-/// How a job ended, as its app run records it.
-struct Outcome<'a> {
-    status: JobStatus,
-    image: Option<&'a str>,
-    commit: Option<&'a str>,
-    error: Option<&'a str>,
-}
-
 #[async_trait]
 impl super::Store for SqliteStore {
+    fn engine(&self) -> &'static str {
+        "sqlite"
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -478,13 +215,10 @@ impl super::Store for SqliteStore {
         {
             let id: i64 = active.try_get("id")?;
             let st: String = active.try_get("status")?;
-            return Err(StoreError::Conflict(format!(
-                "app {} already has an active job {id} ({st}); wait for it or cancel it",
-                payload.app_id
-            )));
+            return Err(rows::active_job_conflict(&payload.app_id, Some((id, st))));
         }
         if let Some(user) = &payload.user_id {
-            let rows = sqlx::query(
+            let apps: Vec<String> = sqlx::query_scalar(
                 "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ?1 AND status IN ('PENDING','RUNNING') \
                  UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ?1 AND status IN ('DEPLOYING','READY') \
                  ORDER BY app_id",
@@ -492,19 +226,12 @@ impl super::Store for SqliteStore {
             .bind(user)
             .fetch_all(&mut *tx)
             .await?;
-            let apps: Vec<String> = rows
-                .iter()
-                .filter_map(|r| r.try_get("app_id").ok())
-                .collect();
-            let limit = self.policy.max_active_apps_per_user;
-            if !apps.contains(&payload.app_id) && apps.len() as i64 >= limit {
-                return Err(StoreError::Conflict(format!(
-                    "user {user} already has {} active apps ({}), the limit is {limit}: stop one before deploying app {}",
-                    apps.len(),
-                    apps.join(", "),
-                    payload.app_id
-                )));
-            }
+            rows::check_user_limit(
+                user,
+                &apps,
+                &payload.app_id,
+                self.policy.max_active_apps_per_user,
+            )?;
         }
         let res = sqlx::query(
             "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, max_attempts, \
@@ -521,10 +248,7 @@ impl super::Store for SqliteStore {
         let id = match res {
             Ok(r) => r.last_insert_rowid(),
             Err(e) if is_unique_violation(&e) => {
-                return Err(StoreError::Conflict(format!(
-                    "app {} already has an active job",
-                    payload.app_id
-                )));
+                return Err(rows::active_job_conflict(&payload.app_id, None));
             }
             Err(e) => return Err(e.into()),
         };
@@ -568,29 +292,25 @@ impl super::Store for SqliteStore {
         let row = Self::job_row(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
-        match row.status()? {
-            JobStatus::Pending => {
+        match rows::cancel_action(id, row.status()?)? {
+            CancelAction::Now => {
                 sqlx::query(
                     "UPDATE fun_ai_deploy_job SET status = 'CANCELLED', cancel_requested = 1, \
-                     error_message = 'cancelled before a runner claimed it', finished_at = ?, updated_at = ? WHERE id = ?",
+                     error_message = ?, finished_at = ?, updated_at = ? WHERE id = ?",
                 )
+                .bind(CANCELLED_BEFORE_CLAIM)
                 .bind(now)
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
             }
-            JobStatus::Running => {
+            CancelAction::Request => {
                 sqlx::query("UPDATE fun_ai_deploy_job SET cancel_requested = 1, updated_at = ? WHERE id = ?")
                     .bind(now)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
-            }
-            st => {
-                return Err(StoreError::Conflict(format!(
-                    "job {id} is already {st}; a finished job cannot be cancelled"
-                )));
             }
         }
         let row = Self::job_row(&mut tx, id)
@@ -611,52 +331,39 @@ impl super::Store for SqliteStore {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
         let received: i64 = row.try_get("log_received")?;
-        let stored: i64 = row.try_get("log_stored")?;
-        let truncated: i64 = row.try_get("log_truncated")?;
-        if start != received {
-            return Err(StoreError::LogRange { length: received });
-        }
-        if data.is_empty() {
+        let Some(plan) = rows::plan_log_append(
+            received,
+            row.try_get("log_stored")?,
+            row.try_get("log_truncated")?,
+            start,
+            data,
+            self.policy.log_cap_bytes,
+        )?
+        else {
             return Ok(received);
-        }
-        let cap = self.policy.log_cap_bytes;
-        let mut new_stored = stored;
-        let mut new_truncated = truncated;
-        if truncated == 0 {
-            let room = (cap - stored).max(0) as usize;
-            let (keep, over) = if data.len() <= room {
-                (data.to_vec(), false)
-            } else {
-                let mut v = data[..room].to_vec();
-                v.extend_from_slice(TRUNCATION_MARKER.as_bytes());
-                (v, true)
-            };
+        };
+        if let Some(chunk) = &plan.chunk {
             sqlx::query(
                 "INSERT INTO fun_ai_deploy_job_log (job_id, offset, data) VALUES (?, ?, ?)",
             )
             .bind(id)
-            .bind(stored)
-            .bind(&keep)
+            .bind(plan.stored - chunk.len() as i64)
+            .bind(chunk)
             .execute(&mut *tx)
             .await?;
-            new_stored = stored + keep.len() as i64;
-            if over {
-                new_truncated = 1;
-            }
         }
-        let new_received = received + data.len() as i64;
         sqlx::query(
             "UPDATE fun_ai_deploy_job SET log_received = ?, log_stored = ?, log_truncated = ?, updated_at = ? WHERE id = ?",
         )
-        .bind(new_received)
-        .bind(new_stored)
-        .bind(new_truncated)
+        .bind(plan.received)
+        .bind(plan.stored)
+        .bind(plan.truncated)
         .bind(now)
         .bind(id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(new_received)
+        Ok(plan.received)
     }
 
     async fn read_log(&self, id: i64, offset: i64, max: usize) -> StoreResult<LogRead> {
@@ -673,7 +380,7 @@ impl super::Store for SqliteStore {
         let truncated: i64 = row.try_get("log_truncated")?;
         let mut data = Vec::new();
         if offset < stored {
-            let chunks = sqlx::query(
+            let chunks: Vec<(i64, Vec<u8>)> = sqlx::query_as(
                 "SELECT offset, data FROM fun_ai_deploy_job_log WHERE job_id = ? AND offset + length(data) > ? \
                  ORDER BY offset",
             )
@@ -681,18 +388,7 @@ impl super::Store for SqliteStore {
             .bind(offset)
             .fetch_all(&mut *conn)
             .await?;
-            for c in chunks {
-                let at: i64 = c.try_get("offset")?;
-                let bytes: Vec<u8> = c.try_get("data")?;
-                let skip = (offset - at).max(0) as usize;
-                if skip < bytes.len() {
-                    data.extend_from_slice(&bytes[skip..]);
-                }
-                if data.len() >= max {
-                    data.truncate(max);
-                    break;
-                }
-            }
+            data = rows::collect_log(chunks, offset, max);
         }
         Ok(LogRead {
             data,
@@ -715,43 +411,59 @@ impl super::Store for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let pending = sqlx::query(
-            "SELECT j.id, j.app_id, p.node_name FROM fun_ai_deploy_job j \
-             LEFT JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
-             WHERE j.status = 'PENDING' ORDER BY j.id LIMIT 64",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        if pending.is_empty() {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let nodes = Self::node_rows(&mut tx).await?;
-        let mut chosen = None;
-        for r in &pending {
-            let current: Option<String> = r.try_get("node_name")?;
-            if let Some(n) = self.choose_node(&nodes, current.as_deref(), now) {
-                chosen = Some((
-                    r.try_get::<i64, _>("id")?,
-                    r.try_get::<String, _>("app_id")?,
-                    n,
-                ));
-                break;
+        // The oldest pending job goes to its sticky node if usable, else to the best node;
+        // with no best node, only a job whose sticky node is usable can go.
+        let chosen = match self.best_node(&mut tx, now).await? {
+            Some(best) => {
+                let first: Option<(i64, Option<String>)> = sqlx::query_as(
+                    "SELECT j.id, p.node_name FROM fun_ai_deploy_job j \
+                     LEFT JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+                     WHERE j.status = 'PENDING' ORDER BY j.id LIMIT 1",
+                )
+                .fetch_optional(&mut *tx)
+                .await?;
+                match first {
+                    Some((id, Some(sticky))) => {
+                        let node = self.usable_node(&mut tx, &sticky, now).await?;
+                        Some((id, node.unwrap_or(best)))
+                    }
+                    Some((id, None)) => Some((id, best)),
+                    None => None,
+                }
             }
-        }
-        let Some((id, app_id, node)) = chosen else {
-            // Every pending job waits for a runtime node; say so on the oldest.
+            None => {
+                let row = sqlx::query(
+                    "SELECT j.id, n.node_name, n.agent_base_url, n.gateway_base_url FROM fun_ai_deploy_job j \
+                     JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+                     JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
+                     WHERE j.status = 'PENDING' AND n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ? \
+                     ORDER BY j.id LIMIT 1",
+                )
+                .bind(healthy_since(now, self.policy.node_stale_ms))
+                .fetch_optional(&mut *tx)
+                .await?;
+                match row {
+                    Some(r) => Some((
+                        r.try_get::<i64, _>("id")?,
+                        ChosenNode {
+                            node_name: r.try_get("node_name")?,
+                            agent_base_url: r.try_get("agent_base_url")?,
+                            gateway_base_url: r.try_get("gateway_base_url")?,
+                        },
+                    )),
+                    None => None,
+                }
+            }
+        };
+        let Some((id, node)) = chosen else {
             tx.commit().await?;
             return Ok(None);
         };
         let row = Self::job_row(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during claim")))?;
-        let payload: JobPayload = serde_json::from_str(&row.payload_json)
-            .map_err(|e| StoreError::Corrupt(format!("payload of job {id}: {e}")))?;
-        let base = node.gateway_base_url.trim_end_matches('/');
-        let deploy_url = format!("{base}{}/", payload.base_path_or_default());
-        let node_json = serde_json::to_string(&node.node_ref()).unwrap_or_default();
+        let payload = row.payload()?;
+        let deploy_url = node.deploy_url(&payload);
         let lease = now + p.lease_ms;
         let updated = sqlx::query(
             "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, phase = 'CLAIMED', \
@@ -760,7 +472,7 @@ impl super::Store for SqliteStore {
         )
         .bind(&p.runner_id)
         .bind(lease)
-        .bind(&node_json)
+        .bind(node.node_json())
         .bind(&deploy_url)
         .bind(now)
         .bind(now)
@@ -777,7 +489,7 @@ impl super::Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(app_id) DO UPDATE SET node_name = ?3, \
              user_id = COALESCE(?2, user_id), updated_at = CASE WHEN node_name = ?3 THEN updated_at ELSE ?4 END",
         )
-        .bind(&app_id)
+        .bind(&row.app_id)
         .bind(&row.user_id)
         .bind(&node.node_name)
         .bind(now)
@@ -789,7 +501,7 @@ impl super::Store for SqliteStore {
              ON CONFLICT(app_id) DO UPDATE SET user_id = COALESCE(?2, user_id), node_name = ?3, last_job_id = ?4, \
                last_job_status = 'RUNNING', status = 'DEPLOYING', error_message = NULL, updated_at = ?6",
         )
-        .bind(&app_id)
+        .bind(&row.app_id)
         .bind(&row.user_id)
         .bind(&node.node_name)
         .bind(id)
@@ -824,22 +536,7 @@ impl super::Store for SqliteStore {
         let row = Self::job_row(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
-        let status = row.status()?;
-        if status != JobStatus::Running || row.runner_id.as_deref() != Some(runner_id) {
-            return Err(StoreError::Conflict(format!(
-                "lease lost: job {id} is {status}{}; stop working on it",
-                match &row.runner_id {
-                    Some(r) if r != runner_id && status == JobStatus::Running =>
-                        format!(" and held by runner {r}"),
-                    _ => String::new(),
-                }
-            )));
-        }
-        if row.cancel_requested != 0 {
-            return Err(StoreError::Conflict(format!(
-                "cancel requested: job {id} was cancelled by an operator; stop and report CANCELLED"
-            )));
-        }
+        rows::check_heartbeat(&row, runner_id)?;
         let lease = now + extend_ms;
         sqlx::query(
             "UPDATE fun_ai_deploy_job SET lease_expire_at = ?, phase = COALESCE(?, phase), \
@@ -867,52 +564,18 @@ impl super::Store for SqliteStore {
     }
 
     async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job> {
-        if !req.status.is_terminal() {
-            return Err(StoreError::Invalid(
-                "status: must be SUCCEEDED, FAILED or CANCELLED".into(),
-            ));
-        }
+        rows::check_report_status(req)?;
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = Self::job_row(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
-        let status = row.status()?;
-        let same_runner = row.runner_id.as_deref() == Some(req.runner_id.as_str());
-        if status.is_terminal() {
-            if same_runner && status == req.status {
+        let (image, error) = match rows::decide_report(&row, req)? {
+            ReportAction::Repeat => {
                 tx.commit().await?;
                 return row.into_job();
             }
-            return Err(StoreError::Conflict(format!(
-                "job {id} is already {status}; the report of runner {} changes nothing",
-                req.runner_id
-            )));
-        }
-        if status != JobStatus::Running || !same_runner {
-            return Err(StoreError::Conflict(format!(
-                "lease lost: job {id} is {status}{}; the report of runner {} changes nothing",
-                match (&row.runner_id, status) {
-                    (Some(r), JobStatus::Running) => format!(" and held by runner {r}"),
-                    (_, JobStatus::Pending) =>
-                        " again (requeued after its lease expired)".to_string(),
-                    _ => String::new(),
-                },
-                req.runner_id
-            )));
-        }
-        let payload: JobPayload = serde_json::from_str(&row.payload_json)
-            .map_err(|e| StoreError::Corrupt(format!("payload of job {id}: {e}")))?;
-        let image = req.image.clone().or(payload.image.clone());
-        let error = match req.status {
-            JobStatus::Succeeded => None,
-            _ => req.error_message.clone().or_else(|| {
-                Some(if req.status == JobStatus::Cancelled {
-                    "cancelled".to_string()
-                } else {
-                    "the runner reported a failure without a message".to_string()
-                })
-            }),
+            ReportAction::Finish { image, error } => (image, error),
         };
         sqlx::query(
             "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, image = COALESCE(?, image), \
@@ -955,76 +618,70 @@ impl super::Store for SqliteStore {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let expired = sqlx::query_as::<_, JobRow>(
-            "SELECT * FROM fun_ai_deploy_job WHERE status = 'RUNNING' AND lease_expire_at < ? ORDER BY id",
+            "SELECT * FROM fun_ai_deploy_job WHERE status = 'RUNNING' AND lease_expire_at < ? ORDER BY id LIMIT ?",
         )
         .bind(now)
+        .bind(rows::SWEEP_BATCH)
         .fetch_all(&mut *tx)
         .await?;
         let mut out = SweepOutcome::default();
         for row in expired {
-            let runner = row.runner_id.clone().unwrap_or_else(|| "?".into());
-            let phase = row.phase.clone().unwrap_or_else(|| "CLAIMED".into());
-            if row.cancel_requested != 0 {
-                let msg = format!("cancelled; runner {runner} stopped heartbeating during {phase}");
-                sqlx::query(
-                    "UPDATE fun_ai_deploy_job SET status = 'CANCELLED', error_message = ?, lease_expire_at = NULL, \
-                     finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'",
-                )
-                .bind(&msg)
-                .bind(now)
-                .bind(now)
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-                let outcome = Outcome {
-                    status: JobStatus::Cancelled,
-                    image: None,
-                    commit: None,
-                    error: Some(&msg),
-                };
-                self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+            match rows::sweep_action(&row) {
+                SweepAction::Cancel(msg) => {
+                    sqlx::query(
+                        "UPDATE fun_ai_deploy_job SET status = 'CANCELLED', error_message = ?, lease_expire_at = NULL, \
+                         finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'",
+                    )
+                    .bind(&msg)
+                    .bind(now)
+                    .bind(now)
+                    .bind(row.id)
+                    .execute(&mut *tx)
                     .await?;
-                out.cancelled.push(row.id);
-            } else if row.attempt < row.max_attempts {
-                let msg = format!(
-                    "requeued: the lease of runner {runner} expired during {phase} (attempt {} of {})",
-                    row.attempt, row.max_attempts
-                );
-                sqlx::query(
-                    "UPDATE fun_ai_deploy_job SET status = 'PENDING', attempt = attempt + 1, runner_id = NULL, \
-                     lease_expire_at = NULL, phase = NULL, runtime_node = NULL, deploy_url = NULL, phase_message = ?, \
-                     updated_at = ? WHERE id = ? AND status = 'RUNNING'",
-                )
-                .bind(&msg)
-                .bind(now)
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-                out.requeued.push(row.id);
-            } else {
-                let msg = format!(
-                    "lease expired on attempt {} of {}: runner {runner} stopped heartbeating during {phase}",
-                    row.attempt, row.max_attempts
-                );
-                sqlx::query(
-                    "UPDATE fun_ai_deploy_job SET status = 'FAILED', error_message = ?, lease_expire_at = NULL, \
-                     finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'",
-                )
-                .bind(&msg)
-                .bind(now)
-                .bind(now)
-                .bind(row.id)
-                .execute(&mut *tx)
-                .await?;
-                let outcome = Outcome {
-                    status: JobStatus::Failed,
-                    image: None,
-                    commit: None,
-                    error: Some(&msg),
-                };
-                self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+                    let outcome = Outcome {
+                        status: JobStatus::Cancelled,
+                        image: None,
+                        commit: None,
+                        error: Some(&msg),
+                    };
+                    self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+                        .await?;
+                    out.cancelled.push(row.id);
+                }
+                SweepAction::Requeue(msg) => {
+                    sqlx::query(
+                        "UPDATE fun_ai_deploy_job SET status = 'PENDING', attempt = attempt + 1, runner_id = NULL, \
+                         lease_expire_at = NULL, phase = NULL, runtime_node = NULL, deploy_url = NULL, phase_message = ?, \
+                         updated_at = ? WHERE id = ? AND status = 'RUNNING'",
+                    )
+                    .bind(&msg)
+                    .bind(now)
+                    .bind(row.id)
+                    .execute(&mut *tx)
                     .await?;
-                out.failed.push(row.id);
+                    out.requeued.push(row.id);
+                }
+                SweepAction::Fail(msg) => {
+                    sqlx::query(
+                        "UPDATE fun_ai_deploy_job SET status = 'FAILED', error_message = ?, lease_expire_at = NULL, \
+                         finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING'",
+                    )
+                    .bind(&msg)
+                    .bind(now)
+                    .bind(now)
+                    .bind(row.id)
+                    .execute(&mut *tx)
+                    .await?;
+                    let outcome = Outcome {
+                        status: JobStatus::Failed,
+                        image: None,
+                        commit: None,
+                        error: Some(&msg),
+                    };
+                    self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+                        .await?;
+                    out.failed.push(row.id);
+                }
             }
         }
         tx.commit().await?;
@@ -1053,32 +710,17 @@ impl super::Store for SqliteStore {
     }
 
     async fn list_runners(&self, now: i64) -> StoreResult<Vec<Runner>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, RunnerRow>(
             "SELECT r.runner_id, r.remote_addr, r.legacy, r.jobs_claimed, r.last_seen_at, r.created_at, \
              (SELECT COUNT(*) FROM fun_ai_deploy_job j WHERE j.runner_id = r.runner_id AND j.status = 'RUNNING') AS running \
              FROM fun_ai_deploy_runner r ORDER BY r.runner_id",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let last: i64 = r.try_get("last_seen_at")?;
-                Ok(Runner {
-                    runner_id: r.try_get("runner_id")?,
-                    status: if now - last > self.policy.runner_stale_ms {
-                        RunnerHealth::Stale
-                    } else {
-                        RunnerHealth::Healthy
-                    },
-                    last_seen_at: ts(last),
-                    remote_addr: r.try_get("remote_addr")?,
-                    legacy: r.try_get::<i64, _>("legacy")? != 0,
-                    running_jobs: r.try_get("running")?,
-                    jobs_claimed: r.try_get("jobs_claimed")?,
-                    created_at: ts(r.try_get("created_at")?),
-                })
-            })
-            .collect()
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_runner(now, self.policy.runner_stale_ms))
+            .collect())
     }
 
     async fn upsert_node(
@@ -1086,9 +728,16 @@ impl super::Store for SqliteStore {
         hb: &NodeHeartbeat,
         remote_addr: Option<&str>,
         now: i64,
-    ) -> StoreResult<RuntimeNode> {
-        {
+    ) -> StoreResult<NodeUpsert> {
+        let before: Option<Option<i64>> = {
             let _w = self.write.lock().await;
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+            let before = sqlx::query_scalar(
+                "SELECT last_heartbeat_at FROM fun_ai_deploy_runtime_node WHERE node_name = ?",
+            )
+            .bind(&hb.node_name)
+            .fetch_optional(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO fun_ai_deploy_runtime_node (node_name, agent_base_url, gateway_base_url, disk_free_pct, \
                    disk_free_bytes, container_count, enabled, draining, remote_addr, last_heartbeat_at, created_at, updated_at) \
@@ -1104,17 +753,23 @@ impl super::Store for SqliteStore {
             .bind(hb.container_count)
             .bind(remote_addr)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        }
-        self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
+            tx.commit().await?;
+            before
+        };
+        let came_up = before.is_none_or(|t| is_stale(t, now, self.policy.node_stale_ms));
+        let node = self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
             StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
-        })
+        })?;
+        Ok(NodeUpsert { node, came_up })
     }
 
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
-        let mut conn = self.pool.acquire().await?;
-        let rows = Self::node_rows(&mut conn).await?;
+        const SQL: &str = concat!(node_select!(), " ORDER BY n.node_name");
+        let rows = sqlx::query_as::<_, NodeRow>(SQL)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| r.into_node(now, self.policy.node_stale_ms))
@@ -1122,15 +777,11 @@ impl super::Store for SqliteStore {
     }
 
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>> {
-        let row = sqlx::query_as::<_, NodeRow>(
-            "SELECT n.node_name, n.agent_base_url, n.gateway_base_url, n.disk_free_pct, \
-             n.disk_free_bytes, n.container_count, n.enabled, n.draining, n.last_heartbeat_at, n.created_at, \
-             (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
-             FROM fun_ai_deploy_runtime_node n WHERE n.node_name = ?",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
+        const SQL: &str = concat!(node_select!(), " WHERE n.node_name = ?");
+        let row = sqlx::query_as::<_, NodeRow>(SQL)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
     }
 
@@ -1192,9 +843,7 @@ impl super::Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         if placements > 0 && !force {
-            return Err(StoreError::Conflict(format!(
-                "runtime node {name} still holds {placements} app placement(s): drain it with --migrate first, or remove with --force"
-            )));
+            return Err(rows::node_busy(name, placements));
         }
         sqlx::query("DELETE FROM fun_ai_deploy_runtime_placement WHERE node_name = ?")
             .bind(name)
@@ -1209,14 +858,14 @@ impl super::Store for SqliteStore {
     }
 
     async fn list_placements(&self, node: Option<&str>) -> StoreResult<Vec<Placement>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, PlacementRow>(
             "SELECT app_id, user_id, node_name, created_at, updated_at FROM fun_ai_deploy_runtime_placement \
              WHERE (?1 IS NULL OR node_name = ?1) ORDER BY node_name, app_id",
         )
         .bind(node)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(placement_from_row).collect()
+        Ok(rows.into_iter().map(Placement::from).collect())
     }
 
     async fn reassign(&self, app_id: &str, node: &str, now: i64) -> StoreResult<Placement> {
@@ -1247,15 +896,14 @@ impl super::Store for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, PlacementRow>(
             "SELECT app_id, user_id, node_name, created_at, updated_at FROM fun_ai_deploy_runtime_placement WHERE app_id = ?",
         )
         .bind(app_id)
         .fetch_one(&mut *tx)
         .await?;
-        let p = placement_from_row(&row)?;
         tx.commit().await?;
-        Ok(p)
+        Ok(row.into())
     }
 
     async fn list_app_runs(&self) -> StoreResult<Vec<AppRun>> {
@@ -1300,9 +948,7 @@ impl super::Store for SqliteStore {
         {
             let id: i64 = r.try_get("id")?;
             let st: String = r.try_get("status")?;
-            return Err(StoreError::Conflict(format!(
-                "app {app_id} has an active job {id} ({st}): cancel it before purging"
-            )));
+            return Err(rows::purge_conflict(app_id, id, &st));
         }
         sqlx::query(
             "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job WHERE app_id = ?)",
@@ -1355,21 +1001,12 @@ impl super::Store for SqliteStore {
     }
 
     async fn list_audit(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-        let rows = sqlx::query("SELECT id, at, actor, action, target, detail FROM fun_ai_deploy_audit ORDER BY id DESC LIMIT ?")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
-                    id: r.try_get("id")?,
-                    at: ts(r.try_get("at")?),
-                    actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
-                    target: r.try_get("target")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query_as::<_, AuditRow>(
+            "SELECT id, at, actor, action, target, detail FROM fun_ai_deploy_audit ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
 }

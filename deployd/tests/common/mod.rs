@@ -82,24 +82,7 @@ pub async fn with_node() -> (TestDeployd, DeployClient) {
     (d, c)
 }
 
-/// The count of rows of a table, read straight from the database file.
+/// The count of rows of a table, read straight from the database (any engine).
 pub async fn count_rows(d: &TestDeployd, table: &str) -> i64 {
-    let url = d.settings.database_url.clone();
-    let pool = sqlx::SqlitePool::connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("open {url}: {e}"));
-    let sql = match table {
-        "job" => "SELECT COUNT(*) FROM fun_ai_deploy_job",
-        "node" => "SELECT COUNT(*) FROM fun_ai_deploy_runtime_node",
-        "placement" => "SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement",
-        "log" => "SELECT COUNT(*) FROM fun_ai_deploy_job_log",
-        "runner" => "SELECT COUNT(*) FROM fun_ai_deploy_runner",
-        other => panic!("unknown table {other}"),
-    };
-    let n: i64 = sqlx::query_scalar(sql)
-        .fetch_one(&pool)
-        .await
-        .unwrap_or_else(|e| panic!("count {table}: {e}"));
-    pool.close().await;
-    n
+    d.count_rows(table).await
 }
