@@ -5,7 +5,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().unwrap_or_else(|e| panic!("tmux: {e}"));
+    let out = Command::new("tmux")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("tmux: {e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -16,7 +19,10 @@ fn wait_for(session: &str, needle: &str) -> String {
         if screen.contains(needle) {
             return screen;
         }
-        assert!(Instant::now() < deadline, "{needle:?} never appeared; the screen:\n{screen}");
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} never appeared; the screen:\n{screen}"
+        );
         std::thread::yield_now();
     }
 }
@@ -24,7 +30,10 @@ fn wait_for(session: &str, needle: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_answers_the_drain_prompt_in_tmux() {
     if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(std::env::var("CI").map(|v| v != "true").unwrap_or(true), "tmux is required under CI");
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "tmux is required under CI"
+        );
         eprintln!("SKIPPED: no tmux");
         return;
     }

@@ -40,3 +40,41 @@ fn the_example_config_parses_and_its_placeholders_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn man_pages_have_not_drifted() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let st = Command::new(env!("CARGO_BIN_EXE_deployd"))
+        .args([
+            "generate-man",
+            "--dir",
+            tmp.path().to_str().unwrap_or_default(),
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(st.success());
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    let list = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("deployd"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        list(tmp.path()),
+        list(&committed),
+        "regenerate: deployd generate-man --dir man"
+    );
+    for f in list(tmp.path()) {
+        assert!(
+            std::fs::read(tmp.path().join(&f)).ok() == std::fs::read(committed.join(&f)).ok(),
+            "man/{f} drifted: deployd generate-man --dir man"
+        );
+    }
+}
