@@ -26,10 +26,45 @@ enum Cmd {
     Run,
     /// Print the effective settings, secrets as ***.
     PrintConfig,
+    /// Write agentd's man pages into DIR (used to refresh the committed man/).
+    #[command(hide = true)]
+    GenerateMan {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nStopped cleanly (SIGTERM or SIGINT).\n.TP\n\\fB1\\fR\nA role failed to start or stopped on an error.\n.TP\n\\fB2\\fR\nThe settings are invalid: an unknown key, a placeholder secret, no role configured.\n";
+
+fn generate_man(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut pages = vec![("agentd".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("agentd-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        buf.extend_from_slice(EXIT_STATUS.as_bytes());
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::GenerateMan { dir }) = &cli.cmd {
+        return match generate_man(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("agentd: cannot write man pages: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let env_vars = std::env::vars().filter(|(k, _)| k != "AGENTD_CONFIG");
     let settings = match Settings::load(cli.config.as_deref(), env_vars, vec![]) {
         Ok(s) => s,
@@ -39,6 +74,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.cmd.unwrap_or(Cmd::Run) {
+        Cmd::GenerateMan { .. } => ExitCode::SUCCESS,
         Cmd::PrintConfig => {
             print!("{}", protocol::config::render(&settings));
             ExitCode::SUCCESS

@@ -11,7 +11,8 @@ use protocol::Secret;
 use protocol::agent::DeployAppRequest;
 use tokio_util::sync::CancellationToken;
 
-pub const RUNTIME_TOKEN: &str = "rt-test-token";
+/// The same value deployd's test harness sends to runtime agents.
+pub const RUNTIME_TOKEN: &str = "runtime-token";
 
 pub struct Services {
     pub registry: String,

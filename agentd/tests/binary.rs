@@ -130,3 +130,75 @@ fn runtime_role_exits_cleanly_on_sigterm() {
     }
     assert!(err.contains("shutting down"), "{err}");
 }
+
+#[test]
+fn man_pages_have_not_drifted() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let st = Command::new(BIN)
+        .args([
+            "generate-man",
+            "--dir",
+            tmp.path().to_str().unwrap_or_default(),
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(st.success());
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    let list = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("agentd"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        list(tmp.path()),
+        list(&committed),
+        "regenerate: agentd generate-man --dir man"
+    );
+    for f in list(tmp.path()) {
+        assert!(
+            std::fs::read(tmp.path().join(&f)).ok() == std::fs::read(committed.join(&f)).ok(),
+            "man/{f} drifted: agentd generate-man --dir man"
+        );
+    }
+}
+
+#[test]
+fn packaged_example_configs_parse_and_keep_their_placeholders_out_of_print_config() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config");
+    for f in ["agentd-runner.toml", "agentd-runtime.toml"] {
+        let out = Command::new(BIN)
+            .args([
+                "--config",
+                dir.join(f).to_str().unwrap_or_default(),
+                "print-config",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("CHANGE_ME"),
+            "{f}: a secret was printed"
+        );
+        // And the daemon refuses to run on them until the placeholders are replaced.
+        let run = Command::new(BIN)
+            .args(["--config", dir.join(f).to_str().unwrap_or_default(), "run"])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(run.status.code(), Some(2), "{f}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("CHANGE_ME placeholder"),
+            "{f}"
+        );
+    }
+}

@@ -18,6 +18,7 @@ const ENV_KEYS: &[&str] = &[
     "registry",
     "registry_username",
     "registry_password",
+    "registry_namespace",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,8 @@ pub struct Config {
     pub registry: String,
     pub registry_username: String,
     pub registry_password: Secret,
+    /// The project (Harbor) or namespace app images live under.
+    pub registry_namespace: String,
 }
 
 impl Default for Config {
@@ -44,6 +47,7 @@ impl Default for Config {
             registry: String::new(),
             registry_username: String::new(),
             registry_password: Secret::default(),
+            registry_namespace: "funaistudio".to_string(),
         }
     }
 }

@@ -18,9 +18,10 @@ use crate::ctx::{Ctx, GlobalArgs};
     name = "functl",
     version,
     about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners",
+    long_about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners.\n\nSettings come from ~/.config/functl/config.toml (or --config / FUNCTL_CONFIG), then FUNCTL_* environment variables, then flags. Exit codes: 0 ok, 1 failed, 2 usage.",
     propagate_version = true
 )]
-struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]

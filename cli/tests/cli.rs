@@ -815,8 +815,14 @@ async fn nodes_list_drain_and_remove() {
     assert_eq!(json.code, 0, "{json:?}");
     snapshot!("nodes_list_json", json.stdout);
 
+    // Draining is disruptive: without a terminal it needs --yes.
+    let refused = functl(&d, &["nodes", "drain", "rt-02"]).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("pass --yes"), "{refused:?}");
+    let drained = functl(&d, &["nodes", "drain", "rt-02", "--yes"]).await;
+    assert_eq!(drained.code, 0, "{drained:?}");
+    assert_eq!(drained.stdout, "node rt-02 DRAINING\n");
     for (action, status) in [
-        ("drain", "DRAINING"),
         ("undrain", "HEALTHY"),
         ("disable", "DISABLED"),
         ("enable", "HEALTHY"),
@@ -826,7 +832,7 @@ async fn nodes_list_drain_and_remove() {
         assert_eq!(run.stdout, format!("node rt-02 {status}\n"), "{action}");
     }
 
-    let unknown = functl(&d, &["nodes", "drain", "rt-99"]).await;
+    let unknown = functl(&d, &["nodes", "drain", "rt-99", "--yes"]).await;
     assert_eq!(unknown.code, 1, "{unknown:?}");
     assert!(
         unknown.stderr.contains("deployd answered 404"),

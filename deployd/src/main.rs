@@ -34,6 +34,32 @@ enum Cmd {
     Serve,
     /// Print the effective settings, secrets as ***.
     PrintConfig,
+    /// Write deployd's man pages into DIR (used to refresh the committed man/).
+    #[command(hide = true)]
+    GenerateMan {
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nStopped cleanly (SIGTERM or SIGINT) after finishing in-flight requests.\n.TP\n\\fB1\\fR\nCould not start (refused settings, database unreachable, port taken) or stopped on an error.\n.TP\n\\fB2\\fR\nThe settings could not be read: an unknown key, a value of the wrong type.\n";
+
+fn generate_man(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut pages = vec![("deployd".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("deployd-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    for (name, page) in pages {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        buf.extend_from_slice(EXIT_STATUS.as_bytes());
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+    }
+    Ok(())
 }
 
 fn load(cli: &Cli) -> Result<Settings, String> {
@@ -50,6 +76,15 @@ fn load(cli: &Cli) -> Result<Settings, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Cmd::GenerateMan { dir }) = &cli.cmd {
+        return match generate_man(dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("deployd: cannot write man pages: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -65,6 +100,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.cmd.unwrap_or(Cmd::Serve) {
+        Cmd::GenerateMan { .. } => ExitCode::SUCCESS,
         Cmd::PrintConfig => {
             // The database URL may hold a password.
             let mut shown = settings.clone();

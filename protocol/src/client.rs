@@ -394,6 +394,20 @@ impl DeployClient {
         self.call(rb).await
     }
 
+    /// Stops `app_id` on the node `name` (the old node of a migration).
+    pub async fn stop_app_on_node(
+        &self,
+        name: &str,
+        app_id: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let rb = self.request(
+            Method::POST,
+            &format!("/admin/nodes/{name}/apps/{app_id}/stop"),
+            Channel::Admin,
+        )?;
+        self.call(rb).await
+    }
+
     pub async fn remove_node(
         &self,
         name: &str,

@@ -3,8 +3,12 @@
 
 pub mod apps;
 pub mod deploy;
+pub mod docs;
 pub mod jobs;
 pub mod nodes;
+pub mod redeploy;
+pub mod registry;
+pub mod rollback;
 pub mod runners;
 pub mod stack;
 
@@ -29,12 +33,22 @@ pub enum Command {
     /// Runners that claim jobs
     #[command(subcommand)]
     Runners(runners::Cmd),
+    /// Redeploy the previous (or a named) image of an app
+    Rollback(rollback::Cmd),
+    /// The registry's app images: prune old tags
+    #[command(subcommand)]
+    Registry(registry::Cmd),
     /// Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app
     Up(stack::up::Cmd),
     /// Stop what `functl up` started, and nothing else
     Down(stack::down::Cmd),
     /// The local stack's processes, addresses and apps
     Status(stack::status::Cmd),
+    /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish)
+    Completions(docs::Completions),
+    /// Write completions/ and man/ under a repository root (used to refresh the committed files)
+    #[command(hide = true, name = "generate-docs")]
+    GenerateDocs(docs::Generate),
 }
 
 impl Command {
@@ -45,9 +59,13 @@ impl Command {
             Command::Nodes(cmd) => cmd.run(ctx).await,
             Command::Apps(cmd) => cmd.run(ctx).await,
             Command::Runners(cmd) => cmd.run(ctx).await,
+            Command::Rollback(cmd) => cmd.run(ctx).await,
+            Command::Registry(cmd) => cmd.run(ctx).await,
             Command::Up(cmd) => cmd.run(ctx).await,
             Command::Down(cmd) => cmd.run(ctx).await,
             Command::Status(cmd) => cmd.run(ctx).await,
+            Command::Completions(cmd) => cmd.run(ctx).await,
+            Command::GenerateDocs(cmd) => cmd.run(ctx).await,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Confirmation before destructive actions: asked on a terminal, `--yes` required without one.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 
 use crate::exit::usage_error;
 
@@ -15,13 +15,10 @@ pub fn confirm(action: &str, question: &str, yes: bool) -> anyhow::Result<bool> 
             "refusing to {action} without confirmation: no terminal to ask on, pass --yes"
         )));
     }
-    let mut err = std::io::stderr().lock();
-    write!(err, "{question} [y/N] ")?;
-    err.flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(
-        line.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_on(&dialoguer::console::Term::stderr())
+        .map_err(|e| anyhow::anyhow!("cannot ask for confirmation: {e}"))?;
+    Ok(answer)
 }

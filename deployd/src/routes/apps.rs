@@ -36,25 +36,31 @@ async fn call_agent(
                 app.app_id
             ))
         })?;
+    let user = app.user_id.clone().or_else(|| placement.user_id.clone());
+    call_agent_on(state, &placement.node_name, &app.app_id, user, path).await
+}
+
+/// Calls `path` for `app_id` on the agentd of `node_name`.
+async fn call_agent_on(
+    state: &AppState,
+    node_name: &str,
+    app_id: &str,
+    user: Option<String>,
+    path: &str,
+) -> Result<serde_json::Value, ApiError> {
     let node = state
         .store
-        .get_node(&placement.node_name, state.now())
+        .get_node(node_name, state.now())
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "runtime node {} is not registered",
-                placement.node_name
-            ))
+            ApiError::not_found(format!("runtime node {node_name} is not registered"))
         })?;
-    let user = app
-        .user_id
-        .clone()
-        .or_else(|| placement.user_id.clone())
-        .ok_or_else(|| ApiError::field("userId", "is required (the app's user is not known)"))?;
+    let user =
+        user.ok_or_else(|| ApiError::field("userId", "is required (the app's user is not known)"))?;
     let url = format!("{}{path}", node.agent_base_url.trim_end_matches('/'));
     let body = AgentAppRef {
         user_id: user,
-        app_id: app.app_id.clone(),
+        app_id: app_id.to_string(),
     };
     let resp = state
         .http
@@ -102,6 +108,39 @@ pub async fn stop(
         .store
         .mark_app_stopped(&app.app_id, state.now())
         .await?;
+    Ok(ok(answer))
+}
+
+/// `POST /admin/nodes/{name}/apps/{appId}/stop`: stops an app on one given node (the old
+/// node of a migration), whatever its placement says now.
+pub async fn stop_on_node(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    axum::extract::Path((node, app_id)): axum::extract::Path<(String, String)>,
+) -> ApiResult {
+    require(&state, Channel::Admin, &headers, peer.ip())?;
+    super::check_name("nodeName", &node)?;
+    check_id("appId", &app_id)?;
+    let user = state
+        .store
+        .get_app_run(&app_id)
+        .await?
+        .and_then(|r| r.user_id);
+    let answer = call_agent_on(&state, &node, &app_id, user, "/agent/apps/stop").await?;
+    if let Err(e) = state
+        .store
+        .audit(
+            &format!("admin@{}", peer.ip()),
+            "app.stop-on-node",
+            &app_id,
+            Some(&node),
+            state.now(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit write failed");
+    }
     Ok(ok(answer))
 }
 

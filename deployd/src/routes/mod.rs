@@ -46,6 +46,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             axum::routing::delete(admin::remove_node),
         )
         .route("/admin/nodes/{name}/{action}", post(admin::node_action))
+        .route(
+            "/admin/nodes/{name}/apps/{app_id}/stop",
+            post(apps::stop_on_node),
+        )
         .route("/admin/placements", get(admin::placements))
         .route("/admin/placements/reassign", post(admin::reassign))
         .route("/admin/runners", get(admin::runners))

@@ -2,6 +2,7 @@
 
 pub mod list;
 pub mod show;
+pub mod stop;
 
 use clap::Subcommand;
 use comfy_table::Color;
@@ -16,6 +17,10 @@ pub enum Cmd {
     List(list::Cmd),
     /// Show one app, with the images it ran recently
     Show(show::Cmd),
+    /// Stop an app on its node (asks first; --yes when there is no terminal)
+    Stop(stop::Cmd),
+    /// Delete an app: containers, images, registry tags and history (asks first)
+    Delete(stop::Cmd),
 }
 
 impl Cmd {
@@ -23,6 +28,8 @@ impl Cmd {
         match self {
             Cmd::List(cmd) => cmd.run(ctx).await,
             Cmd::Show(cmd) => cmd.run(ctx).await,
+            Cmd::Stop(cmd) => cmd.run(ctx, stop::What::Stop).await,
+            Cmd::Delete(cmd) => cmd.run(ctx, stop::What::Delete).await,
         }
     }
 }

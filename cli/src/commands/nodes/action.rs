@@ -9,7 +9,6 @@ use crate::output::{self, json};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
-    Drain,
     Undrain,
     Enable,
     Disable,
@@ -19,7 +18,6 @@ impl Action {
     /// The path segment of `POST /admin/nodes/{name}/{action}`.
     fn as_str(self) -> &'static str {
         match self {
-            Action::Drain => "drain",
             Action::Undrain => "undrain",
             Action::Enable => "enable",
             Action::Disable => "disable",

@@ -1,6 +1,7 @@
 //! `functl nodes ...`: the runtime nodes apps are placed on.
 
 pub mod action;
+pub mod drain;
 pub mod list;
 pub mod rm;
 
@@ -15,8 +16,8 @@ use crate::exit::Exit;
 pub enum Cmd {
     /// List runtime nodes with their health, disk and apps
     List(list::Cmd),
-    /// Stop placing new apps on a node; its apps move at their next deploy
-    Drain(action::Cmd),
+    /// Stop placing new apps on a node; its apps move at their next deploy, or now with --migrate
+    Drain(drain::Cmd),
     /// Take a node back after a drain
     Undrain(action::Cmd),
     /// Allow placement on a disabled node
@@ -31,7 +32,7 @@ impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         match self {
             Cmd::List(cmd) => cmd.run(ctx).await,
-            Cmd::Drain(cmd) => cmd.run(ctx, action::Action::Drain).await,
+            Cmd::Drain(cmd) => cmd.run(ctx).await,
             Cmd::Undrain(cmd) => cmd.run(ctx, action::Action::Undrain).await,
             Cmd::Enable(cmd) => cmd.run(ctx, action::Action::Enable).await,
             Cmd::Disable(cmd) => cmd.run(ctx, action::Action::Disable).await,

@@ -1,0 +1,385 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_functl_global_optspecs
+    string join \n config= deploy-url= deploy-secret= admin-token= o/output= h/help V/version
+end
+
+function __fish_functl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_functl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_functl_using_subcommand
+    set -l cmd (__fish_functl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c functl -n "__fish_functl_needs_command" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_needs_command" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_needs_command" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_needs_command" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_needs_command" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_needs_command" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_needs_command" -f -a "jobs" -d 'Deploy jobs: list, show, follow logs, cancel'
+complete -c functl -n "__fish_functl_needs_command" -f -a "deploy" -d 'Create a deploy job (an image, or a Git repository to build) and optionally follow it'
+complete -c functl -n "__fish_functl_needs_command" -f -a "nodes" -d 'Runtime nodes: list, drain, undrain, enable, disable, remove'
+complete -c functl -n "__fish_functl_needs_command" -f -a "apps" -d 'Apps as last deployed: node, image, commit, URL'
+complete -c functl -n "__fish_functl_needs_command" -f -a "runners" -d 'Runners that claim jobs'
+complete -c functl -n "__fish_functl_needs_command" -f -a "rollback" -d 'Redeploy the previous (or a named) image of an app'
+complete -c functl -n "__fish_functl_needs_command" -f -a "registry" -d 'The registry\'s app images: prune old tags'
+complete -c functl -n "__fish_functl_needs_command" -f -a "up" -d 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
+complete -c functl -n "__fish_functl_needs_command" -f -a "down" -d 'Stop what `functl up` started, and nothing else'
+complete -c functl -n "__fish_functl_needs_command" -f -a "status" -d 'The local stack\'s processes, addresses and apps'
+complete -c functl -n "__fish_functl_needs_command" -f -a "completions" -d 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
+complete -c functl -n "__fish_functl_needs_command" -f -a "generate-docs" -d 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
+complete -c functl -n "__fish_functl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -f -a "list" -d 'List jobs, newest first'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -f -a "show" -d 'Show every field of one job'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -f -a "logs" -d 'Print a job\'s log; -f follows it until the job ends'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -f -a "cancel" -d 'Cancel a job: at once when PENDING, at the runner\'s next heartbeat when RUNNING'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and not __fish_seen_subcommand_from list show logs cancel help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l app -d 'Only this app\'s jobs' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l status -d 'Only jobs in this status: PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l limit -d 'At most this many jobs (deployd caps it at 200)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -s f -l follow -d 'Keep printing new output until the job ends'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from logs" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from cancel" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "list" -d 'List jobs, newest first'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show every field of one job'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print a job\'s log; -f follows it until the job ends'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a job: at once when PENDING, at the runner\'s next heartbeat when RUNNING'
+complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l app -d 'The app to deploy' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l user -d 'The app\'s owner' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l image -d 'Deploy this image as is (stage 1)' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l repo -d 'Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l ref -d 'Branch, tag or commit to build [default: main]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l dockerfile -d 'Dockerfile, relative to the repository root [default: Dockerfile]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l context -d 'Build context, relative to the repository root [default: the root]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l port -d 'Port the app listens on inside its container [default: 3000]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l env -d 'An environment variable for the app; repeat for more' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l wait -d 'Follow the job: stream its log to stdout, its phase to stderr; exit 0 only if it deployed'
+complete -c functl -n "__fish_functl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand deploy" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "list" -d 'List runtime nodes with their health, disk and apps'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "drain" -d 'Stop placing new apps on a node; its apps move at their next deploy, or now with --migrate'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "undrain" -d 'Take a node back after a drain'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "enable" -d 'Allow placement on a disabled node'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "disable" -d 'Take a node out of placement entirely'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "rm" -d 'Forget a node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and not __fish_seen_subcommand_from list drain undrain enable disable rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l to -d 'With --migrate: the node to move the apps to [default: the one deployd picks]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l grace -d 'Seconds the old copy keeps serving after the new one is up, for clients that still hold its address' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -l migrate -d 'Move every app placed on the node now, instead of at its next deploy'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from drain" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from undrain" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from enable" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from disable" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -l force -d 'Remove it even while apps are placed on it (their placements are dropped)'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runtime nodes with their health, disk and apps'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "drain" -d 'Stop placing new apps on a node; its apps move at their next deploy, or now with --migrate'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "undrain" -d 'Take a node back after a drain'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "enable" -d 'Allow placement on a disabled node'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Take a node out of placement entirely'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Forget a node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -f -a "list" -d 'List apps with their node, image, commit and URL'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -f -a "show" -d 'Show one app, with the images it ran recently'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show stop delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -l app -d 'The app' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from stop" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -l app -d 'The app' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "list" -d 'List apps with their node, image, commit and URL'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one app, with the images it ran recently'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'List runners with their health, jobs and last contact'
+complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from help" -f -a "list" -d 'List runners with their health, jobs and last contact'
+complete -c functl -n "__fish_functl_using_subcommand runners; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l app -d 'The app to roll back' -r
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l to -d 'The tag (or whole image) to go back to [default: the image before the current one]' -r
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand rollback" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand rollback" -l no-wait -d 'Only create the job; do not follow it'
+complete -c functl -n "__fish_functl_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Keep the newest N tags of app repositories, never a running one; delete the rest'
+complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l app -d 'Prune the repository of one app' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l keep -d 'Tags kept per repository' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l parallel -d 'Repositories worked on at once' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l all -d 'Prune every app repository under the namespace'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show the plan, delete nothing'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Keep the newest N tags of app repositories, never a running one; delete the rest'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand up" -l dir -d 'Where the stack keeps its state, configs, logs and database' -r -F
+complete -c functl -n "__fish_functl_using_subcommand up" -l deployd-port -d 'deployd\'s port on 127.0.0.1' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -l agent-port -d 'agentd\'s runtime API port on 127.0.0.1' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -l gateway-port -d 'The gateway\'s port on 127.0.0.1 (apps at /runtime/{appId}/)' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -l busybox -d 'Static busybox copied into the demo app [default: /bin/busybox]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand up" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand up" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand up" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand up" -l demo -d 'Deploy examples/hello-app through the whole pipeline and print the page it serves'
+complete -c functl -n "__fish_functl_using_subcommand up" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand up" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand down" -l dir -d 'The stack\'s directory' -r -F
+complete -c functl -n "__fish_functl_using_subcommand down" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand down" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand down" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand down" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand down" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand down" -l keep-apps -d 'Leave the apps of the stack\'s runtime node running'
+complete -c functl -n "__fish_functl_using_subcommand down" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand down" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand status" -l dir -d 'The stack\'s directory' -r -F
+complete -c functl -n "__fish_functl_using_subcommand status" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand status" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand status" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand status" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand status" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand status" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand completions" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand completions" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand completions" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand completions" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand completions" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -l root -d 'The repository root: completions/ and man/ are written under it' -r -F
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "jobs" -d 'Deploy jobs: list, show, follow logs, cancel'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "deploy" -d 'Create a deploy job (an image, or a Git repository to build) and optionally follow it'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "nodes" -d 'Runtime nodes: list, drain, undrain, enable, disable, remove'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "apps" -d 'Apps as last deployed: node, image, commit, URL'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "runners" -d 'Runners that claim jobs'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "rollback" -d 'Redeploy the previous (or a named) image of an app'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "registry" -d 'The registry\'s app images: prune old tags'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "up" -d 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "down" -d 'Stop what `functl up` started, and nothing else'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "status" -d 'The local stack\'s processes, addresses and apps'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "completions" -d 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "generate-docs" -d 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "list" -d 'List jobs, newest first'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "show" -d 'Show every field of one job'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "logs" -d 'Print a job\'s log; -f follows it until the job ends'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "cancel" -d 'Cancel a job: at once when PENDING, at the runner\'s next heartbeat when RUNNING'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "list" -d 'List runtime nodes with their health, disk and apps'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "drain" -d 'Stop placing new apps on a node; its apps move at their next deploy, or now with --migrate'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "undrain" -d 'Take a node back after a drain'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "enable" -d 'Allow placement on a disabled node'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "disable" -d 'Take a node out of placement entirely'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from nodes" -f -a "rm" -d 'Forget a node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "list" -d 'List apps with their node, image, commit and URL'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "show" -d 'Show one app, with the images it ran recently'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from runners" -f -a "list" -d 'List runners with their health, jobs and last contact'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "prune" -d 'Keep the newest N tags of app repositories, never a running one; delete the rest'
