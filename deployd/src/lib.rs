@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod store;
@@ -54,6 +55,7 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Long-polls waiting for a wake-up right now.
     pub waiting: Waiting,
+    pub metrics: metrics::Metrics,
 }
 
 /// Counts of long-polls parked on a wake-up, claims and log follows apart.
@@ -88,6 +90,10 @@ impl AppState {
     pub async fn sweep_once(&self) -> Result<store::SweepOutcome, store::StoreError> {
         let out = self.store.sweep(self.now()).await?;
         if !out.is_empty() {
+            let n = out.requeued.len() + out.failed.len() + out.cancelled.len();
+            self.metrics
+                .lease_expiries
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
             for id in &out.requeued {
                 tracing::warn!(job = id, "lease expired, job requeued");
             }
@@ -147,6 +153,7 @@ pub async fn build_state(
         shutdown,
         http,
         waiting: Waiting::default(),
+        metrics: metrics::Metrics::default(),
     }))
 }
 

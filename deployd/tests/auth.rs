@@ -84,6 +84,11 @@ fn endpoints() -> Vec<Endpoint> {
         a(Method::GET, "/admin/apps", None),
         a(Method::GET, "/admin/apps/1", None),
         a(Method::GET, "/admin/audit", None),
+        a(Method::GET, "/admin/jobs", None),
+        a(Method::GET, "/admin/jobs/1", None),
+        a(Method::POST, "/admin/jobs/1/cancel", None),
+        a(Method::GET, "/admin/jobs/1/log", None),
+        a(Method::POST, "/admin/nodes/rt-x/apps/1/stop", None),
     ]
 }
 

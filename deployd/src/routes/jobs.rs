@@ -13,6 +13,15 @@ use crate::auth::{Channel, require};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
 
+/// The deploy channel for the estate's API; the admin channel for the admin page.
+fn channel<const ADMIN: bool>() -> Channel {
+    if ADMIN {
+        Channel::Admin
+    } else {
+        Channel::Deploy
+    }
+}
+
 pub async fn create(
     State(state): St,
     peer: Peer,
@@ -45,13 +54,13 @@ fn check_limit(limit: Option<i64>, default: i64) -> Result<i64, ApiError> {
     Ok(l)
 }
 
-pub async fn list(
+pub async fn list<const ADMIN: bool>(
     State(state): St,
     peer: Peer,
     headers: HeaderMap,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Query(q) = q.map_err(query_error)?;
     let limit = check_limit(q.limit, 20)?;
     if let Some(a) = &q.app_id {
@@ -94,13 +103,13 @@ pub async fn by_app(
     Ok(ok(state.store.list_jobs(Some(&app), None, limit).await?))
 }
 
-pub async fn get(
+pub async fn get<const ADMIN: bool>(
     State(state): St,
     peer: Peer,
     headers: HeaderMap,
     id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let job = state
         .store
@@ -110,13 +119,13 @@ pub async fn get(
     Ok(ok(job))
 }
 
-pub async fn cancel(
+pub async fn cancel<const ADMIN: bool>(
     State(state): St,
     peer: Peer,
     headers: HeaderMap,
     id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let job = state.store.cancel_job(id, state.now()).await?;
     let detail = format!("status {}", job.status);
@@ -150,14 +159,14 @@ const LOG_RECHECK: Duration = Duration::from_secs(2);
 /// Most bytes one read answers with.
 const LOG_READ_MAX: usize = 256 * 1024;
 
-pub async fn read_log(
+pub async fn read_log<const ADMIN: bool>(
     State(state): St,
     peer: Peer,
     headers: HeaderMap,
     id: Result<Path<i64>, PathRejection>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
+    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let Query(q) = q.map_err(query_error)?;
     let offset = q.offset.unwrap_or(0);

@@ -4,6 +4,7 @@ mod admin;
 mod apps;
 mod jobs;
 mod nodes;
+mod page;
 mod runner;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
 use crate::AppState;
@@ -25,14 +27,15 @@ pub type Peer = axum::extract::ConnectInfo<SocketAddr>;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/internal/health", get(health))
-        .route("/deploy/jobs", post(jobs::create).get(jobs::list))
+        .route("/metrics", get(metrics))
+        .route("/deploy/jobs", post(jobs::create).get(jobs::list::<false>))
         .route("/deploy/jobs/by-app", get(jobs::by_app))
         .route("/deploy/jobs/claim", post(runner::claim))
-        .route("/deploy/jobs/{id}", get(jobs::get))
-        .route("/deploy/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/deploy/jobs/{id}", get(jobs::get::<false>))
+        .route("/deploy/jobs/{id}/cancel", post(jobs::cancel::<false>))
         .route(
             "/deploy/jobs/{id}/log",
-            get(jobs::read_log).post(runner::append_log),
+            get(jobs::read_log::<false>).post(runner::append_log),
         )
         .route("/deploy/jobs/{id}/heartbeat", post(runner::heartbeat))
         .route("/deploy/jobs/{id}/report", post(runner::report))
@@ -56,6 +59,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/apps", get(admin::apps))
         .route("/admin/apps/{app_id}", get(admin::app))
         .route("/admin/audit", get(admin::audit_route))
+        .route("/admin/jobs", get(jobs::list::<true>))
+        .route("/admin/jobs/{id}", get(jobs::get::<true>))
+        .route("/admin/jobs/{id}/cancel", post(jobs::cancel::<true>))
+        .route("/admin/jobs/{id}/log", get(jobs::read_log::<true>))
+        .route("/admin/", get(page::admin_page))
+        .route("/admin/app.js", get(page::app_js))
+        .route("/admin/app.css", get(page::app_css))
+        .route("/admin", get(page::redirect))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -73,6 +84,25 @@ async fn health(State(state): St) -> ApiResult {
             ))
         }
     }
+}
+
+/// Prometheus text. No token (scrapers send none); the admin allowlist applies.
+async fn metrics(State(state): St, peer: Peer) -> Result<axum::response::Response, ApiError> {
+    let ip = peer.ip();
+    if !state.allow.admin.is_empty() && !state.allow.admin.iter().any(|n| n.contains(&ip)) {
+        return Err(ApiError::forbidden(format!(
+            "address {ip} is not in the allowlist of this endpoint"
+        )));
+    }
+    let text = crate::metrics::render(&state).await;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 async fn not_found() -> ApiError {

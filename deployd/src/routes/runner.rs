@@ -50,6 +50,17 @@ pub async fn claim(
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some(job) = state.store.claim(&params, state.now()).await? {
+            state
+                .metrics
+                .claims
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if job.attempt == 1 {
+                let waited = chrono::Utc::now() - job.created_at;
+                state
+                    .metrics
+                    .claim_latency
+                    .observe(waited.num_microseconds().unwrap_or(0) as f64 / 1e6);
+            }
             tracing::info!(job = job.id, app = %job.app_id, runner = %req.runner_id,
                 node = job.runtime_node.as_ref().map(|n| n.node_name.as_str()).unwrap_or("-"), "job claimed");
             state.logs_changed.notify_waiters();
@@ -201,8 +212,25 @@ pub async fn report(
     {
         return Err(ApiError::field("errorMessage", "is longer than 64 KiB"));
     }
+    let was_terminal = state
+        .store
+        .get_job(id)
+        .await?
+        .is_some_and(|j| j.status.is_terminal());
     let job = state.store.report(id, &req, state.now()).await?;
     tracing::info!(job = id, status = %job.status, runner = %req.runner_id, "job reported");
+    if !was_terminal {
+        state.metrics.reported(job.status);
+        if job.status == protocol::job::JobStatus::Succeeded
+            && let (Some(start), Some(end)) = (job.started_at, job.finished_at)
+        {
+            let took = end - start;
+            state
+                .metrics
+                .deploy_duration
+                .observe(took.num_microseconds().unwrap_or(0) as f64 / 1e6);
+        }
+    }
     state.logs_changed.notify_waiters();
     Ok(ok(job))
 }

@@ -149,6 +149,16 @@ pub trait Store: Send + Sync + 'static {
         status: Option<JobStatus>,
         limit: i64,
     ) -> StoreResult<Vec<Job>>;
+
+    /// Jobs kept, by state (for metrics). Engines may answer it with one query.
+    async fn count_jobs(&self) -> StoreResult<Vec<(JobStatus, i64)>> {
+        let mut out = Vec::new();
+        for st in JobStatus::ALL {
+            let n = self.list_jobs(None, Some(st), i64::MAX).await?.len() as i64;
+            out.push((st, n));
+        }
+        Ok(out)
+    }
     async fn cancel_job(&self, id: i64, now: i64) -> StoreResult<Job>;
     async fn append_log(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64>;
     async fn read_log(&self, id: i64, offset: i64, max: usize) -> StoreResult<LogRead>;
