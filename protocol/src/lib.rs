@@ -7,6 +7,7 @@ pub mod client;
 pub mod config;
 pub mod envelope;
 pub mod job;
+pub mod metrics;
 pub mod node;
 pub mod registry;
 pub mod runner;

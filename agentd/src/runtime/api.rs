@@ -44,6 +44,7 @@ type St = State<Arc<Runtime>>;
 pub fn router(rt: Arc<Runtime>) -> Router {
     Router::new()
         .route("/internal/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/agent/apps/deploy", post(deploy))
         .route("/agent/apps/stop", post(stop))
         .route("/agent/apps/delete", post(delete))
@@ -52,6 +53,18 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(rt)
+}
+
+/// Prometheus text; no token (scrapers send none), the port is the node's internal one.
+async fn metrics(State(rt): St) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        rt.render_metrics().await,
+    )
+        .into_response()
 }
 
 async fn health() -> Response {

@@ -50,8 +50,18 @@ struct BookEntry {
     stopped: bool,
 }
 
+/// What the runtime counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RuntimeMetrics {
+    pub deploys_ok: std::sync::atomic::AtomicU64,
+    pub deploys_failed: std::sync::atomic::AtomicU64,
+    /// From the deploy call to the switch of the route.
+    pub deploy_duration: protocol::metrics::Histogram,
+}
+
 pub struct Runtime {
     pub settings: RuntimeSettings,
+    pub metrics: RuntimeMetrics,
     engine: Engine,
     pub gateway: Arc<Gateway>,
     in_flight: Mutex<HashSet<String>>,
@@ -113,6 +123,7 @@ impl Runtime {
             .map_err(|e| RuntimeError::Internal(e.to_string()))?;
         let rt = Arc::new(Runtime {
             settings,
+            metrics: RuntimeMetrics::default(),
             engine,
             gateway: Gateway::new(),
             in_flight: Mutex::new(HashSet::new()),
@@ -262,8 +273,27 @@ impl Runtime {
         })
     }
 
-    /// Pull, start new, wait healthy, switch, drain old, remove old.
+    /// Pull, start new, wait healthy, switch, drain old, remove old; counted for `/metrics`.
     pub async fn deploy(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
+        use std::sync::atomic::Ordering;
+        let t0 = Instant::now();
+        let r = self.deploy_steps(req).await;
+        match &r {
+            Ok(_) => {
+                self.metrics.deploys_ok.fetch_add(1, Ordering::Relaxed);
+                self.metrics
+                    .deploy_duration
+                    .observe(t0.elapsed().as_secs_f64());
+            }
+            Err(RuntimeError::InFlight(_)) | Err(RuntimeError::BadInput(_)) => {}
+            Err(_) => {
+                self.metrics.deploys_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        r
+    }
+
+    async fn deploy_steps(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
         let plan = validate_deploy(&req)?;
         let _flight = self.mark_in_flight(&req.app_id)?;
         let started = Instant::now();
@@ -577,6 +607,68 @@ impl Runtime {
             })?;
         let text = self.engine.logs_tail(&c.name, tail).await?;
         Ok(serde_json::json!({ "appId": app_id, "containerName": c.name, "logs": text }))
+    }
+
+    /// Prometheus text: deploys, their durations, the gateway's requests and errors, routes
+    /// and running app containers.
+    pub async fn render_metrics(&self) -> String {
+        use protocol::metrics::{counter, gauge};
+        use std::sync::atomic::Ordering;
+        let mut out = String::new();
+        let m = &self.metrics;
+        let _ = std::fmt::Write::write_str(
+            &mut out,
+            &format!(
+                "# HELP agentd_deploys_total Deploys of app containers, by result.\n# TYPE agentd_deploys_total counter\nagentd_deploys_total{{result=\"ok\"}} {}\nagentd_deploys_total{{result=\"failed\"}} {}\n",
+                m.deploys_ok.load(Ordering::Relaxed),
+                m.deploys_failed.load(Ordering::Relaxed)
+            ),
+        );
+        m.deploy_duration.render(
+            &mut out,
+            "agentd_deploy_duration_seconds",
+            "From the deploy call to the switch of the route.",
+        );
+        let g = &self.gateway.counters;
+        counter(
+            &mut out,
+            "agentd_gateway_requests_total",
+            "Requests the gateway received.",
+            g.requests.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "agentd_gateway_not_found_total",
+            "Requests for a path no app is routed at.",
+            g.not_found.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "agentd_gateway_errors_total",
+            "Requests whose app did not answer.",
+            g.errors.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "agentd_routes",
+            "Apps the gateway routes.",
+            self.gateway.routes().len() as f64,
+        );
+        match self.container_count().await {
+            Ok(n) => gauge(
+                &mut out,
+                "agentd_app_containers_running",
+                "Running app containers of this node.",
+                n as f64,
+            ),
+            Err(_) => gauge(
+                &mut out,
+                "agentd_docker_up",
+                "Whether the Docker engine answered this scrape.",
+                0.0,
+            ),
+        }
+        out
     }
 
     /// Running app containers of this node.
