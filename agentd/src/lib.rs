@@ -43,10 +43,7 @@ pub async fn serve_runtime(
     let app = runtime::api::router(rt.clone());
     let s = shutdown.clone();
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(api, app)
-            .with_graceful_shutdown(s.cancelled_owned())
-            .await
-        {
+        if let Err(e) = protocol::serve::serve(api, app, s, Default::default()).await {
             tracing::error!(error = %e, "runtime API stopped");
         }
     });

@@ -10,7 +10,6 @@ pub mod settings;
 pub mod store;
 pub mod testing;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -175,12 +174,13 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "deployd listening");
     let app = routes::router(state.clone());
-    let result = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-    .await;
+    let limits = protocol::serve::Limits {
+        header_read_timeout: std::time::Duration::from_millis(
+            state.settings.header_read_timeout_ms.max(1),
+        ),
+        ..Default::default()
+    };
+    let result = protocol::serve::serve(listener, app, shutdown.clone(), limits).await;
     shutdown.cancel();
     sweeper.abort();
     feed.abort();

@@ -12,6 +12,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/deployd.toml";
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub listen: String,
+    /// How long a client may take to send a request head (slow clients are cut off).
+    pub header_read_timeout_ms: u64,
     pub database_url: String,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
@@ -40,6 +42,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             listen: "0.0.0.0:7002".into(),
+            header_read_timeout_ms: 10_000,
             database_url: "sqlite:///var/lib/funai/deployd.db".into(),
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),

@@ -12,6 +12,8 @@ pub mod node;
 pub mod registry;
 pub mod runner;
 pub mod secret;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod validate;
 
 pub use envelope::Envelope;

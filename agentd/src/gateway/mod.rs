@@ -188,12 +188,7 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
         let app = axum::Router::new().fallback(proxy).with_state(self);
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
+        protocol::serve::serve(listener, app, shutdown, Default::default()).await
     }
 }
 
