@@ -86,10 +86,10 @@ fn main() -> ExitCode {
         };
     }
     tracing_subscriber::fmt()
-        .with_env_filter(
+        .with_env_filter(quiet_libraries(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        ))
         .with_writer(std::io::stderr)
         .init();
     let settings = match load(&cli) {
@@ -157,4 +157,20 @@ fn wait_for_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = term.recv() => {}
         }
     })
+}
+
+/// Libraries that log request and response bodies at debug level (container environments
+/// with credentials, registry auth headers) stay at info whatever RUST_LOG asks.
+fn quiet_libraries(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    [
+        "bollard=info",
+        "hyper=info",
+        "hyper_util=info",
+        "reqwest=info",
+        "h2=info",
+        "sqlx=info",
+    ]
+    .iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, |f, d| f.add_directive(d))
 }
