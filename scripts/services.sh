@@ -191,12 +191,17 @@ services_up() {
     registry_up
     sshd_up
     plainreg_up
+    # MariaDB and PostgreSQL on loopback, for deployd's suite on each engine.
+    # shellcheck source=/dev/null
+    source "$(dirname "${BASH_SOURCE[0]}")/services-db.sh"
+    db_up
 }
 
 services_down() {
     svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
     svc_kill_pidfile "$FUNAI_SVC_DIR/sshd/sshd.pid"
     plainreg_down
+    if declare -F db_down >/dev/null; then db_down; fi
     # App containers the tests started carry a test node label; none may outlive the run.
     local left
     left=$(docker ps -a --filter label=funai.app-id --format '{{.ID}} {{.Label "funai.node"}}' 2>/dev/null |

@@ -25,7 +25,7 @@ log "cargo test"
 # Two test threads per binary: the machine has two cores and the tests start real servers.
 out=$(mktemp)
 set +e
-cargo test --workspace --all-targets --locked -- --test-threads=2 2>&1 | tee "$out"
+cargo test --workspace --all-targets --locked --no-fail-fast -- --test-threads=2 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 # deployd's suite again on each database server (scripts/services-db.sh): a fresh database
 # per test. Under CI a missing server fails the run; elsewhere it is skipped, and said so.
@@ -36,7 +36,7 @@ for db in mysql postgres; do
         continue
     fi
     log "cargo test -p deployd on $db"
-    FUNAI_TEST_DB=$db cargo test -p deployd --tests --locked -- --test-threads=2 2>&1 | tee -a "$out"
+    FUNAI_TEST_DB=$db cargo test -p deployd --tests --locked --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$out"
     db_status=${PIPESTATUS[0]}
     ((db_status == 0)) || status=$db_status
 done

@@ -82,3 +82,28 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
         }
     }
 }
+
+/// Refuses a body whose announced length passes the limit at once, from the head alone,
+/// instead of reading a megabyte of it first.
+pub async fn reject_oversized(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {BODY_LIMIT} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// How long a client may take to send a request body.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

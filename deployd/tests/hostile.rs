@@ -234,6 +234,17 @@ async fn fuzzed_bodies_never_crash_or_answer_500() {
     );
 }
 
+/// Sends `bytes` and reads the answer without closing the sending side first: the server
+/// must answer from what it has.
+fn raw_head_only(addr: &str, bytes: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    s.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 fn raw(addr: &str, request: &[u8]) -> String {
     let mut s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{e}"));
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
@@ -298,28 +309,26 @@ async fn smuggled_headers_and_oversized_bodies_are_refused_and_change_nothing() 
             "{req:?} answered {status_line:?}"
         );
     }
-    // 10 MiB, announced and chunked.
-    let big = vec![b'x'; 10 * 1024 * 1024];
-    let r = reqwest::Client::new()
-        .post(format!("{}/deploy/jobs", d.url))
-        .header("X-DEPLOY-SECRET", DEPLOY_SECRET)
-        .body(big.clone())
-        .send()
-        .await;
-    assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(413));
-    let stream = futures_util::stream::iter(
-        big.chunks(64 * 1024)
-            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
-            .collect::<Vec<_>>(),
+    // 10 MiB announced: refused from the head alone, before a byte of the body is sent.
+    let answer = raw_head_only(
+        &addr,
+        format!(
+            "POST /deploy/jobs HTTP/1.1\r\nHost: x\r\nX-DEPLOY-SECRET: {DEPLOY_SECRET}\r\nContent-Type: application/json\r\nContent-Length: 10485760\r\n\r\n"
+        )
+        .as_bytes(),
     );
-    let r = reqwest::Client::new()
-        .post(format!("{}/deploy/jobs/1/log", d.url))
-        .header("X-Runner-Token", RUNNER_TOKEN)
-        .header("Content-Range", "bytes 0-10485759/*")
-        .body(reqwest::Body::wrap_stream(stream))
-        .send()
-        .await;
-    assert_eq!(r.map(|r| r.status().as_u16()).ok(), Some(413));
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
+    // Chunked, with no length announced: refused once the limit is passed.
+    let mut chunked = format!(
+        "POST /deploy/jobs/1/log HTTP/1.1\r\nHost: x\r\nX-Runner-Token: {RUNNER_TOKEN}\r\nContent-Range: bytes 0-10485759/*\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
+    let piece = vec![b'x'; 1024 * 1024 + 1];
+    chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+    chunked.extend_from_slice(&piece);
+    chunked.extend_from_slice(b"\r\n");
+    let answer = raw_head_only(&addr, &chunked);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
     assert_eq!(
         count_rows(&d, "job").await,
         before,

@@ -52,6 +52,10 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/agent/apps/{app_id}/logs", get(logs))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(1024 * 1024))
+        .layer(axum::middleware::from_fn(reject_oversized))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std::time::Duration::from_secs(30),
+        ))
         .with_state(rt)
 }
 
@@ -200,4 +204,21 @@ async fn logs(
     let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
     let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
     Ok(axum::Json(rt.logs(&app_id, tail).await?).into_response())
+}
+
+/// A body announced larger than the limit is refused from the head alone.
+async fn reject_oversized(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > 1024 * 1024) {
+        return ApiError(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is larger than 1 MiB".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }

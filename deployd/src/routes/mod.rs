@@ -70,6 +70,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(crate::extract::reject_oversized))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            crate::extract::BODY_TIMEOUT,
+        ))
         .with_state(state)
 }
 
