@@ -116,7 +116,7 @@ async fn a_runner_killed_mid_push_loses_the_job_to_another() {
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start_with(|st| st.jobs.sweep_interval_ms = 200).await;
+    let d = deployd::testing::start_for_real_nodes_with(|st| st.jobs.sweep_interval_ms = 200).await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     until("node", Duration::from_secs(20), || async {
@@ -193,7 +193,7 @@ async fn the_registry_stopped_during_a_push_fails_the_job_with_the_cause() {
             .is_ok()
     })
     .await;
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     until("node", Duration::from_secs(20), || async {
@@ -267,7 +267,7 @@ async fn the_git_server_stopped_fails_the_clone_and_a_restart_heals() {
                 .unwrap_or_else(|e| panic!("{e}")),
         )
     };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     until("node", Duration::from_secs(20), || async {

@@ -61,7 +61,7 @@ async fn wait_node(c: &DeployClient, node: &str) {
 async fn two_runners_and_ten_apps_run_every_job_once() {
     let Some(s) = services() else { return };
     let v1 = image(&s, "t-rt", "v1", App::Serves("version one")).await;
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_node(&c, &rt.node).await;
@@ -123,7 +123,7 @@ async fn a_runner_killed_mid_build_loses_the_job_to_another_and_the_app_deploys_
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start_with(|st| st.jobs.sweep_interval_ms = 200).await;
+    let d = deployd::testing::start_for_real_nodes_with(|st| st.jobs.sweep_interval_ms = 200).await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_node(&c, &rt.node).await;

@@ -68,7 +68,7 @@ async fn every_failure_names_its_phase_and_cause() {
         return;
     };
     let plain = std::env::var("FUNAI_TEST_PLAIN_REGISTRY").ok();
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |r| r.health_timeout_seconds = 3).await;
     wait_node(&c, &rt.node).await;
@@ -197,7 +197,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_node(&c, &rt.node).await;

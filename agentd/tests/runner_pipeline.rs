@@ -68,7 +68,7 @@ async fn a_repository_is_cloned_built_pushed_deployed_and_served() {
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_node(&c, &rt.node).await;
@@ -137,7 +137,7 @@ async fn five_deploys_leave_the_newest_three_tags_with_the_running_one() {
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_node(&c, &rt.node).await;

@@ -25,7 +25,7 @@ async fn deploy_from_the_registry_serves_the_page_and_status_logs_stop_delete_wo
         .remove_image(&img)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let t = start_runtime(&s, &d.url, |_| {}).await;
 
     let (st, ans) = t.deploy("7", "20002", &img).await;

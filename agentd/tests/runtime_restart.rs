@@ -196,7 +196,7 @@ async fn deployd_app_stop_and_cleanup_reach_the_nodes_agentd() {
     let Some(s) = services() else { return };
     let tag = rand_hex();
     let img = image(&s, "t-cleanup", &tag, App::Serves("to be cleaned")).await;
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let t = start_runtime(&s, &d.url, |r| {
         r.runtime_token = protocol::Secret::new(deployd::testing::RUNTIME_TOKEN)
     })

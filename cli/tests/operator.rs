@@ -102,7 +102,7 @@ async fn rollback_returns_the_previous_page() {
     let Some(s) = services() else { return };
     let v1 = image(&s, "t-rt", "v1", App::Serves("version one")).await;
     let v2 = image(&s, "t-rt", "v2", App::Serves("version two")).await;
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     wait_nodes(&c, 1).await;
@@ -152,7 +152,7 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
         App::Serves("app one-two-three"),
     )
     .await;
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let node_a = start_runtime(&s, &d.url, |_| {}).await;
     wait_nodes(&c, 1).await;
@@ -295,7 +295,7 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
     let Some(s) = services() else { return };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let run_id = rand_hex();
     let ns = format!("prune{run_id}");

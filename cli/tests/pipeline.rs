@@ -60,7 +60,7 @@ async fn functl_deploy_wait_takes_a_repository_to_a_served_page() {
     let (Some(s), Some(g)) = (services(), git_server()) else {
         return;
     };
-    let d = deployd::testing::start().await;
+    let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -126,6 +126,22 @@ pub fn settings(dir: &std::path::Path) -> Settings {
     s
 }
 
+/// A deployd for tests whose runtime nodes are real agents: their data directory lies on
+/// this machine's shared disk, whose free share the test does not control, so the disk
+/// threshold of placement is off (tests of the threshold set it themselves).
+pub async fn start_for_real_nodes() -> TestDeployd {
+    start_with(|s| s.nodes.disk_free_min_pct = 0.0).await
+}
+
+/// As [`start_for_real_nodes`], after `tweak`.
+pub async fn start_for_real_nodes_with(tweak: impl FnOnce(&mut Settings)) -> TestDeployd {
+    start_with(|s| {
+        s.nodes.disk_free_min_pct = 0.0;
+        tweak(s);
+    })
+    .await
+}
+
 pub async fn start() -> TestDeployd {
     start_with(|_| {}).await
 }

@@ -142,7 +142,7 @@ impl Cmd {
         write_private(
             &deployd_cfg,
             &format!(
-                "# written by functl up\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{db}\"\n\n[auth]\ndeploy_secret = \"{deploy}\"\nrunner_token = \"{runner}\"\nnode_token = \"{node}\"\nadmin_token = \"{admin}\"\nruntime_token = \"{runtime}\"\n\n[jobs]\nallow_local_repos = true\n",
+                "# written by functl up\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = \"sqlite://{db}\"\n\n[auth]\ndeploy_secret = \"{deploy}\"\nrunner_token = \"{runner}\"\nnode_token = \"{node}\"\nadmin_token = \"{admin}\"\nruntime_token = \"{runtime}\"\n\n[jobs]\nallow_local_repos = true\n\n[nodes]\n# The one node is this machine: place apps unless its disk is all but full.\ndisk_free_min_pct = 1.0\n",
                 port = self.deployd_port,
                 db = dir.join("deployd.db").display(),
             ),
