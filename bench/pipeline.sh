@@ -46,6 +46,8 @@ runner_token = "bench-runner"
 node_token = "bench-node"
 admin_token = "bench-admin"
 runtime_token = "bench-runtime"
+[nodes]
+disk_free_min_pct = 0.0
 TOML
 cat >"$work/agentd.toml" <<TOML
 deploy_url = "http://127.0.0.1:$DP"

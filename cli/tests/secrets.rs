@@ -51,7 +51,7 @@ async fn no_secret_reaches_a_log_an_output_or_an_error() {
     std::fs::write(
         w.join("deployd.toml"),
         format!(
-            "listen = \"127.0.0.1:{dp}\"\ndatabase_url = \"sqlite://{}/d.db\"\n[auth]\ndeploy_secret = \"{}\"\nrunner_token = \"{}\"\nnode_token = \"{}\"\nadmin_token = \"{}\"\nruntime_token = \"{}\"\n",
+            "listen = \"127.0.0.1:{dp}\"\ndatabase_url = \"sqlite://{}/d.db\"\n[nodes]\ndisk_free_min_pct = 0.0\n[auth]\ndeploy_secret = \"{}\"\nrunner_token = \"{}\"\nnode_token = \"{}\"\nadmin_token = \"{}\"\nruntime_token = \"{}\"\n",
             w.display(), sec("deploy"), sec("runner"), sec("node"), sec("admin"), sec("runtime")
         ),
     )
@@ -93,15 +93,33 @@ async fn no_secret_reaches_a_log_an_output_or_an_error() {
             .unwrap_or_else(|e| panic!("{e}")),
     );
     let functl = |args: Vec<String>, env: Vec<(&'static str, String)>| {
-        let out = Command::new(env!("CARGO_BIN_EXE_functl"))
+        let child = Command::new(env!("CARGO_BIN_EXE_functl"))
             .args(&args)
             .env_clear()
             .env("HOME", w)
             .env("FUNCTL_DEPLOY_URL", format!("http://127.0.0.1:{dp}"))
             .envs(env)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
+        let pid = child.id();
+        // A hung command fails the test instead of hanging the suite.
+        let watchdog = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(240);
+            while Instant::now() < deadline {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    return;
+                }
+                std::thread::park_timeout(Duration::from_millis(200));
+            }
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        });
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        watchdog.thread().unpark();
         (
             out.status.code().unwrap_or(-1),
             format!(
