@@ -326,38 +326,61 @@ pub(crate) async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let wants = |s: &str| args.only.iter().any(|o| o == s);
     let mut rows = Vec::new();
-    if args.only.iter().any(|o| o == "deployd") {
-        rows.extend(control(&args).await?);
+    // A section that fails is named, the others still run and the table still prints;
+    // the exit status says something failed.
+    let mut failed = Vec::new();
+    let mut record = |section: &str, r: anyhow::Result<Vec<Row>>| match r {
+        Ok(r) => rows.extend(r),
+        Err(e) => {
+            eprintln!("section {section} FAILED: {e:#}");
+            failed.push(section.to_string());
+        }
+    };
+    if wants("deployd") {
+        record("deployd", control(&args).await);
     }
     let engines = engines::available(&args.engines);
-    if args.only.iter().any(|o| o == "engines") {
-        rows.extend(engines::lifecycle_rows(&engines, args.engine_jobs, &[16, 64]).await?);
-        rows.extend(engines::replica_latency_rows(&engines, args.latency_samples).await?);
-    }
-    if args.only.iter().any(|o| o == "nodes") {
-        rows.extend(engines::node_rows(&engines, args.nodes).await?);
-    }
-    if args.only.iter().any(|o| o == "memory") {
-        let bin = std::env::current_exe()?.with_file_name("deployd");
-        anyhow::ensure!(
-            bin.exists(),
-            "{} is missing: cargo build --release -p deployd",
-            bin.display()
+    if wants("engines") {
+        record(
+            "engines",
+            engines::lifecycle_rows(&engines, args.engine_jobs, &[16, 64]).await,
         );
-        rows.extend(engines::memory_rows(&engines, &bin, args.engine_jobs, args.nodes).await?);
+        record(
+            "engines",
+            engines::replica_latency_rows(&engines, args.latency_samples).await,
+        );
     }
-    if args.only.iter().any(|o| o == "runtime") {
+    if wants("nodes") {
+        record("nodes", engines::node_rows(&engines, args.nodes).await);
+    }
+    if wants("memory") {
+        let bin = std::env::current_exe()?.with_file_name("deployd");
+        let r = if bin.exists() {
+            engines::memory_rows(&engines, &bin, args.engine_jobs, args.nodes).await
+        } else {
+            Err(anyhow::anyhow!(
+                "{} is missing: cargo build --release -p deployd",
+                bin.display()
+            ))
+        };
+        record("memory", r);
+    }
+    if wants("runtime") {
         match agentd::testing::services() {
             Some(s) => {
-                rows.extend(runtime::run(&s, args.deploy_rounds).await?);
+                record("runtime", runtime::run(&s, args.deploy_rounds).await);
                 let bin = std::env::current_exe()?.with_file_name("agentd");
-                anyhow::ensure!(
-                    bin.exists(),
-                    "{} is missing: cargo build --release -p agentd",
-                    bin.display()
-                );
-                rows.extend(runtime::agentd_rss(&s, &bin, args.rss_apps).await?);
+                let r = if bin.exists() {
+                    runtime::agentd_rss(&s, &bin, args.rss_apps).await
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{} is missing: cargo build --release -p agentd",
+                        bin.display()
+                    ))
+                };
+                record("runtime", r);
             }
             None => eprintln!("runtime section skipped: no registry (run under scripts/bench.sh)"),
         }
@@ -370,6 +393,7 @@ async fn main() -> anyhow::Result<()> {
             r.what, r.figure, r.baseline_what, r.baseline, r.ratio
         );
     }
+    anyhow::ensure!(failed.is_empty(), "sections failed: {}", failed.join(", "));
     Ok(())
 }
 
