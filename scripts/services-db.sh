@@ -111,7 +111,7 @@ SQL
 
 db_pg_bin() {
     local b
-    b=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    b=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
     [[ -n $b && -x $b/postgres ]] || db_die "PostgreSQL binaries not found under /usr/lib/postgresql"
     echo "$b"
 }

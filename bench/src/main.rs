@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+mod engines;
 mod runtime;
 use protocol::client::DeployClient;
 use protocol::job::{
@@ -31,8 +32,25 @@ struct Args {
     /// Apps deployed for agentd's resident memory figure.
     #[arg(long, default_value_t = 20)]
     rss_apps: usize,
-    /// Sections to run: deployd, runtime (needs Docker and the registry of scripts/services.sh).
-    #[arg(long, value_delimiter = ',', default_value = "deployd,runtime")]
+    /// Jobs pushed through the full lifecycle per engine and runner count.
+    #[arg(long, default_value_t = 2000)]
+    engine_jobs: usize,
+    /// Simulated runtime nodes for heartbeat ingest and placement.
+    #[arg(long, default_value_t = 5000)]
+    nodes: usize,
+    /// Engines for the engines, nodes and memory sections (mysql and postgres need the
+    /// servers of scripts/services-db.sh: FUNAI_TEST_MYSQL_URL, FUNAI_TEST_POSTGRES_URL).
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,mysql,postgres")]
+    engines: Vec<String>,
+    /// Sections to run: deployd (SQLite latency and lifecycle), engines (lifecycle per
+    /// engine with 16 and 64 runners, latency across replicas), nodes (heartbeat ingest and
+    /// placement at --nodes nodes), memory (resident memory of the deployd binary), runtime
+    /// (needs Docker and the registry of scripts/services.sh).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "deployd,engines,nodes,memory,runtime"
+    )]
     only: Vec<String>,
 }
 
@@ -49,7 +67,7 @@ pub(crate) fn median(v: &mut [Duration]) -> Duration {
     pct(v, 0.5)
 }
 
-fn pct(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -61,7 +79,7 @@ pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
-fn payload(app: String) -> CreateJobRequest {
+pub(crate) fn payload(app: String) -> CreateJobRequest {
     CreateJobRequest {
         job_type: Default::default(),
         payload: JobPayload {
@@ -72,7 +90,7 @@ fn payload(app: String) -> CreateJobRequest {
     }
 }
 
-async fn node(c: &DeployClient) -> anyhow::Result<()> {
+pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
     c.node_heartbeat(&NodeHeartbeat {
         node_name: "rt-bench".into(),
         agent_base_url: "http://127.0.0.1:7005".into(),
@@ -90,10 +108,24 @@ async fn create_to_claim(samples: usize) -> anyhow::Result<(Duration, Duration)>
     let d = deployd::testing::start().await;
     let c = d.client();
     node(&c).await?;
+    create_to_claim_with(&c, &c, &d.state, samples).await
+}
+
+/// Create→claim latency: 4 runners long-poll through `claimer` (whose state is
+/// `claimer_state`), jobs are created through `creator` (the same deployd, or another
+/// replica of it). Each job is created once all 4 claims are parked waiting, so the figure
+/// is the wake-up, not a runner that happened to be looking.
+pub(crate) async fn create_to_claim_with(
+    creator: &DeployClient,
+    claimer: &DeployClient,
+    claimer_state: &deployd::AppState,
+    samples: usize,
+) -> anyhow::Result<(Duration, Duration)> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, Instant)>();
     let stop = tokio_util::sync::CancellationToken::new();
+    let before = claimer.runners().await?.len();
     for r in 0..4 {
-        let c = c.clone();
+        let c = claimer.clone();
         let tx = tx.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -123,13 +155,26 @@ async fn create_to_claim(samples: usize) -> anyhow::Result<(Duration, Duration)>
         });
     }
     // Let the pollers enter their long-poll.
-    while c.runners().await.map(|r| r.len()).unwrap_or(0) < 4 {
+    while claimer.runners().await.map(|r| r.len()).unwrap_or(0) < before + 4 {
         tokio::task::yield_now().await;
     }
     let mut lat = Vec::with_capacity(samples);
     for i in 0..samples {
+        let parked = Instant::now();
+        while claimer_state
+            .waiting
+            .claims
+            .load(std::sync::atomic::Ordering::SeqCst)
+            < 4
+        {
+            anyhow::ensure!(
+                parked.elapsed() < Duration::from_secs(30),
+                "the pollers never parked"
+            );
+            tokio::task::yield_now().await;
+        }
         let t0 = Instant::now();
-        let job = c.create_job(&payload(format!("lat{i}"))).await?;
+        let job = creator.create_job(&payload(format!("lat{i}"))).await?;
         let (id, at) = rx
             .recv()
             .await
@@ -147,6 +192,15 @@ async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
     let d = deployd::testing::start().await;
     let c = d.client();
     node(&c).await?;
+    lifecycle_with(&c, jobs, runners).await
+}
+
+/// Jobs per second through the full lifecycle, `runners` at once, against `c`.
+pub(crate) async fn lifecycle_with(
+    c: &DeployClient,
+    jobs: usize,
+    runners: usize,
+) -> anyhow::Result<f64> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
@@ -162,14 +216,23 @@ async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
                     return Ok::<usize, anyhow::Error>(done);
                 }
                 c.create_job(&payload(format!("life{i}"))).await?;
-                let job = c
-                    .claim(&ClaimRequest {
-                        runner_id: runner.clone(),
-                        lease_seconds: 30,
-                        wait_seconds: 0,
-                    })
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("nothing to claim"))?;
+                // A pending job exists for this claim, but on a server engine another
+                // runner's claim may hold it locked this instant (SKIP LOCKED): look again.
+                let mut tries = 0;
+                let job = loop {
+                    let got = c
+                        .claim(&ClaimRequest {
+                            runner_id: runner.clone(),
+                            lease_seconds: 30,
+                            wait_seconds: 0,
+                        })
+                        .await?;
+                    match got {
+                        Some(job) => break job,
+                        None if tries < 1000 => tries += 1,
+                        None => anyhow::bail!("nothing to claim after {tries} tries"),
+                    }
+                };
                 c.heartbeat(
                     job.id,
                     &HeartbeatRequest {
@@ -207,7 +270,7 @@ async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
 
 /// The baseline: the same five write transactions per job, straight on SQLite with sqlx,
 /// from the same number of concurrent tasks, no HTTP and no logic.
-async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64> {
+pub(crate) async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("bare.db").display());
     let opts: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
@@ -263,21 +326,61 @@ async fn bare_sqlite(jobs: usize, tasks: usize) -> anyhow::Result<f64> {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let wants = |s: &str| args.only.iter().any(|o| o == s);
     let mut rows = Vec::new();
-    if args.only.iter().any(|o| o == "deployd") {
-        rows.extend(control(&args).await?);
+    // A section that fails is named, the others still run and the table still prints;
+    // the exit status says something failed.
+    let mut failed = Vec::new();
+    let mut record = |section: &str, r: anyhow::Result<Vec<Row>>| match r {
+        Ok(r) => rows.extend(r),
+        Err(e) => {
+            eprintln!("section {section} FAILED: {e:#}");
+            failed.push(section.to_string());
+        }
+    };
+    if wants("deployd") {
+        record("deployd", control(&args).await);
     }
-    if args.only.iter().any(|o| o == "runtime") {
+    let engines = engines::available(&args.engines);
+    if wants("engines") {
+        record(
+            "engines",
+            engines::lifecycle_rows(&engines, args.engine_jobs, &[16, 64]).await,
+        );
+        record(
+            "engines",
+            engines::replica_latency_rows(&engines, args.latency_samples).await,
+        );
+    }
+    if wants("nodes") {
+        record("nodes", engines::node_rows(&engines, args.nodes).await);
+    }
+    if wants("memory") {
+        let bin = std::env::current_exe()?.with_file_name("deployd");
+        let r = if bin.exists() {
+            engines::memory_rows(&engines, &bin, args.engine_jobs, args.nodes).await
+        } else {
+            Err(anyhow::anyhow!(
+                "{} is missing: cargo build --release -p deployd",
+                bin.display()
+            ))
+        };
+        record("memory", r);
+    }
+    if wants("runtime") {
         match agentd::testing::services() {
             Some(s) => {
-                rows.extend(runtime::run(&s, args.deploy_rounds).await?);
+                record("runtime", runtime::run(&s, args.deploy_rounds).await);
                 let bin = std::env::current_exe()?.with_file_name("agentd");
-                anyhow::ensure!(
-                    bin.exists(),
-                    "{} is missing: cargo build --release -p agentd",
-                    bin.display()
-                );
-                rows.extend(runtime::agentd_rss(&s, &bin, args.rss_apps).await?);
+                let r = if bin.exists() {
+                    runtime::agentd_rss(&s, &bin, args.rss_apps).await
+                } else {
+                    Err(anyhow::anyhow!(
+                        "{} is missing: cargo build --release -p agentd",
+                        bin.display()
+                    ))
+                };
+                record("runtime", r);
             }
             None => eprintln!("runtime section skipped: no registry (run under scripts/bench.sh)"),
         }
@@ -290,6 +393,7 @@ async fn main() -> anyhow::Result<()> {
             r.what, r.figure, r.baseline_what, r.baseline, r.ratio
         );
     }
+    anyhow::ensure!(failed.is_empty(), "sections failed: {}", failed.join(", "));
     Ok(())
 }
 
@@ -304,7 +408,7 @@ async fn control(args: &Args) -> anyhow::Result<Vec<Row>> {
     };
     rows.push(Row {
         what: format!(
-            "create→claim latency p50 (4 long-polling runners, {} samples)",
+            "create→claim latency p50 (4 runners parked in a long-poll, {} samples, SQLite)",
             args.latency_samples
         ),
         figure: ms(p50),

@@ -26,6 +26,7 @@ impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
             .field(
                 "database_url",
                 &crate::store::redact_url(&self.database_url),

@@ -251,6 +251,91 @@ impl TestDeployd {
         n.unwrap_or_else(|e| panic!("count {table} in {shown}: {e}"))
     }
 
+    /// The engine's plan for the placement query (`BEST_NODE` of the engine's store), one
+    /// line per plan row, after the engine has looked at the node table's statistics.
+    pub async fn explain_placement(&self) -> String {
+        use sqlx::Row;
+        let url = &self.settings.database_url;
+        let shown = crate::store::redact_url(url);
+        let (since, pct) = (0_i64, self.settings.nodes.disk_free_min_pct);
+        match self.engine() {
+            Engine::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(url)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    crate::store::sqlite::BEST_NODE
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(since)
+                    .bind(pct)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                pool.close().await;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>("detail").unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Engine::Mysql => {
+                let pool = sqlx::MySqlPool::connect(url)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                let _ = sqlx::raw_sql("ANALYZE TABLE fun_ai_deploy_runtime_node")
+                    .execute(&pool)
+                    .await;
+                let sql =
+                    sqlx::AssertSqlSafe(format!("EXPLAIN {}", crate::store::mysql::BEST_NODE));
+                let rows = sqlx::query(sql)
+                    .bind(since)
+                    .bind(pct)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                pool.close().await;
+                rows.iter()
+                    .map(|r| {
+                        format!(
+                            "key={} extra={}",
+                            r.try_get::<Option<String>, _>("key")
+                                .ok()
+                                .flatten()
+                                .unwrap_or_default(),
+                            r.try_get::<Option<String>, _>("Extra")
+                                .ok()
+                                .flatten()
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+            Engine::Postgres => {
+                let pool = sqlx::PgPool::connect(url)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                let _ = sqlx::query("ANALYZE fun_ai_deploy_runtime_node")
+                    .execute(&pool)
+                    .await;
+                let sql =
+                    sqlx::AssertSqlSafe(format!("EXPLAIN {}", crate::store::postgres::BEST_NODE));
+                let rows = sqlx::query(sql)
+                    .bind(since)
+                    .bind(pct)
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                pool.close().await;
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+        }
+    }
+
     /// Stops the server and waits for in-flight requests to finish.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();

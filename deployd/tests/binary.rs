@@ -139,3 +139,32 @@ fn serve_answers_health_and_stops_on_sigterm() {
     assert!(err.contains("shutting down"), "{err}");
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn a_database_password_never_reaches_print_config_or_debug_output() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let url = "mysql://funai:s3cret-db-pass@127.0.0.1:3306/deployd";
+    let out = base_cmd(dir.path())
+        .env("DEPLOYD_DATABASE_URL", url)
+        .arg("print-config")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("database_url = \"mysql://funai:***@127.0.0.1:3306/deployd\""),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+    let settings = deployd::Settings {
+        database_url: url.into(),
+        ..Default::default()
+    };
+    let debug = format!("{settings:?}");
+    assert!(!debug.contains("s3cret"), "{debug}");
+    assert!(debug.contains("funai:***@"), "{debug}");
+}

@@ -329,3 +329,72 @@ async fn shutdown_answers_long_polls_and_finishes_in_flight_requests() {
     assert!(got.is_none());
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_reads_one_indexed_row_however_many_nodes() {
+    const NODES: usize = 2000;
+    let d = deployd::testing::start().await;
+    let c = d.client();
+    // Disks of every size and fill, some below the threshold, some drained or disabled.
+    let hbs: Vec<_> = (0..NODES)
+        .map(|i| {
+            let spread = ((i * 7919) % NODES) as i64;
+            node_hb(
+                &format!("rt-{i:04}"),
+                5.0 + (spread % 90) as f64,
+                (spread % 500 + 1) * 1_000_000_000,
+                spread % 7,
+            )
+        })
+        .collect();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (store, hbs, next) = (d.state.store.clone(), hbs.clone(), next.clone());
+        let now = d.state.now();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(hb) = hbs.get(i) else { return };
+                store
+                    .upsert_node(hb, None, now)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    for (i, flag) in [(0, "drain"), (1, "disable"), (2, "drain")] {
+        c.node_action(&format!("rt-{i:04}"), flag)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    // The node the rules choose, computed here from what was sent.
+    let expected = hbs
+        .iter()
+        .enumerate()
+        .filter(|(i, hb)| *i > 2 && hb.disk_free_pct >= 15.0)
+        .map(|(_, hb)| hb)
+        .max_by(|a, b| {
+            a.disk_free_bytes
+                .cmp(&b.disk_free_bytes)
+                .then(a.disk_free_pct.total_cmp(&b.disk_free_pct))
+                .then(b.container_count.cmp(&a.container_count))
+                .then(b.node_name.cmp(&a.node_name))
+        })
+        .map(|hb| hb.node_name.clone());
+    create(&c, payload("many")).await;
+    let got = claim(&c, "r1", 0).await.unwrap_or_else(|| panic!("no job"));
+    assert_eq!(got.runtime_node.map(|n| n.node_name), expected);
+
+    // The engine reads the choice off the index: no sort of every node.
+    let plan = d.explain_placement().await;
+    eprintln!("placement plan on {:?}:\n{plan}", d.engine());
+    assert!(plan.contains("idx_node_choice"), "{plan}");
+    assert!(
+        !plan.contains("TEMP B-TREE") && !plan.contains("Sort") && !plan.contains("filesort"),
+        "{plan}"
+    );
+}

@@ -31,6 +31,11 @@ use crate::settings::DatabaseSettings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/mysql");
 
+/// The placement query (see `best_node`): one row read through `idx_node_choice`.
+pub const BEST_NODE: &str = "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+     WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+     ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1";
+
 /// How far back the change poll looks before the newest change it saw: a transaction that
 /// commits up to this long after it took its timestamp is still seen.
 const POLL_LOOKBACK_MS: i64 = 3_000;
@@ -126,15 +131,11 @@ impl MysqlStore {
         conn: &mut MySqlConnection,
         now: i64,
     ) -> StoreResult<Option<ChosenNode>> {
-        Ok(sqlx::query_as::<_, ChosenNode>(
-            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
-             WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
-             ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1",
-        )
-        .bind(healthy_since(now, self.policy.node_stale_ms))
-        .bind(self.policy.disk_free_min_pct)
-        .fetch_optional(conn)
-        .await?)
+        Ok(sqlx::query_as::<_, ChosenNode>(BEST_NODE)
+            .bind(healthy_since(now, self.policy.node_stale_ms))
+            .bind(self.policy.disk_free_min_pct)
+            .fetch_optional(conn)
+            .await?)
     }
 
     async fn usable_node(

@@ -29,6 +29,11 @@ use crate::settings::DatabaseSettings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// The placement query (see `best_node`): one row read through `idx_node_choice`.
+pub const BEST_NODE: &str = "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+     WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= $1 AND disk_free_pct >= $2 \
+     ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1";
+
 /// The channel every replica listens on; the payload is `<replica>:jobs` or `<replica>:logs`.
 const CHANNEL: &str = "fun_ai_deploy_changes";
 
@@ -135,15 +140,11 @@ impl PostgresStore {
         conn: &mut PgConnection,
         now: i64,
     ) -> StoreResult<Option<ChosenNode>> {
-        Ok(sqlx::query_as::<_, ChosenNode>(
-            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
-             WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= $1 AND disk_free_pct >= $2 \
-             ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1",
-        )
-        .bind(healthy_since(now, self.policy.node_stale_ms))
-        .bind(self.policy.disk_free_min_pct)
-        .fetch_optional(conn)
-        .await?)
+        Ok(sqlx::query_as::<_, ChosenNode>(BEST_NODE)
+            .bind(healthy_since(now, self.policy.node_stale_ms))
+            .bind(self.policy.disk_free_min_pct)
+            .fetch_optional(conn)
+            .await?)
     }
 
     async fn usable_node(

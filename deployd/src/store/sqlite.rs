@@ -25,6 +25,11 @@ use super::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
+/// The placement query (see `best_node`): one row read through `idx_node_choice`.
+pub const BEST_NODE: &str = "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+     WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+     ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1";
+
 pub struct SqliteStore {
     pool: SqlitePool,
     write: Mutex<()>,
@@ -91,15 +96,11 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         now: i64,
     ) -> StoreResult<Option<ChosenNode>> {
-        Ok(sqlx::query_as::<_, ChosenNode>(
-            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
-             WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
-             ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1",
-        )
-        .bind(healthy_since(now, self.policy.node_stale_ms))
-        .bind(self.policy.disk_free_min_pct)
-        .fetch_optional(conn)
-        .await?)
+        Ok(sqlx::query_as::<_, ChosenNode>(BEST_NODE)
+            .bind(healthy_since(now, self.policy.node_stale_ms))
+            .bind(self.policy.disk_free_min_pct)
+            .fetch_optional(conn)
+            .await?)
     }
 
     /// The app's sticky node, when it is usable (whatever its disk).
