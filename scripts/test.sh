@@ -36,7 +36,7 @@ for db in mysql postgres; do
         continue
     fi
     log "cargo test -p deployd on $db"
-    FUNAI_TEST_DB=$db cargo test -p deployd --tests --locked -- --test-threads=2 2>&1 | tee -a "$out"
+    FUNAI_TEST_DB=$db cargo test -p deployd --tests --locked --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$out"
     db_status=${PIPESTATUS[0]}
     ((db_status == 0)) || status=$db_status
 done
