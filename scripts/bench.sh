@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 source scripts/services.sh
 services_up
 trap services_down EXIT
-cargo build --release -p agentd -p funai-bench
+cargo build --release -p agentd -p deployd -p funai-bench
 ./target/release/funai-bench "$@"
