@@ -246,3 +246,63 @@ fn a_bad_topology_or_role_is_a_usage_error_that_says_why() {
     let out = run(&["check", "--topology", &g, "--timeout-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The figure of bench/check-matrix.sh: `functl check --expect-closed` from each host of the
+/// lab (every probe in parallel, a per-probe timeout), beside the same probes one at a time
+/// from the runner host, measured in the same run. Prints a markdown table.
+#[test]
+#[ignore = "a benchmark: bench/check-matrix.sh runs it"]
+fn bench_check_expect_closed_across_the_matrix() {
+    if !lab::ready("bench_check_expect_closed_across_the_matrix") {
+        return;
+    }
+    let rounds: usize = std::env::var("FUNAI_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let lab = Lab::build();
+    let mut rows = Vec::new();
+    let mut total = Duration::ZERO;
+    let mut probes_total = 0;
+    for (host, _, _) in HOSTS {
+        let mut times = Vec::new();
+        let mut probes = 0;
+        for _ in 0..rounds {
+            let run = lab.check(host, &["-o", "json"]);
+            assert_eq!(run.code, 0, "{host}: {}{}", run.stdout, run.stderr);
+            probes = run.json()["probes"].as_u64().unwrap_or_default();
+            times.push(run.elapsed);
+        }
+        let m = median(times);
+        total += m;
+        probes_total += probes;
+        rows.push(format!("| from {host} | {probes} | {} |", ms(m)));
+    }
+    let seq = lab.check("runner", &["-o", "json", "--parallel", "1"]);
+    assert_eq!(seq.code, 0, "{}{}", seq.stdout, seq.stderr);
+    let seq_probes = seq.json()["probes"].as_u64().unwrap_or_default();
+    println!(
+        "\n`functl check --expect-closed --timeout-ms 1000` (--parallel 64), median of {rounds}, process start and `ip netns exec` included\n"
+    );
+    println!("| run | probes | time |\n|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+    println!(
+        "| all eight hosts, one after the other | {probes_total} | {} |",
+        ms(total)
+    );
+    println!(
+        "| baseline: from runner, --parallel 1 | {seq_probes} | {} |",
+        ms(seq.elapsed)
+    );
+}

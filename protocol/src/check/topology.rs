@@ -365,6 +365,14 @@ port = 5000
     }
 
     #[test]
+    fn the_packaged_example_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config/topology.toml");
+        let t = Topology::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(t.roles_of(&[ip("10.0.0.103")]), vec!["git", "registry"]);
+        assert!(t.roles["public"].is_empty());
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_reason() {
         assert!(err("[roles]\napi = [\"api.internal\"]\n").contains("not an IP address"));
         assert!(err("").contains("no [roles]"));
