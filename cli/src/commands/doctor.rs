@@ -387,16 +387,13 @@ impl Estate {
     /// Why a PENDING job waits; `others` are more jobs waiting behind the same cause.
     fn pending(&self, job: &Job, others: &[i64]) -> Finding {
         let now = self.now();
-        let waited = age(&job.created_at, &now);
+        let waited = secs(now - job.created_at);
         let subject = if others.is_empty() {
             job.id.to_string()
         } else {
             format!("{} (+{} more)", job.id, others.len())
         };
-        let what = format!(
-            "job {} of app {} PENDING since {waited}",
-            job.id, job.app_id
-        );
+        let what = format!("job {} of app {} PENDING for {waited}", job.id, job.app_id);
         if self.runners.is_empty() {
             return finding(
                 "job-pending",
@@ -875,23 +872,19 @@ impl Estate {
 }
 
 fn describe(e: &reqwest::Error) -> String {
-    let mut s = if e.is_timeout() {
-        "no answer within the timeout".to_string()
+    let what = if e.is_timeout() {
+        "no answer within the timeout"
     } else if e.is_connect() {
-        "cannot connect".to_string()
+        "cannot connect"
     } else {
-        e.to_string()
+        "request failed"
     };
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
+    // The innermost cause says it plainly (`Connection refused (os error 111)`).
+    let mut deepest: &dyn std::error::Error = e;
+    while let Some(next) = deepest.source() {
+        deepest = next;
     }
-    s
+    format!("{what}: {deepest}")
 }
 
 /// What a probe from here can confirm about a failure.
