@@ -34,6 +34,8 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand apps 'Apps as last deployed: node, image, commit, URL'
             cand runners 'Runners that claim jobs'
             cand rollback 'Redeploy the previous (or a named) image of an app'
+            cand check 'Probe the security-group matrix from this host (or show every agent''s last check with --all)'
+            cand doctor 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix'
             cand registry 'The registry''s app images: prune old tags'
             cand up 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
             cand down 'Stop what `functl up` started, and nothing else'
@@ -410,6 +412,45 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'functl;check'= {
+            cand --topology 'Topology file: roles mapped to addresses, extra [[allow]] edges [default: /etc/funai/topology.toml]'
+            cand --from 'This host''s role(s), comma-separated [default: the roles of this host''s addresses]'
+            cand --timeout-ms 'Per-probe timeout in milliseconds: for the TCP connect, and again for the handshake'
+            cand --parallel 'Probes in flight at once'
+            cand --known-hosts 'known_hosts that the Git server''s host key must be in [default: /etc/funai/known_hosts when it exists; else the key is not checked]'
+            cand --key 'The deploy key --auth logs in with [default: /etc/funai/deploy_key]'
+            cand --ssh-user 'The user --auth logs in as'
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand --expect-closed 'Also probe every pair the matrix does not allow, from this host to each role''s addresses on the matrix''s ports: each must fail to connect'
+            cand --auth 'On the SSH edge, also log in with the deploy key (--key)'
+            cand --all 'Show the whole matrix as deployd last heard it from the agents, with each result''s age'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'functl;doctor'= {
+            cand --job 'Diagnose one job (and the node it was placed on)'
+            cand --app 'Diagnose an app: its latest job and its node'
+            cand --node 'Diagnose one runtime node'
+            cand --timeout-ms 'Per-probe timeout in milliseconds (agents, Git server, registry)'
+            cand --known-hosts 'known_hosts for the Git server probe [default: /etc/funai/known_hosts when it exists]'
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'functl;registry'= {
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
@@ -528,6 +569,8 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand apps 'Apps as last deployed: node, image, commit, URL'
             cand runners 'Runners that claim jobs'
             cand rollback 'Redeploy the previous (or a named) image of an app'
+            cand check 'Probe the security-group matrix from this host (or show every agent''s last check with --all)'
+            cand doctor 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix'
             cand registry 'The registry''s app images: prune old tags'
             cand up 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
             cand down 'Stop what `functl up` started, and nothing else'
@@ -592,6 +635,10 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;help;runners;list'= {
         }
         &'functl;help;rollback'= {
+        }
+        &'functl;help;check'= {
+        }
+        &'functl;help;doctor'= {
         }
         &'functl;help;registry'= {
             cand prune 'Keep the newest N tags of app repositories, never a running one; delete the rest'

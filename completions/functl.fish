@@ -38,6 +38,8 @@ complete -c functl -n "__fish_functl_needs_command" -f -a "nodes" -d 'Runtime no
 complete -c functl -n "__fish_functl_needs_command" -f -a "apps" -d 'Apps as last deployed: node, image, commit, URL'
 complete -c functl -n "__fish_functl_needs_command" -f -a "runners" -d 'Runners that claim jobs'
 complete -c functl -n "__fish_functl_needs_command" -f -a "rollback" -d 'Redeploy the previous (or a named) image of an app'
+complete -c functl -n "__fish_functl_needs_command" -f -a "check" -d 'Probe the security-group matrix from this host (or show every agent\'s last check with --all)'
+complete -c functl -n "__fish_functl_needs_command" -f -a "doctor" -d 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix'
 complete -c functl -n "__fish_functl_needs_command" -f -a "registry" -d 'The registry\'s app images: prune old tags'
 complete -c functl -n "__fish_functl_needs_command" -f -a "up" -d 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
 complete -c functl -n "__fish_functl_needs_command" -f -a "down" -d 'Stop what `functl up` started, and nothing else'
@@ -278,6 +280,37 @@ json\t'Pretty JSON, the records as deployd answered them'"
 complete -c functl -n "__fish_functl_using_subcommand rollback" -l no-wait -d 'Only create the job; do not follow it'
 complete -c functl -n "__fish_functl_using_subcommand rollback" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c functl -n "__fish_functl_using_subcommand rollback" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand check" -l topology -d 'Topology file: roles mapped to addresses, extra [[allow]] edges [default: /etc/funai/topology.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand check" -l from -d 'This host\'s role(s), comma-separated [default: the roles of this host\'s addresses]' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l timeout-ms -d 'Per-probe timeout in milliseconds: for the TCP connect, and again for the handshake' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l parallel -d 'Probes in flight at once' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l known-hosts -d 'known_hosts that the Git server\'s host key must be in [default: /etc/funai/known_hosts when it exists; else the key is not checked]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand check" -l key -d 'The deploy key --auth logs in with [default: /etc/funai/deploy_key]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand check" -l ssh-user -d 'The user --auth logs in as' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand check" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand check" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand check" -l expect-closed -d 'Also probe every pair the matrix does not allow, from this host to each role\'s addresses on the matrix\'s ports: each must fail to connect'
+complete -c functl -n "__fish_functl_using_subcommand check" -l auth -d 'On the SSH edge, also log in with the deploy key (--key)'
+complete -c functl -n "__fish_functl_using_subcommand check" -l all -d 'Show the whole matrix as deployd last heard it from the agents, with each result\'s age'
+complete -c functl -n "__fish_functl_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand check" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l job -d 'Diagnose one job (and the node it was placed on)' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l app -d 'Diagnose an app: its latest job and its node' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l node -d 'Diagnose one runtime node' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l timeout-ms -d 'Per-probe timeout in milliseconds (agents, Git server, registry)' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l known-hosts -d 'known_hosts for the Git server probe [default: /etc/funai/known_hosts when it exists]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand doctor" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
 complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
 complete -c functl -n "__fish_functl_using_subcommand registry; and not __fish_seen_subcommand_from prune help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
@@ -354,19 +387,21 @@ complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s o -l out
 json\t'Pretty JSON, the records as deployd answered them'"
 complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c functl -n "__fish_functl_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "jobs" -d 'Deploy jobs: list, show, follow logs, cancel'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "deploy" -d 'Create a deploy job (an image, or a Git repository to build) and optionally follow it'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "nodes" -d 'Runtime nodes: list, drain, undrain, enable, disable, remove'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "apps" -d 'Apps as last deployed: node, image, commit, URL'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "runners" -d 'Runners that claim jobs'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "rollback" -d 'Redeploy the previous (or a named) image of an app'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "registry" -d 'The registry\'s app images: prune old tags'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "up" -d 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "down" -d 'Stop what `functl up` started, and nothing else'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "status" -d 'The local stack\'s processes, addresses and apps'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "completions" -d 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "generate-docs" -d 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
-complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback registry up down status completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "jobs" -d 'Deploy jobs: list, show, follow logs, cancel'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "deploy" -d 'Create a deploy job (an image, or a Git repository to build) and optionally follow it'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "nodes" -d 'Runtime nodes: list, drain, undrain, enable, disable, remove'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "apps" -d 'Apps as last deployed: node, image, commit, URL'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "runners" -d 'Runners that claim jobs'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "rollback" -d 'Redeploy the previous (or a named) image of an app'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "check" -d 'Probe the security-group matrix from this host (or show every agent\'s last check with --all)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "doctor" -d 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "registry" -d 'The registry\'s app images: prune old tags'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "up" -d 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "down" -d 'Stop what `functl up` started, and nothing else'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "status" -d 'The local stack\'s processes, addresses and apps'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "completions" -d 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "generate-docs" -d 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
+complete -c functl -n "__fish_functl_using_subcommand help; and not __fish_seen_subcommand_from jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "list" -d 'List jobs, newest first'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "show" -d 'Show every field of one job'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from jobs" -f -a "logs" -d 'Print a job\'s log; -f follows it until the job ends'

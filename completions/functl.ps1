@@ -37,6 +37,8 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('apps', 'apps', [CompletionResultType]::ParameterValue, 'Apps as last deployed: node, image, commit, URL')
             [CompletionResult]::new('runners', 'runners', [CompletionResultType]::ParameterValue, 'Runners that claim jobs')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Redeploy the previous (or a named) image of an app')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Probe the security-group matrix from this host (or show every agent''s last check with --all)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix')
             [CompletionResult]::new('registry', 'registry', [CompletionResultType]::ParameterValue, 'The registry''s app images: prune old tags')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop what `functl up` started, and nothing else')
@@ -458,6 +460,47 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'functl;check' {
+            [CompletionResult]::new('--topology', '--topology', [CompletionResultType]::ParameterName, 'Topology file: roles mapped to addresses, extra [[allow]] edges [default: /etc/funai/topology.toml]')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'This host''s role(s), comma-separated [default: the roles of this host''s addresses]')
+            [CompletionResult]::new('--timeout-ms', '--timeout-ms', [CompletionResultType]::ParameterName, 'Per-probe timeout in milliseconds: for the TCP connect, and again for the handshake')
+            [CompletionResult]::new('--parallel', '--parallel', [CompletionResultType]::ParameterName, 'Probes in flight at once')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'known_hosts that the Git server''s host key must be in [default: /etc/funai/known_hosts when it exists; else the key is not checked]')
+            [CompletionResult]::new('--key', '--key', [CompletionResultType]::ParameterName, 'The deploy key --auth logs in with [default: /etc/funai/deploy_key]')
+            [CompletionResult]::new('--ssh-user', '--ssh-user', [CompletionResultType]::ParameterName, 'The user --auth logs in as')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--expect-closed', '--expect-closed', [CompletionResultType]::ParameterName, 'Also probe every pair the matrix does not allow, from this host to each role''s addresses on the matrix''s ports: each must fail to connect')
+            [CompletionResult]::new('--auth', '--auth', [CompletionResultType]::ParameterName, 'On the SSH edge, also log in with the deploy key (--key)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Show the whole matrix as deployd last heard it from the agents, with each result''s age')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'functl;doctor' {
+            [CompletionResult]::new('--job', '--job', [CompletionResultType]::ParameterName, 'Diagnose one job (and the node it was placed on)')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'Diagnose an app: its latest job and its node')
+            [CompletionResult]::new('--node', '--node', [CompletionResultType]::ParameterName, 'Diagnose one runtime node')
+            [CompletionResult]::new('--timeout-ms', '--timeout-ms', [CompletionResultType]::ParameterName, 'Per-probe timeout in milliseconds (agents, Git server, registry)')
+            [CompletionResult]::new('--known-hosts', '--known-hosts', [CompletionResultType]::ParameterName, 'known_hosts for the Git server probe [default: /etc/funai/known_hosts when it exists]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'functl;registry' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
@@ -586,6 +629,8 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('apps', 'apps', [CompletionResultType]::ParameterValue, 'Apps as last deployed: node, image, commit, URL')
             [CompletionResult]::new('runners', 'runners', [CompletionResultType]::ParameterValue, 'Runners that claim jobs')
             [CompletionResult]::new('rollback', 'rollback', [CompletionResultType]::ParameterValue, 'Redeploy the previous (or a named) image of an app')
+            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Probe the security-group matrix from this host (or show every agent''s last check with --all)')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix')
             [CompletionResult]::new('registry', 'registry', [CompletionResultType]::ParameterValue, 'The registry''s app images: prune old tags')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop what `functl up` started, and nothing else')
@@ -671,6 +716,12 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;help;rollback' {
+            break
+        }
+        'functl;help;check' {
+            break
+        }
+        'functl;help;doctor' {
             break
         }
         'functl;help;registry' {

@@ -185,7 +185,7 @@ docker_check() {
 
 services_up() {
     mkdir -p "$FUNAI_SVC_DIR"
-    svc_apt curl busybox-static docker-registry apache2-utils openssh-server git iproute2 tmux man-db chromium
+    svc_apt curl busybox-static docker-registry apache2-utils openssh-server git iproute2 iptables openssl tmux man-db chromium
     export FUNAI_TEST_BUSYBOX=/bin/busybox
     docker_check
     registry_up

@@ -1,6 +1,7 @@
 //! agentd: the node daemon. The runner role claims and executes jobs; the runtime role runs
 //! app containers and routes the gateway (DESIGN §3.2, §3.3).
 
+pub mod check;
 pub mod docker;
 pub mod gateway;
 pub mod runner;
@@ -31,6 +32,13 @@ pub async fn serve_runtime(
     let deployd = DeployClient::new(&settings.deploy_url).node_token(Some(rs.node_token.clone()));
     let rt = runtime::Runtime::start(rs, Some(deployd)).await?;
     tokio::spawn(rt.clone().heartbeat_loop(shutdown.clone()));
+    if let Some(prober) = check::Prober::for_runtime(&settings.check) {
+        let rt = rt.clone();
+        tokio::spawn(prober.run(shutdown.clone(), move |report| {
+            rt.deliver_checks(report);
+            std::future::ready(())
+        }));
+    }
     if let Some(gw) = gateway {
         let g = rt.gateway.clone();
         let s = shutdown.clone();
@@ -48,4 +56,28 @@ pub async fn serve_runtime(
         }
     });
     Ok(rt)
+}
+
+/// The runner role's connectivity checks, sent to deployd after each round; nothing without
+/// a `[check]` topology.
+pub fn spawn_runner_checks(
+    settings: &Settings,
+    runner: &runner::Runner,
+    shutdown: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let prober = check::Prober::for_runner(&settings.check, &runner.settings)?;
+    let client = runner.deployd().clone();
+    let runner_id = runner.settings.runner_id.clone();
+    Some(tokio::spawn(prober.run(shutdown, move |report| {
+        let client = client.clone();
+        let req = protocol::check::RunnerChecks {
+            runner_id: runner_id.clone(),
+            checks: report,
+        };
+        async move {
+            if let Err(e) = client.runner_checks(&req).await {
+                tracing::warn!(error = %e, "cannot send the connectivity check to deployd");
+            }
+        }
+    })))
 }

@@ -141,6 +141,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         Some(rs) => {
             tracing::info!(runner = %rs.runner_id, concurrency = rs.concurrency, deploy_url = %settings.deploy_url, "runner role starting");
             let r = agentd::runner::Runner::start(rs.clone(), &settings.deploy_url).await?;
+            agentd::spawn_runner_checks(&settings, &r, shutdown.clone());
             Some(tokio::spawn(r.run(shutdown.clone())))
         }
         None => None,

@@ -13,6 +13,8 @@ pub struct Settings {
     pub deploy_url: String,
     pub runner: Option<RunnerSettings>,
     pub runtime: Option<RuntimeSettings>,
+    /// Periodic probes of this host's edges of the security-group matrix, sent to deployd.
+    pub check: CheckSettings,
 }
 
 impl Default for Settings {
@@ -21,6 +23,43 @@ impl Default for Settings {
             deploy_url: "http://127.0.0.1:7002".into(),
             runner: None,
             runtime: None,
+            check: CheckSettings::default(),
+        }
+    }
+}
+
+/// `[check]`: each role probes its edges of the matrix (DESIGN §7) every `interval_seconds`
+/// and reports to deployd (`functl check --all`). No topology, no probes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckSettings {
+    /// The topology file (roles to addresses, extra edges); empty: no probes.
+    pub topology: String,
+    pub interval_seconds: u64,
+    /// Per probe: the TCP connect, and again the handshake.
+    pub timeout_ms: u64,
+    /// Also probe every pair the matrix does not allow, which must be closed.
+    pub expect_closed: bool,
+    /// Probes in flight at once.
+    pub parallel: usize,
+    /// known_hosts for the SSH probe; empty: the runner's `git_known_hosts`.
+    pub known_hosts: String,
+    /// The runner also logs in to the Git server with its deploy key.
+    pub ssh_auth: bool,
+    pub ssh_user: String,
+}
+
+impl Default for CheckSettings {
+    fn default() -> Self {
+        Self {
+            topology: String::new(),
+            interval_seconds: 60,
+            timeout_ms: 2000,
+            expect_closed: true,
+            parallel: 64,
+            known_hosts: String::new(),
+            ssh_auth: true,
+            ssh_user: "git".into(),
         }
     }
 }
@@ -194,6 +233,23 @@ impl Settings {
 
     /// Refuses placeholder secrets and unknown gateway kinds.
     pub fn check(&self) -> Result<(), String> {
+        let c = &self.check;
+        if !(5..=86_400).contains(&c.interval_seconds) {
+            return Err("check.interval_seconds must be 5..=86400".into());
+        }
+        if !(50..=60_000).contains(&c.timeout_ms) {
+            return Err("check.timeout_ms must be 50..=60000".into());
+        }
+        if !(1..=1024).contains(&c.parallel) {
+            return Err("check.parallel must be 1..=1024".into());
+        }
+        if c.ssh_user.is_empty()
+            || c.ssh_user
+                .chars()
+                .any(|ch| ch.is_whitespace() || ch.is_control())
+        {
+            return Err("check.ssh_user must be a user name".into());
+        }
         if self.runner.is_none() && self.runtime.is_none() {
             return Err(
                 "neither [runner] nor [runtime] is configured: give agentd at least one role"

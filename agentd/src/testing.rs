@@ -199,6 +199,7 @@ pub async fn start_runtime_in(
         deploy_url: deploy_url.to_string(),
         runner: None,
         runtime: Some(rs),
+        check: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let rt = crate::serve_runtime(&settings, api, Some(gw), shutdown.clone())

@@ -98,6 +98,7 @@ pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
         disk_free_pct: 80.0,
         disk_free_bytes: 1 << 40,
         container_count: 0,
+        checks: None,
     })
     .await?;
     Ok(())

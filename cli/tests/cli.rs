@@ -121,6 +121,7 @@ async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, conta
         disk_free_pct: pct,
         disk_free_bytes: free,
         container_count: containers,
+        checks: None,
     })
     .await
     .unwrap_or_else(|e| panic!("node heartbeat: {e}"));

@@ -361,6 +361,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
             disk_free_pct: 50.0,
             disk_free_bytes: 1 << 40,
             container_count: 0,
+            checks: None,
         })
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -46,6 +46,7 @@ async fn a_person_answers_the_drain_prompt_in_tmux() {
         disk_free_pct: 50.0,
         disk_free_bytes: 1 << 40,
         container_count: 0,
+        checks: None,
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));

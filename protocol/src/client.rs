@@ -7,13 +7,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::app::AppRun;
+use crate::check::{RunnerChecks, StoredCheckReport};
 use crate::envelope::Envelope;
 use crate::headers;
 use crate::job::{
     AppRef, ClaimRequest, CreateJobRequest, HeartbeatAnswer, HeartbeatRequest, Job, JobListQuery,
     LogAppendAnswer, LogChunk, PurgeAnswer, ReportRequest,
 };
-use crate::node::{AuditEntry, NodeHeartbeat, Placement, ReassignRequest, RuntimeNode};
+use crate::node::{
+    AuditEntry, EstateSettings, NodeHeartbeat, Placement, ReassignRequest, RuntimeNode,
+};
 use crate::runner::Runner;
 use crate::secret::Secret;
 
@@ -366,6 +369,15 @@ impl DeployClient {
         self.call(Self::json(rb, req)).await
     }
 
+    /// Sends a runner's latest connectivity check.
+    pub async fn runner_checks(
+        &self,
+        req: &RunnerChecks,
+    ) -> Result<serde_json::Value, ClientError> {
+        let rb = self.request(Method::POST, "/deploy/runners/checks", Channel::Runner)?;
+        self.call(Self::json(rb, req)).await
+    }
+
     // ---- runtime nodes (X-RT-Node-Token) ----
 
     pub async fn node_heartbeat(&self, hb: &NodeHeartbeat) -> Result<RuntimeNode, ClientError> {
@@ -453,6 +465,18 @@ impl DeployClient {
             Channel::Admin,
         )?)
         .await
+    }
+
+    /// The latest connectivity check of every agent that sends them.
+    pub async fn checks(&self) -> Result<Vec<StoredCheckReport>, ClientError> {
+        self.call(self.request(Method::GET, "/admin/checks", Channel::Admin)?)
+            .await
+    }
+
+    /// deployd's thresholds and clock.
+    pub async fn settings(&self) -> Result<EstateSettings, ClientError> {
+        self.call(self.request(Method::GET, "/admin/settings", Channel::Admin)?)
+            .await
     }
 
     pub async fn audit(&self, limit: i64) -> Result<Vec<AuditEntry>, ClientError> {

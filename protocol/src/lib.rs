@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod app;
+pub mod check;
 pub mod client;
 pub mod config;
 pub mod envelope;

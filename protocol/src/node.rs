@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::check::CheckReport;
 
 /// `POST /internal/runtime-nodes/heartbeat`
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -14,6 +15,10 @@ pub struct NodeHeartbeat {
     pub disk_free_pct: f64,
     pub disk_free_bytes: i64,
     pub container_count: i64,
+    /// The node's latest connectivity check, when it runs them (`[check]` in agentd.toml).
+    /// Optional: the existing estate's agents send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<CheckReport>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,4 +97,17 @@ pub struct AuditEntry {
     pub target: String,
     #[serde(default)]
     pub detail: Option<String>,
+}
+
+/// `GET /admin/settings`: the thresholds deployd judges by, and its clock.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EstateSettings {
+    /// deployd's own time when it answered: ages and leases are judged by this clock.
+    pub now: Timestamp,
+    pub heartbeat_stale_seconds: i64,
+    pub disk_free_min_pct: f64,
+    pub runner_stale_seconds: i64,
+    pub lease_seconds: i64,
+    pub max_attempts: i64,
 }

@@ -116,6 +116,11 @@ impl Runner {
         }))
     }
 
+    /// The client this runner calls deployd with.
+    pub fn deployd(&self) -> &DeployClient {
+        &self.client
+    }
+
     /// Claims and runs jobs until `shutdown`, `concurrency` at a time; running jobs finish.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let sem = Arc::new(Semaphore::new(self.settings.concurrency as usize));

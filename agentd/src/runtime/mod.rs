@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use protocol::agent::{AppStatusAnswer, DeployAppAnswer, DeployAppRequest};
+use protocol::check::CheckReport;
 use protocol::client::DeployClient;
 use protocol::node::NodeHeartbeat;
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,8 @@ pub struct Runtime {
     deployd: Option<DeployClient>,
     beat_now: Notify,
     http: reqwest::Client,
+    /// The latest connectivity check not yet delivered with a heartbeat.
+    checks: Mutex<Option<CheckReport>>,
 }
 
 /// Releases an app's in-flight mark when a deploy ends, however it ends.
@@ -132,6 +135,7 @@ impl Runtime {
             deployd,
             beat_now: Notify::new(),
             http,
+            checks: Mutex::new(None),
         });
         rt.adopt().await?;
         Ok(rt)
@@ -695,7 +699,18 @@ impl Runtime {
             disk_free_pct: (free as f64 * 100.0 / total as f64 * 10.0).round() / 10.0,
             disk_free_bytes: free as i64,
             container_count: self.container_count().await?,
+            checks: self
+                .checks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         })
+    }
+
+    /// Sends `report` with the next heartbeat, at once.
+    pub fn deliver_checks(&self, report: CheckReport) {
+        *self.checks.lock().unwrap_or_else(|p| p.into_inner()) = Some(report);
+        self.beat_now.notify_one();
     }
 
     /// Beats every `heartbeat_seconds` and right after each deploy, stop or delete.
@@ -706,11 +721,18 @@ impl Runtime {
         let period = Duration::from_secs(self.settings.heartbeat_seconds.max(1));
         loop {
             match self.heartbeat().await {
-                Ok(hb) => {
-                    if let Err(e) = client.node_heartbeat(&hb).await {
-                        tracing::warn!(error = %e, "node heartbeat to deployd failed");
+                Ok(hb) => match client.node_heartbeat(&hb).await {
+                    Ok(_) => {
+                        // Delivered: later beats carry no check until the next round.
+                        if let Some(sent) = &hb.checks {
+                            let mut pending = self.checks.lock().unwrap_or_else(|p| p.into_inner());
+                            if pending.as_ref().map(|c| c.probed_at) == Some(sent.probed_at) {
+                                *pending = None;
+                            }
+                        }
                     }
-                }
+                    Err(e) => tracing::warn!(error = %e, "node heartbeat to deployd failed"),
+                },
                 Err(e) => tracing::warn!(error = %e, "cannot build the node heartbeat"),
             }
             tokio::select! {

@@ -2,8 +2,10 @@
 //! `async fn run(self, ctx: &Ctx)`.
 
 pub mod apps;
+pub mod check;
 pub mod deploy;
 pub mod docs;
+pub mod doctor;
 pub mod jobs;
 pub mod nodes;
 pub mod redeploy;
@@ -35,6 +37,10 @@ pub enum Command {
     Runners(runners::Cmd),
     /// Redeploy the previous (or a named) image of an app
     Rollback(rollback::Cmd),
+    /// Probe the security-group matrix from this host (or show every agent's last check with --all)
+    Check(check::Cmd),
+    /// Name the cause of stuck jobs, unreachable or full nodes, refused registries and Git, with the fix
+    Doctor(doctor::Cmd),
     /// The registry's app images: prune old tags
     #[command(subcommand)]
     Registry(registry::Cmd),
@@ -60,6 +66,8 @@ impl Command {
             Command::Apps(cmd) => cmd.run(ctx).await,
             Command::Runners(cmd) => cmd.run(ctx).await,
             Command::Rollback(cmd) => cmd.run(ctx).await,
+            Command::Check(cmd) => cmd.run(ctx).await,
+            Command::Doctor(cmd) => cmd.run(ctx).await,
             Command::Registry(cmd) => cmd.run(ctx).await,
             Command::Up(cmd) => cmd.run(ctx).await,
             Command::Down(cmd) => cmd.run(ctx).await,

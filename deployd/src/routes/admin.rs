@@ -3,7 +3,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use protocol::node::ReassignRequest;
+use protocol::node::{EstateSettings, ReassignRequest};
 use serde::Deserialize;
 
 use super::{Peer, St, check_id, check_name, query_error};
@@ -194,3 +194,24 @@ pub async fn audit_log(
 }
 
 pub use audit_log as audit_route;
+
+/// `GET /admin/checks`: the latest connectivity check of each agent that sends them.
+pub async fn checks(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    Ok(ok(state.store.list_check_reports().await?))
+}
+
+/// `GET /admin/settings`: the thresholds deployd judges nodes, runners and leases by, and
+/// its clock, for `functl doctor`. No secret is among them.
+pub async fn settings(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
+    admin(&state, &headers, &peer)?;
+    let s = &state.settings;
+    Ok(ok(EstateSettings {
+        now: crate::store::rows::ts(state.now()),
+        heartbeat_stale_seconds: s.nodes.heartbeat_stale_seconds,
+        disk_free_min_pct: s.nodes.disk_free_min_pct,
+        runner_stale_seconds: s.nodes.runner_stale_seconds,
+        lease_seconds: s.jobs.lease_seconds,
+        max_attempts: s.jobs.max_attempts,
+    }))
+}

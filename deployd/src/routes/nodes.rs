@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use protocol::check::Reporter;
 use protocol::node::NodeHeartbeat;
 
 use super::{Peer, St, check_name};
@@ -44,10 +45,20 @@ pub async fn heartbeat(
     if hb.container_count < 0 {
         return Err(ApiError::field("containerCount", "must not be negative"));
     }
+    if let Some(c) = &hb.checks {
+        c.validate().map_err(|m| ApiError::field("checks", m))?;
+    }
+    let remote = peer.ip().to_string();
     let up = state
         .store
-        .upsert_node(&hb, Some(&peer.ip().to_string()), state.now())
+        .upsert_node(&hb, Some(&remote), state.now())
         .await?;
+    if let Some(c) = &hb.checks {
+        state
+            .store
+            .save_check_report(Reporter::Node, &hb.node_name, Some(&remote), c, state.now())
+            .await?;
+    }
     // A node that was unknown or stale may unblock jobs waiting for a placement.
     if up.came_up {
         tracing::info!(node = %hb.node_name, "runtime node is up");

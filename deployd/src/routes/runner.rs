@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use protocol::check::{Reporter, RunnerChecks};
 use protocol::job::{ClaimRequest, HeartbeatRequest, LogAppendAnswer, ReportRequest};
 
 use super::{Peer, St, check_name, path_error};
@@ -233,6 +234,36 @@ pub async fn report(
     }
     state.logs_changed.notify_waiters();
     Ok(ok(job))
+}
+
+/// `POST /deploy/runners/checks`: a runner's latest connectivity check.
+pub async fn checks(
+    State(state): St,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<JsonBody<RunnerChecks>, ApiError>,
+) -> ApiResult {
+    let _caller = require(&state, Channel::Runner, &headers, peer.ip())?;
+    let JsonBody(req) = body?;
+    check_name("runnerId", &req.runner_id)?;
+    req.checks
+        .validate()
+        .map_err(|m| ApiError::field("checks", m))?;
+    let remote = peer.ip().to_string();
+    state
+        .store
+        .save_check_report(
+            Reporter::Runner,
+            &req.runner_id,
+            Some(&remote),
+            &req.checks,
+            state.now(),
+        )
+        .await?;
+    Ok(ok(serde_json::json!({
+        "runnerId": req.runner_id,
+        "violations": req.checks.violations(),
+    })))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use protocol::app::AppRun;
+use protocol::check::{CheckReport, Reporter, StoredCheckReport};
 use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
 use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
 use protocol::runner::Runner;
@@ -216,6 +217,19 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<()>;
     async fn list_audit(&self, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+
+    // connectivity checks
+    /// Keeps `report` as the latest check of `name`, replacing the one before.
+    async fn save_check_report(
+        &self,
+        reporter: Reporter,
+        name: &str,
+        remote_addr: Option<&str>,
+        report: &CheckReport,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// The latest check of every host that sent one, by reporter kind and name.
+    async fn list_check_reports(&self) -> StoreResult<Vec<StoredCheckReport>>;
 }
 
 /// The engine a database URL names.

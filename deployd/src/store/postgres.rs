@@ -1224,4 +1224,42 @@ impl super::Store for PostgresStore {
         .await?;
         Ok(rows.into_iter().map(AuditEntry::from).collect())
     }
+
+    async fn save_check_report(
+        &self,
+        reporter: protocol::check::Reporter,
+        name: &str,
+        remote_addr: Option<&str>,
+        report: &protocol::check::CheckReport,
+        now: i64,
+    ) -> StoreResult<()> {
+        let w = super::rows::CheckReportWrite::new(reporter, name, remote_addr, report)?;
+        sqlx::query(
+            "INSERT INTO fun_ai_deploy_check_report (reporter, name, remote_addr, violations, report_json, probed_at, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (reporter, name) DO UPDATE SET remote_addr = $3, violations = $4, report_json = $5, probed_at = $6, received_at = $7",
+        )
+        .bind(w.reporter)
+        .bind(&w.name)
+        .bind(&w.remote_addr)
+        .bind(w.violations)
+        .bind(&w.report_json)
+        .bind(w.probed_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_check_reports(&self) -> StoreResult<Vec<protocol::check::StoredCheckReport>> {
+        sqlx::query_as::<_, super::rows::CheckReportRow>(
+            "SELECT reporter, name, remote_addr, violations, report_json, received_at \
+             FROM fun_ai_deploy_check_report ORDER BY reporter, name",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(super::rows::CheckReportRow::into_stored)
+        .collect()
+    }
 }

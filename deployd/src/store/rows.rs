@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::TimeZone;
 use protocol::Timestamp;
 use protocol::app::{AppRun, AppRunStatus, DeployedImage};
+use protocol::check::{CheckReport, Reporter, StoredCheckReport};
 use protocol::job::{JobPayload, JobStatus, JobType, ReportRequest, RuntimeNodeRef};
 use protocol::node::{AuditEntry, NodeHealth, Placement, RuntimeNode};
 use protocol::runner::{Runner, RunnerHealth};
@@ -651,5 +652,70 @@ pub fn app_run_on_finish(
         error_message: run_error,
         recent_images_json: serde_json::to_string(&recent).unwrap_or_else(|_| "[]".into()),
         updated_at: now,
+    }
+}
+
+/// A host's latest connectivity check as stored.
+#[derive(sqlx::FromRow)]
+pub struct CheckReportRow {
+    pub reporter: String,
+    pub name: String,
+    pub remote_addr: Option<String>,
+    pub violations: i64,
+    pub report_json: String,
+    pub received_at: i64,
+}
+
+impl CheckReportRow {
+    pub fn into_stored(self) -> Result<StoredCheckReport, StoreError> {
+        let reporter = Reporter::parse(&self.reporter).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "check report of unknown reporter {:?}",
+                self.reporter
+            ))
+        })?;
+        let report = serde_json::from_str(&self.report_json).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "check report of {} {}: {e}",
+                self.reporter, self.name
+            ))
+        })?;
+        Ok(StoredCheckReport {
+            reporter,
+            name: self.name,
+            remote_addr: self.remote_addr,
+            received_at: ts(self.received_at),
+            violations: self.violations,
+            report,
+        })
+    }
+}
+
+/// What a check report upsert writes.
+pub struct CheckReportWrite {
+    pub reporter: &'static str,
+    pub name: String,
+    pub remote_addr: Option<String>,
+    pub violations: i64,
+    pub report_json: String,
+    pub probed_at: i64,
+}
+
+impl CheckReportWrite {
+    pub fn new(
+        reporter: Reporter,
+        name: &str,
+        remote_addr: Option<&str>,
+        report: &CheckReport,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            reporter: reporter.as_str(),
+            name: name.to_string(),
+            remote_addr: remote_addr.map(str::to_string),
+            violations: report.violations() as i64,
+            report_json: serde_json::to_string(report)
+                .map_err(|e| StoreError::Invalid(format!("check report: {e}")))?,
+            probed_at: report.probed_at.timestamp_millis(),
+        })
     }
 }

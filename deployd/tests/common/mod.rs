@@ -40,6 +40,7 @@ pub fn node_hb(name: &str, pct: f64, bytes: i64, containers: i64) -> NodeHeartbe
         disk_free_pct: pct,
         disk_free_bytes: bytes,
         container_count: containers,
+        checks: None,
     }
 }
 
