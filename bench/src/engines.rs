@@ -224,6 +224,7 @@ fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
         disk_free_pct: 5.0 + (spread % 90) as f64,
         disk_free_bytes: (spread + 1) * 1_000_000_000 - round as i64,
         container_count: spread % 40,
+        checks: None,
     }
 }
 

@@ -83,6 +83,7 @@ async fn deployd_killed_under_load_loses_no_job() {
         disk_free_pct: 50.0,
         disk_free_bytes: 1 << 40,
         container_count: 0,
+        checks: None,
     })
     .await
     .unwrap_or_else(|e| panic!("{e}"));
