@@ -171,10 +171,16 @@ async fn fuzzed_bodies_never_crash_or_answer_500() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200u32);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        ..Config::default()
-    });
+    // A fixed seed: the same inputs every run, so a failure can be replayed.
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases,
+            ..Config::default()
+        },
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
+    );
     let mut executed = 0u64;
     let mut by_status = std::collections::BTreeMap::new();
     for (method, path, header, secret, valid) in &endpoints {

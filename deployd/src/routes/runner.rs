@@ -111,10 +111,14 @@ pub async fn heartbeat(
             ));
         }
     }
-    if let Some(m) = &req.phase_message
-        && m.len() > 1000
-    {
-        return Err(ApiError::field("phaseMessage", "is longer than 1000 bytes"));
+    if let Some(m) = &req.phase_message {
+        if m.len() > 1000 {
+            return Err(ApiError::field("phaseMessage", "is longer than 1000 bytes"));
+        }
+        // PostgreSQL text cannot hold NUL; no engine should be asked to.
+        if m.contains('\0') {
+            return Err(ApiError::field("phaseMessage", "must not contain NUL"));
+        }
     }
     let changed_phase = req.phase.is_some();
     let ans = state
@@ -208,10 +212,13 @@ pub async fn report(
             "must be 1-64 hexadecimal digits",
         ));
     }
-    if let Some(m) = &req.error_message
-        && m.len() > 64 * 1024
-    {
-        return Err(ApiError::field("errorMessage", "is longer than 64 KiB"));
+    if let Some(m) = &req.error_message {
+        if m.len() > 64 * 1024 {
+            return Err(ApiError::field("errorMessage", "is longer than 64 KiB"));
+        }
+        if m.contains('\0') {
+            return Err(ApiError::field("errorMessage", "must not contain NUL"));
+        }
     }
     let was_terminal = state
         .store
