@@ -381,3 +381,45 @@ async fn a_slow_loris_client_is_cut_off_and_others_are_served() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_message_is_refused_on_every_engine() {
+    let (d, c) = with_node().await;
+    let job = create(&c, payload("nul")).await;
+    claim(&c, "r-nul", 0)
+        .await
+        .unwrap_or_else(|| panic!("no job"));
+    let http = reqwest::Client::new();
+    for (path, body, field) in [
+        (
+            format!("/deploy/jobs/{}/heartbeat", job.id),
+            json!({"runnerId":"r-nul","phaseMessage":"a\u{0}b"}),
+            "phaseMessage",
+        ),
+        (
+            format!("/deploy/jobs/{}/report", job.id),
+            json!({"runnerId":"r-nul","status":"FAILED","errorMessage":"a\u{0}b"}),
+            "errorMessage",
+        ),
+    ] {
+        let r = http
+            .post(format!("{}{path}", d.url))
+            .header("X-Runner-Token", RUNNER_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let v: Value = r.json().await.unwrap_or_default();
+        assert!(
+            v["message"].as_str().unwrap_or_default().contains(field),
+            "{v}"
+        );
+    }
+    let j = c.get_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        j.status,
+        protocol::job::JobStatus::Running,
+        "a refused report changed the job"
+    );
+}
