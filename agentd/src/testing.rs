@@ -504,3 +504,59 @@ pub async fn start_runner(
         workdir,
     }
 }
+
+/// Creates a BUILD_AND_DEPLOY job; panics on refusal (tests call it with valid payloads).
+pub async fn create_job(
+    c: &protocol::client::DeployClient,
+    p: protocol::job::JobPayload,
+) -> protocol::job::Job {
+    c.create_job(&protocol::job::CreateJobRequest {
+        job_type: Default::default(),
+        payload: p,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("create job: {e}"))
+}
+
+/// Follows a job's log until it is complete; answers the final job and the whole log.
+pub async fn follow_job(
+    c: &protocol::client::DeployClient,
+    id: i64,
+) -> (protocol::job::Job, String) {
+    let mut offset = 0;
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let chunk = c
+            .read_log(id, offset, 20)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        text.push_str(&chunk.content);
+        offset = chunk.next_offset;
+        if chunk.complete {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "job {id} did not finish:\n{text}"
+        );
+    }
+    (c.get_job(id).await.unwrap_or_else(|e| panic!("{e}")), text)
+}
+
+/// Waits until deployd lists the node `node` (its first heartbeat arrived).
+pub async fn wait_for_node(c: &protocol::client::DeployClient, node: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !c
+        .list_nodes()
+        .await
+        .map(|n| n.iter().any(|x| x.node_name == node))
+        .unwrap_or(false)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {node} never heartbeated"
+        );
+        tokio::task::yield_now().await;
+    }
+}

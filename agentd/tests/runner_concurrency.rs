@@ -9,16 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use protocol::client::DeployClient;
-use protocol::job::{CreateJobRequest, Job, JobPayload, JobStatus};
-
-async fn create(c: &DeployClient, p: JobPayload) -> Job {
-    c.create_job(&CreateJobRequest {
-        job_type: Default::default(),
-        payload: p,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+use protocol::job::{Job, JobPayload, JobStatus};
 
 async fn wait_terminal(c: &DeployClient, id: i64, limit: Duration) -> Job {
     let deadline = Instant::now() + limit;
@@ -44,19 +35,6 @@ async fn wait_terminal(c: &DeployClient, id: i64, limit: Duration) -> Job {
     }
 }
 
-async fn wait_node(c: &DeployClient, node: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !c
-        .list_nodes()
-        .await
-        .map(|n| n.iter().any(|x| x.node_name == node))
-        .unwrap_or(false)
-    {
-        assert!(Instant::now() < deadline, "node {node} never heartbeated");
-        tokio::task::yield_now().await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_runners_and_ten_apps_run_every_job_once() {
     let Some(s) = services() else { return };
@@ -64,7 +42,7 @@ async fn two_runners_and_ten_apps_run_every_job_once() {
     let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     // Stage 1 jobs need no Git: the runners only claim, deploy and report.
     let g = GitServer {
         url: String::new(),
@@ -84,7 +62,7 @@ async fn two_runners_and_ten_apps_run_every_job_once() {
             image: Some(v1.clone()),
             ..Default::default()
         };
-        jobs.push(create(&c, p).await);
+        jobs.push(create_job(&c, p).await);
     }
     let mut by_runner: HashMap<String, usize> = HashMap::new();
     for j in &jobs {
@@ -126,7 +104,7 @@ async fn a_runner_killed_mid_build_loses_the_job_to_another_and_the_app_deploys_
     let d = deployd::testing::start_for_real_nodes_with(|st| st.jobs.sweep_interval_ms = 200).await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     let name = format!("slowish-{}", rand_hex());
     let mut files = app_files(&s.busybox, "survived");
     files[0].1 = b"FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nRUN [\"/bin/busybox\", \"sleep\", \"5\"]\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"httpd\", \"-f\", \"-p\", \"3000\", \"-h\", \"/www\"]\n".to_vec();
@@ -160,7 +138,7 @@ async fn a_runner_killed_mid_build_loses_the_job_to_another_and_the_app_deploys_
         .spawn()
         .unwrap_or_else(|e| panic!("{e}"));
     let app = format!("k{}", rand_hex());
-    let job = create(
+    let job = create_job(
         &c,
         JobPayload {
             app_id: app.clone(),

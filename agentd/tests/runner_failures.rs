@@ -6,52 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use protocol::client::DeployClient;
-use protocol::job::{CreateJobRequest, Job, JobPayload, JobStatus};
-
-async fn create(c: &DeployClient, p: JobPayload) -> Job {
-    c.create_job(&CreateJobRequest {
-        job_type: Default::default(),
-        payload: p,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-async fn finish(c: &DeployClient, id: i64) -> (Job, String) {
-    let mut offset = 0;
-    let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let chunk = c
-            .read_log(id, offset, 20)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        text.push_str(&chunk.content);
-        offset = chunk.next_offset;
-        if chunk.complete {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} did not finish:\n{text}"
-        );
-    }
-    (c.get_job(id).await.unwrap_or_else(|e| panic!("{e}")), text)
-}
-
-async fn wait_node(c: &DeployClient, node: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !c
-        .list_nodes()
-        .await
-        .map(|n| n.iter().any(|x| x.node_name == node))
-        .unwrap_or(false)
-    {
-        assert!(Instant::now() < deadline, "node {node} never heartbeated");
-        tokio::task::yield_now().await;
-    }
-}
+use protocol::job::{JobPayload, JobStatus};
 
 fn payload(app: &str, url: &str) -> JobPayload {
     JobPayload {
@@ -71,7 +26,7 @@ async fn every_failure_names_its_phase_and_cause() {
     let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |r| r.health_timeout_seconds = 3).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     let name = format!("fail-{}", rand_hex());
     let url = g.create_repo(&name, &app_files(&s.busybox, "fails"));
     let broken = format!("broken-{}", rand_hex());
@@ -167,8 +122,8 @@ async fn every_failure_names_its_phase_and_cause() {
     }
     for (what, tweak, p, needles) in cases {
         let runner = start_runner(&s, &g, &d.url, &format!("r-{}", rand_hex()), tweak).await;
-        let job = create(&c, p).await;
-        let (done, log) = finish(&c, job.id).await;
+        let job = create_job(&c, p).await;
+        let (done, log) = follow_job(&c, job.id).await;
         runner.stop().await;
         assert_eq!(done.status, JobStatus::Failed, "{what}: {log}");
         let err = done.error_message.clone().unwrap_or_default();
@@ -200,7 +155,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     let runner = start_runner(&s, &g, &d.url, "r-refs", |r| r.lease_seconds = 3).await;
     let name = format!("refs-{}", rand_hex());
     let url = g.create_repo(&name, &app_files(&s.busybox, "tagged one"));
@@ -213,7 +168,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     );
     let app = format!("r{}", rand_hex());
 
-    let job = create(
+    let job = create_job(
         &c,
         JobPayload {
             git_ref: Some("v1.0.0".into()),
@@ -221,14 +176,14 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
         },
     )
     .await;
-    let (done, log) = finish(&c, job.id).await;
+    let (done, log) = follow_job(&c, job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{log}");
     let page = reqwest::get(done.deploy_url.clone().unwrap_or_default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.text().await.unwrap_or_default().trim(), "tagged one");
 
-    let job = create(
+    let job = create_job(
         &c,
         JobPayload {
             git_ref: Some(first.clone()),
@@ -236,7 +191,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
         },
     )
     .await;
-    let (done, log) = finish(&c, job.id).await;
+    let (done, log) = follow_job(&c, job.id).await;
     assert_eq!(done.status, JobStatus::Succeeded, "{log}");
     assert_eq!(done.commit_sha.as_deref(), Some(first.as_str()));
 
@@ -245,7 +200,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     let mut files = app_files(&s.busybox, "slow");
     files[0].1 = b"FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sleep\", \"30\"]\nCMD [\"/bin/busybox\"]\n".to_vec();
     let slow_url = g.create_repo(&slow, &files);
-    let job = create(&c, payload(&format!("s{}", rand_hex()), &slow_url)).await;
+    let job = create_job(&c, payload(&format!("s{}", rand_hex()), &slow_url)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let j = c.get_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
@@ -257,7 +212,7 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     }
     let started = Instant::now();
     c.cancel_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
-    let (done, log) = finish(&c, job.id).await;
+    let (done, log) = follow_job(&c, job.id).await;
     assert_eq!(done.status, JobStatus::Cancelled, "{log}");
     assert!(
         started.elapsed() < Duration::from_secs(20),

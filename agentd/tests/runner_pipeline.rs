@@ -3,56 +3,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::*;
-use protocol::client::DeployClient;
-use protocol::job::{CreateJobRequest, Job, JobPayload, JobStatus};
-
-async fn wait_node(c: &DeployClient, node: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !c
-        .list_nodes()
-        .await
-        .map(|n| n.iter().any(|x| x.node_name == node))
-        .unwrap_or(false)
-    {
-        assert!(Instant::now() < deadline, "node {node} never heartbeated");
-        tokio::task::yield_now().await;
-    }
-}
-
-async fn create(c: &DeployClient, p: JobPayload) -> Job {
-    c.create_job(&CreateJobRequest {
-        job_type: Default::default(),
-        payload: p,
-    })
-    .await
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+use protocol::job::{JobPayload, JobStatus};
 
 /// Follows the job's log until it ends; answers the final job and the whole log.
-async fn finish(c: &DeployClient, id: i64) -> (Job, String) {
-    let mut offset = 0;
-    let mut text = String::new();
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let chunk = c
-            .read_log(id, offset, 20)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        text.push_str(&chunk.content);
-        offset = chunk.next_offset;
-        if chunk.complete {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} did not finish; log so far:\n{text}"
-        );
-    }
-    (c.get_job(id).await.unwrap_or_else(|e| panic!("{e}")), text)
-}
 
 fn repo_payload(app: &str, url: &str) -> JobPayload {
     JobPayload {
@@ -71,14 +25,14 @@ async fn a_repository_is_cloned_built_pushed_deployed_and_served() {
     let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     let runner = start_runner(&s, &g, &d.url, "runner-e2e", |_| {}).await;
 
     let name = format!("app-{}", rand_hex());
     let url = g.create_repo(&name, &app_files(&s.busybox, "first version"));
     let app = format!("e{}", rand_hex());
-    let job = create(&c, repo_payload(&app, &url)).await;
-    let (done, log) = finish(&c, job.id).await;
+    let job = create_job(&c, repo_payload(&app, &url)).await;
+    let (done, log) = follow_job(&c, job.id).await;
     assert_eq!(
         done.status,
         JobStatus::Succeeded,
@@ -113,8 +67,8 @@ async fn a_repository_is_cloned_built_pushed_deployed_and_served() {
         &[("www/index.html".into(), b"second version\n".to_vec())],
         "second",
     );
-    let job2 = create(&c, repo_payload(&app, &url)).await;
-    let (done2, _) = finish(&c, job2.id).await;
+    let job2 = create_job(&c, repo_payload(&app, &url)).await;
+    let (done2, _) = follow_job(&c, job2.id).await;
     assert_eq!(
         done2.status,
         JobStatus::Succeeded,
@@ -140,7 +94,7 @@ async fn five_deploys_leave_the_newest_three_tags_with_the_running_one() {
     let d = deployd::testing::start_for_real_nodes().await;
     let c = d.client();
     let rt = start_runtime(&s, &d.url, |_| {}).await;
-    wait_node(&c, &rt.node).await;
+    wait_for_node(&c, &rt.node).await;
     let runner = start_runner(&s, &g, &d.url, "runner-keep", |_| {}).await;
     let name = format!("keep-{}", rand_hex());
     let url = g.create_repo(&name, &app_files(&s.busybox, "round 0"));
@@ -157,8 +111,8 @@ async fn five_deploys_leave_the_newest_three_tags_with_the_running_one() {
                 "next",
             );
         }
-        let job = create(&c, repo_payload(&app, &url)).await;
-        let (done, log) = finish(&c, job.id).await;
+        let job = create_job(&c, repo_payload(&app, &url)).await;
+        let (done, log) = follow_job(&c, job.id).await;
         assert_eq!(done.status, JobStatus::Succeeded, "round {round}: {log}");
         images.push(done.image.clone().unwrap_or_default());
         if round == 5 {
