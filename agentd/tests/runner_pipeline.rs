@@ -6,8 +6,6 @@ mod common;
 use common::*;
 use protocol::job::{JobPayload, JobStatus};
 
-/// Follows the job's log until it ends; answers the final job and the whole log.
-
 fn repo_payload(app: &str, url: &str) -> JobPayload {
     JobPayload {
         app_id: app.into(),
