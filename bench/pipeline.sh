@@ -25,7 +25,7 @@ DP=$(port); AP=$(port); GP=$(port)
 
 # The example app as a bare repository on the test sshd.
 repo=bench-hello-$RANDOM
-git init -q --bare "$FUNAI_TEST_GIT_REPOS/$repo.git"
+git init -q --bare -b main "$FUNAI_TEST_GIT_REPOS/$repo.git"
 src=$work/src
 mkdir -p "$src/www"
 cp examples/hello-app/Dockerfile examples/hello-app/.dockerignore "$src/"
@@ -102,7 +102,7 @@ for r in $(seq 1 "$ROUNDS"); do
     t0=$(now)
     rm -rf "$work/clone"
     GIT_SSH_COMMAND="ssh -i $FUNAI_TEST_GIT_KEY -o UserKnownHostsFile=$FUNAI_TEST_GIT_KNOWN_HOSTS -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes" \
-        git clone -q "$url" "$work/clone"
+        git clone -q -b main "$url" "$work/clone"
     img="$FUNAI_TEST_REGISTRY/funaistudio/bench-by-hand:r$r"
     docker build -q -t "$img" "$work/clone" >/dev/null
     docker push -q "$img" >/dev/null
