@@ -46,20 +46,7 @@ const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nStopped cleanly 
 
 fn generate_man(dir: &std::path::Path) -> std::io::Result<()> {
     use clap::CommandFactory;
-    std::fs::create_dir_all(dir)?;
-    let cmd = Cli::command();
-    let mut pages = vec![("deployd".to_string(), cmd.clone())];
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("deployd-{}", sub.get_name());
-        pages.push((name.clone(), sub.clone().name(name)));
-    }
-    for (name, page) in pages {
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(page).render(&mut buf)?;
-        buf.extend_from_slice(EXIT_STATUS.as_bytes());
-        std::fs::write(dir.join(format!("{name}.1")), buf)?;
-    }
-    Ok(())
+    protocol::daemon::write_man_pages(Cli::command(), "deployd", dir, EXIT_STATUS)
 }
 
 fn load(cli: &Cli) -> Result<Settings, String> {
@@ -86,10 +73,7 @@ fn main() -> ExitCode {
         };
     }
     tracing_subscriber::fmt()
-        .with_env_filter(quiet_libraries(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        ))
+        .with_env_filter(protocol::daemon::log_filter())
         .with_writer(std::io::stderr)
         .init();
     let settings = match load(&cli) {
@@ -132,7 +116,8 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before binding: a SIGTERM during start-up still shuts down cleanly.
-    let signalled = wait_for_signal()?;
+    let signalled = protocol::daemon::signals()
+        .map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;
@@ -144,33 +129,4 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         s.cancel();
     });
     deployd::serve(settings, listener, shutdown).await
-}
-
-fn wait_for_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIGTERM: {e}"))?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIGINT: {e}"))?;
-    Ok(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-    })
-}
-
-/// Libraries that log request and response bodies at debug level (container environments
-/// with credentials, registry auth headers) stay at info whatever RUST_LOG asks.
-fn quiet_libraries(filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
-    [
-        "bollard=info",
-        "hyper=info",
-        "hyper_util=info",
-        "reqwest=info",
-        "h2=info",
-        "sqlx=info",
-    ]
-    .iter()
-    .filter_map(|d| d.parse().ok())
-    .fold(filter, |f, d| f.add_directive(d))
 }

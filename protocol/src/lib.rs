@@ -6,6 +6,8 @@ pub mod app;
 pub mod check;
 pub mod client;
 pub mod config;
+#[cfg(feature = "server")]
+pub mod daemon;
 pub mod envelope;
 pub mod job;
 pub mod metrics;
