@@ -96,7 +96,7 @@ impl Cmd {
             } else {
                 eprintln!("moving app {} off {}", p.app_id, self.name);
             }
-            let m = self.move_app(ctx, client, admin, &p.app_id).await;
+            let m = self.move_app(client, admin, &p.app_id).await;
             if let Some(b) = &bar {
                 b.inc(1);
             }
@@ -139,7 +139,6 @@ impl Cmd {
 
     async fn move_app(
         &self,
-        _ctx: &Ctx,
         client: &protocol::client::DeployClient,
         admin: &protocol::client::DeployClient,
         app_id: &str,
