@@ -140,6 +140,25 @@ impl Gateway {
         routes.remove(base_path)
     }
 
+    /// Routes `app_id` at `base_path` to `backend` and drops its other routes, all under one
+    /// lock: no request finds the app unrouted in between. Answers the replaced backends.
+    pub fn switch_app(
+        &self,
+        app_id: &str,
+        base_path: &str,
+        backend: Arc<Backend>,
+    ) -> Vec<Arc<Backend>> {
+        let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        let keys: Vec<String> = routes
+            .iter()
+            .filter(|(k, b)| b.app_id == app_id && k.as_str() != base_path)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let mut old: Vec<Arc<Backend>> = keys.iter().filter_map(|k| routes.remove(k)).collect();
+        old.extend(routes.insert(base_path.to_string(), backend));
+        old
+    }
+
     /// Removes every route of `app_id`; answers the removed backends.
     pub fn remove_app(&self, app_id: &str) -> Vec<Arc<Backend>> {
         let mut routes = self.routes.write().unwrap_or_else(|p| p.into_inner());

@@ -349,10 +349,9 @@ impl Runtime {
 
         tracing::info!(app = %req.app_id, container = %name, "deploy: switch route");
         let backend = Backend::new(&req.app_id, &name, addr);
-        let mut old_backends = self.gateway.remove_app(&req.app_id);
-        if let Some(prev) = self.gateway.set_route(&plan.base_path, backend) {
-            old_backends.push(prev);
-        }
+        let old_backends = self
+            .gateway
+            .switch_app(&req.app_id, &plan.base_path, backend);
         {
             let mut book = self.book.lock().await;
             book.apps.insert(
