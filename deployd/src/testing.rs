@@ -174,6 +174,13 @@ pub async fn replica_of(first: &TestDeployd, tweak: impl FnOnce(&mut Settings)) 
 }
 
 async fn launch(s: Settings, dir: tempfile::TempDir) -> TestDeployd {
+    // `RUST_LOG=deployd=debug cargo test …` shows what the in-process deployd logs.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .unwrap_or_else(|e| panic!("bind {}: {e}", s.listen));
@@ -265,7 +272,7 @@ impl TestDeployd {
                     .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
                 let sql = sqlx::AssertSqlSafe(format!(
                     "EXPLAIN QUERY PLAN {}",
-                    crate::store::sqlite::BEST_NODE
+                    crate::store::dialect::SQLITE.sql(crate::store::sql::BEST_NODE)
                 ));
                 let rows = sqlx::query(sql)
                     .bind(since)
@@ -286,8 +293,10 @@ impl TestDeployd {
                 let _ = sqlx::raw_sql("ANALYZE TABLE fun_ai_deploy_runtime_node")
                     .execute(&pool)
                     .await;
-                let sql =
-                    sqlx::AssertSqlSafe(format!("EXPLAIN {}", crate::store::mysql::BEST_NODE));
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN {}",
+                    crate::store::dialect::MYSQL.sql(crate::store::sql::BEST_NODE)
+                ));
                 let rows = sqlx::query(sql)
                     .bind(since)
                     .bind(pct)
@@ -319,8 +328,10 @@ impl TestDeployd {
                 let _ = sqlx::query("ANALYZE fun_ai_deploy_runtime_node")
                     .execute(&pool)
                     .await;
-                let sql =
-                    sqlx::AssertSqlSafe(format!("EXPLAIN {}", crate::store::postgres::BEST_NODE));
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN {}",
+                    crate::store::dialect::POSTGRES.sql(crate::store::sql::BEST_NODE)
+                ));
                 let rows = sqlx::query(sql)
                     .bind(since)
                     .bind(pct)

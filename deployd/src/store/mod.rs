@@ -1,9 +1,11 @@
 //! The state of deployd behind one trait, a module per engine: SQLite (one process),
 //! MySQL/MariaDB and PostgreSQL (several replicas sharing the database).
 
+pub mod dialect;
 pub mod mysql;
 pub mod postgres;
 pub mod rows;
+pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -356,13 +358,13 @@ pub async fn open(
 ) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     match Engine::of_url(database_url) {
         Some(Engine::Sqlite) => Ok(std::sync::Arc::new(
-            sqlite::SqliteStore::open(database_url, policy).await?,
+            sqlite::open(database_url, policy).await?,
         )),
         Some(Engine::Mysql) => Ok(std::sync::Arc::new(
-            mysql::MysqlStore::open(database_url, policy, db).await?,
+            mysql::open(database_url, policy, db).await?,
         )),
         Some(Engine::Postgres) => Ok(std::sync::Arc::new(
-            postgres::PostgresStore::open(database_url, policy, db).await?,
+            postgres::open(database_url, policy, db).await?,
         )),
         None => {
             let scheme = database_url.split(':').next().unwrap_or_default();

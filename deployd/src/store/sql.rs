@@ -1,0 +1,1204 @@
+//! The store, written once for every engine: each statement in one neutral spelling
+//! (`dialect.rs` says how each engine writes it), the rules of the lifecycle from `rows.rs`.
+//!
+//! Claims and the sweeper lock the rows they move (`{skip_locked}`: rows another replica's
+//! transaction holds are passed over); on SQLite one writer holds the whole file instead
+//! (`BEGIN IMMEDIATE`, and writes serialised in this process). One active job per app is a
+//! unique index on every engine, the per-user limit is serialised by a lock row per user.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use protocol::app::AppRun;
+use protocol::check::{CheckReport, Reporter, StoredCheckReport};
+use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
+use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
+use protocol::runner::Runner;
+use sqlx::{Pool, Transaction};
+use tokio::sync::{Mutex, MutexGuard, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
+use super::rows::{
+    self, AppRunRow, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
+    CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
+    SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
+};
+use super::{
+    Change, ClaimParams, LogRead, NodeFlag, NodeUpsert, Policy, StoreError, StoreResult,
+    SweepOutcome, is_unique_violation, retry_tx,
+};
+
+/// The placement query: the healthy, enabled, not draining node above the disk threshold
+/// with the most free disk (then pct, then fewer containers). One row read through
+/// `idx_node_choice`, whatever the node count.
+pub const BEST_NODE: &str = "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+     WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+     ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1";
+
+const JOB: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?";
+const JOB_LOCKED: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?{for_update}";
+const ACTIVE_JOB: &str = "SELECT id, status FROM fun_ai_deploy_job WHERE app_id = ? \
+     AND status IN ('PENDING','RUNNING') LIMIT 1";
+const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_addr, legacy, jobs_claimed, \
+       last_seen_at, created_at) VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
+       remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at";
+const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
+
+pub struct SqlStore<D: Dialect> {
+    pool: Pool<D::Db>,
+    dialect: D,
+    policy: Policy,
+    /// Serialises writes in this process where the engine has one writer (SQLite).
+    write: Mutex<()>,
+}
+
+async fn exec<D: Dialect>(
+    conn: &mut Conn<D>,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> StoreResult<u64> {
+    Ok(D::Db::execute(conn, D::SPELLING.sql(sql), args).await?)
+}
+
+async fn all<D: Dialect, T: Rowed>(
+    conn: &mut Conn<D>,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> StoreResult<Vec<T>> {
+    Ok(D::Db::fetch_all(conn, D::SPELLING.sql(sql), args).await?)
+}
+
+async fn one<D: Dialect, T: Rowed>(
+    conn: &mut Conn<D>,
+    sql: &'static str,
+    args: &[Arg<'_>],
+) -> StoreResult<Option<T>> {
+    Ok(D::Db::fetch_optional(conn, D::SPELLING.sql(sql), args).await?)
+}
+
+async fn job_row<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<Option<JobRow>> {
+    one::<D, JobRow>(conn, JOB, args![id]).await
+}
+
+async fn job_row_locked<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<JobRow> {
+    one::<D, JobRow>(conn, JOB_LOCKED, args![id])
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub fn new(pool: Pool<D::Db>, dialect: D, policy: Policy) -> Self {
+        Self {
+            pool,
+            dialect,
+            policy,
+            write: Mutex::new(()),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    /// Taken before every write where the engine has one writer.
+    async fn writing(&self) -> Option<MutexGuard<'_, ()>> {
+        if D::ONE_WRITER {
+            Some(self.write.lock().await)
+        } else {
+            None
+        }
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, D::Db>> {
+        Ok(match D::BEGIN {
+            Some(statement) => self.pool.begin_with(statement).await?,
+            None => self.pool.begin().await?,
+        })
+    }
+
+    async fn notify(&self, conn: &mut Conn<D>, change: Change) -> StoreResult<()> {
+        Ok(self.dialect.notify(conn, change).await?)
+    }
+
+    /// A statement outside a transaction.
+    async fn write_once(&self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        let _w = self.writing().await;
+        let mut conn = self.pool.acquire().await?;
+        exec::<D>(&mut conn, sql, args).await
+    }
+
+    async fn read_all<T: Rowed>(&self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+        let mut conn = self.pool.acquire().await?;
+        all::<D, T>(&mut conn, sql, args).await
+    }
+
+    async fn read_one<T: Rowed>(
+        &self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<T>> {
+        let mut conn = self.pool.acquire().await?;
+        one::<D, T>(&mut conn, sql, args).await
+    }
+
+    async fn best_node(&self, conn: &mut Conn<D>, now: i64) -> StoreResult<Option<ChosenNode>> {
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        one::<D, ChosenNode>(conn, BEST_NODE, args![since, self.policy.disk_free_min_pct]).await
+    }
+
+    /// The app's sticky node, when it is usable (whatever its disk).
+    async fn usable_node(
+        &self,
+        conn: &mut Conn<D>,
+        name: &str,
+        now: i64,
+    ) -> StoreResult<Option<ChosenNode>> {
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        one::<D, ChosenNode>(
+            conn,
+            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+             WHERE node_name = ? AND enabled = 1 AND draining = 0 AND last_heartbeat_at >= ?",
+            args![name, since],
+        )
+        .await
+    }
+
+    /// The oldest pending job whose sticky node is usable, locked; for when no node takes
+    /// new apps. Candidates are read first and locked one by one: MariaDB has no
+    /// `FOR UPDATE OF`, and locking the join would lock node rows that heartbeats update.
+    async fn pending_on_sticky_node(
+        &self,
+        conn: &mut Conn<D>,
+        now: i64,
+    ) -> StoreResult<Option<(i64, ChosenNode)>> {
+        #[derive(sqlx::FromRow)]
+        struct Candidate {
+            id: i64,
+            #[sqlx(flatten)]
+            node: ChosenNode,
+        }
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        let candidates = all::<D, Candidate>(
+            conn,
+            "SELECT j.id, n.node_name, n.agent_base_url, n.gateway_base_url FROM fun_ai_deploy_job j \
+             JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+             JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
+             WHERE j.status = 'PENDING' AND n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ? \
+             ORDER BY j.id LIMIT 32",
+            args![since],
+        )
+        .await?;
+        for c in candidates {
+            let locked = one::<D, (i64,)>(
+                conn,
+                "SELECT id FROM fun_ai_deploy_job WHERE id = ? AND status = 'PENDING'{skip_locked}",
+                args![c.id],
+            )
+            .await?;
+            if locked.is_some() {
+                return Ok(Some((c.id, c.node)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Deletes the app's finished jobs older than its newest `keep`.
+    async fn trim_app_history(conn: &mut Conn<D>, app_id: &str, keep: i64) -> StoreResult<()> {
+        let cutoff = one::<D, (i64,)>(
+            conn,
+            "SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            args![app_id, keep - 1],
+        )
+        .await?;
+        let Some((cutoff,)) = cutoff else {
+            return Ok(());
+        };
+        exec::<D>(
+            conn,
+            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+             WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
+            args![app_id, cutoff],
+        )
+        .await?;
+        exec::<D>(
+            conn,
+            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING')",
+            args![app_id, cutoff],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of a job on its app run.
+    async fn update_app_run_on_finish(
+        &self,
+        conn: &mut Conn<D>,
+        job: &JobRow,
+        outcome: Outcome<'_>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let existing = one::<D, AppRunRow>(
+            conn,
+            "SELECT * FROM fun_ai_deploy_app_run WHERE app_id = ?{for_update}",
+            args![&job.app_id],
+        )
+        .await?;
+        let w = app_run_on_finish(
+            existing.as_ref(),
+            job,
+            outcome,
+            self.policy.recent_images,
+            now,
+        );
+        exec::<D>(
+            conn,
+            "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
+               image, commit_sha, deploy_url, error_message, recent_images_json, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (app_id) DO UPDATE SET \
+               user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
+               node_name = COALESCE(excluded.node_name, fun_ai_deploy_app_run.node_name), \
+               last_job_id = excluded.last_job_id, last_job_status = excluded.last_job_status, \
+               status = excluded.status, image = excluded.image, commit_sha = excluded.commit_sha, \
+               deploy_url = excluded.deploy_url, error_message = excluded.error_message, \
+               recent_images_json = excluded.recent_images_json, updated_at = excluded.updated_at",
+            args![
+                &w.app_id,
+                &w.user_id,
+                &w.node_name,
+                w.last_job_id,
+                w.last_job_status,
+                w.status,
+                &w.image,
+                &w.commit_sha,
+                &w.deploy_url,
+                &w.error_message,
+                &w.recent_images_json,
+                w.updated_at,
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn create_job_tx(
+        &self,
+        payload: &JobPayload,
+        payload_json: &str,
+        now: i64,
+    ) -> StoreResult<Job> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        if let Some(user) = &payload.user_id {
+            // Serialises job creation per user across replicas (an exclusive lock on the
+            // user's row, new or not): the limit below is a read.
+            exec::<D>(
+                &mut tx,
+                "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
+                 ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
+                args![user],
+            )
+            .await?;
+        }
+        let active = one::<D, (i64, String)>(&mut tx, ACTIVE_JOB, args![&payload.app_id]).await?;
+        if active.is_some() {
+            return Err(rows::active_job_conflict(&payload.app_id, active));
+        }
+        if let Some(user) = &payload.user_id {
+            let apps: Vec<(String,)> = all::<D, (String,)>(
+                &mut tx,
+                "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
+                 UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY') \
+                 ORDER BY app_id",
+                args![user, user],
+            )
+            .await?;
+            let apps: Vec<String> = apps.into_iter().map(|(a,)| a).collect();
+            rows::check_user_limit(
+                user,
+                &apps,
+                &payload.app_id,
+                self.policy.max_active_apps_per_user,
+            )?;
+        }
+        let res = D::Db::insert_id(
+            &mut tx,
+            D::SPELLING.sql(
+                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
+                   max_attempts, created_at, updated_at) \
+                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}",
+            ),
+            args![
+                &payload.app_id,
+                &payload.user_id,
+                payload_json,
+                self.policy.max_attempts,
+                now,
+                now
+            ],
+        )
+        .await;
+        let id = match res {
+            Ok(id) => id,
+            Err(e) if is_unique_violation(&e) => {
+                // Another replica created one in between; say which.
+                tx.rollback().await?;
+                let active = self
+                    .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                    .await?;
+                return Err(rows::active_job_conflict(&payload.app_id, active));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Self::trim_app_history(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+        self.notify(&mut tx, Change::Jobs).await?;
+        let row = job_row::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished after insert")))?;
+        tx.commit().await?;
+        row.into_job()
+    }
+
+    async fn cancel_job_tx(&self, id: i64, now: i64) -> StoreResult<Job> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let row = job_row_locked::<D>(&mut tx, id).await?;
+        match rows::cancel_action(id, row.status()?)? {
+            CancelAction::Now => {
+                exec::<D>(
+                    &mut tx,
+                    "UPDATE fun_ai_deploy_job SET status = 'CANCELLED', cancel_requested = 1, \
+                     error_message = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                    args![CANCELLED_BEFORE_CLAIM, now, now, id],
+                )
+                .await?;
+            }
+            CancelAction::Request => {
+                exec::<D>(
+                    &mut tx,
+                    "UPDATE fun_ai_deploy_job SET cancel_requested = 1, updated_at = ? WHERE id = ?",
+                    args![now, id],
+                )
+                .await?;
+            }
+        }
+        self.notify(&mut tx, Change::Logs).await?;
+        let row = job_row::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        tx.commit().await?;
+        row.into_job()
+    }
+
+    async fn append_log_tx(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let (received, stored, truncated) = one::<D, (i64, i64, i64)>(
+            &mut tx,
+            "SELECT log_received, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?{for_update}",
+            args![id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        let Some(plan) = rows::plan_log_append(
+            received,
+            stored,
+            truncated,
+            start,
+            data,
+            self.policy.log_cap_bytes,
+        )?
+        else {
+            return Ok(received);
+        };
+        if let Some(chunk) = &plan.chunk {
+            exec::<D>(
+                &mut tx,
+                "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)",
+                args![id, plan.stored - chunk.len() as i64, chunk.as_slice()],
+            )
+            .await?;
+        }
+        exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_job SET log_received = ?, log_stored = ?, log_truncated = ?, updated_at = ? \
+             WHERE id = ?",
+            args![plan.received, plan.stored, plan.truncated, now, id],
+        )
+        .await?;
+        self.notify(&mut tx, Change::Logs).await?;
+        tx.commit().await?;
+        Ok(plan.received)
+    }
+
+    async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        exec::<D>(
+            &mut tx,
+            TOUCH_RUNNER,
+            args![&p.runner_id, &p.remote_addr, p.legacy, now, now],
+        )
+        .await?;
+        // The oldest pending job goes to its sticky node if usable, else to the best node;
+        // with no best node, only a job whose sticky node is usable can go. The job row is
+        // locked, and rows that another replica's claim holds are skipped.
+        let chosen = match self.best_node(&mut tx, now).await? {
+            Some(best) => {
+                let first = one::<D, (i64, String)>(
+                    &mut tx,
+                    "SELECT id, app_id FROM fun_ai_deploy_job WHERE status = 'PENDING' \
+                     ORDER BY id LIMIT 1{skip_locked}",
+                    args![],
+                )
+                .await?;
+                match first {
+                    Some((id, app_id)) => {
+                        let sticky = one::<D, (String,)>(
+                            &mut tx,
+                            "SELECT node_name FROM fun_ai_deploy_runtime_placement WHERE app_id = ?",
+                            args![&app_id],
+                        )
+                        .await?;
+                        let node = match sticky {
+                            Some((s,)) => self.usable_node(&mut tx, &s, now).await?,
+                            None => None,
+                        };
+                        Some((id, node.unwrap_or(best)))
+                    }
+                    None => None,
+                }
+            }
+            None => self.pending_on_sticky_node(&mut tx, now).await?,
+        };
+        let Some((id, node)) = chosen else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let row = job_row::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during claim")))?;
+        let payload = row.payload()?;
+        let deploy_url = node.deploy_url(&payload);
+        let node_json = node.node_json();
+        let updated = exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, phase = 'CLAIMED', \
+               phase_message = NULL, runtime_node = ?, deploy_url = ?, started_at = COALESCE(started_at, ?), \
+               updated_at = ? WHERE id = ? AND status = 'PENDING'",
+            args![
+                &p.runner_id,
+                now + p.lease_ms,
+                &node_json,
+                &deploy_url,
+                now,
+                now,
+                id
+            ],
+        )
+        .await?;
+        if updated != 1 {
+            return Err(StoreError::Conflict(format!(
+                "job {id} was claimed concurrently"
+            )));
+        }
+        // The moment of a move is decided before node_name changes (MySQL assigns left to
+        // right, each assignment seeing the ones before).
+        exec::<D>(
+            &mut tx,
+            "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
+             updated_at = CASE WHEN fun_ai_deploy_runtime_placement.node_name = excluded.node_name \
+               THEN fun_ai_deploy_runtime_placement.updated_at ELSE excluded.updated_at END, \
+             user_id = COALESCE(excluded.user_id, fun_ai_deploy_runtime_placement.user_id), \
+             node_name = excluded.node_name",
+            args![&row.app_id, &row.user_id, &node.node_name, now, now],
+        )
+        .await?;
+        exec::<D>(
+            &mut tx,
+            "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
+               deploy_url, recent_images_json, updated_at) VALUES (?, ?, ?, ?, 'RUNNING', 'DEPLOYING', ?, '[]', ?) \
+             ON CONFLICT (app_id) DO UPDATE SET \
+               user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
+               node_name = excluded.node_name, last_job_id = excluded.last_job_id, last_job_status = 'RUNNING', \
+               status = 'DEPLOYING', error_message = NULL, updated_at = excluded.updated_at",
+            args![
+                &row.app_id,
+                &row.user_id,
+                &node.node_name,
+                id,
+                &deploy_url,
+                now
+            ],
+        )
+        .await?;
+        exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_runner SET jobs_claimed = jobs_claimed + 1 WHERE runner_id = ?",
+            args![&p.runner_id],
+        )
+        .await?;
+        self.notify(&mut tx, Change::Logs).await?;
+        let row = job_row::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during claim")))?;
+        tx.commit().await?;
+        row.into_job().map(Some)
+    }
+
+    async fn heartbeat_tx(
+        &self,
+        id: i64,
+        runner_id: &str,
+        extend_ms: i64,
+        phase: Option<&str>,
+        phase_message: Option<&str>,
+        now: i64,
+    ) -> StoreResult<HeartbeatAnswer> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let row = job_row_locked::<D>(&mut tx, id).await?;
+        rows::check_heartbeat(&row, runner_id)?;
+        let lease = now + extend_ms;
+        exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_job SET lease_expire_at = ?, phase = COALESCE(?, phase), \
+             phase_message = CASE WHEN ? IS NULL THEN phase_message ELSE ? END, updated_at = ? WHERE id = ?",
+            args![lease, phase, phase_message, phase_message, now, id],
+        )
+        .await?;
+        exec::<D>(&mut tx, RUNNER_SEEN, args![now, runner_id]).await?;
+        if phase.is_some() {
+            self.notify(&mut tx, Change::Logs).await?;
+        }
+        tx.commit().await?;
+        Ok(HeartbeatAnswer {
+            job_id: id,
+            lease_expire_at: ts(lease),
+            cancel_requested: false,
+        })
+    }
+
+    async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let row = job_row_locked::<D>(&mut tx, id).await?;
+        let (image, error) = match rows::decide_report(&row, req)? {
+            ReportAction::Repeat => {
+                tx.commit().await?;
+                return row.into_job();
+            }
+            ReportAction::Finish { image, error } => (image, error),
+        };
+        exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, image = COALESCE(?, image), \
+             commit_sha = COALESCE(?, commit_sha), lease_expire_at = NULL, finished_at = ?, updated_at = ? \
+             WHERE id = ?",
+            args![
+                req.status.as_str(),
+                &error,
+                &image,
+                &req.commit_sha,
+                now,
+                now,
+                id
+            ],
+        )
+        .await?;
+        exec::<D>(&mut tx, RUNNER_SEEN, args![now, &req.runner_id]).await?;
+        let outcome = Outcome {
+            status: req.status,
+            image: image.as_deref(),
+            commit: req.commit_sha.as_deref(),
+            error: error.as_deref(),
+        };
+        self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+            .await?;
+        self.notify(&mut tx, Change::Logs).await?;
+        let row = job_row::<D>(&mut tx, id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during report")))?;
+        tx.commit().await?;
+        row.into_job()
+    }
+
+    /// Every replica sweeps: the expired rows are locked and those another sweeper holds
+    /// are skipped, and each update still requires RUNNING, so no job moves twice.
+    async fn sweep_tx(&self, now: i64) -> StoreResult<SweepOutcome> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let expired = all::<D, JobRow>(
+            &mut tx,
+            "SELECT * FROM fun_ai_deploy_job WHERE status = 'RUNNING' AND lease_expire_at < ? \
+             ORDER BY lease_expire_at, id LIMIT ?{skip_locked}",
+            args![now, rows::SWEEP_BATCH],
+        )
+        .await?;
+        let mut out = SweepOutcome::default();
+        for row in expired {
+            let (status, msg) = match rows::sweep_action(&row) {
+                SweepAction::Requeue(msg) => {
+                    let n = exec::<D>(
+                        &mut tx,
+                        "UPDATE fun_ai_deploy_job SET status = 'PENDING', attempt = attempt + 1, runner_id = NULL, \
+                         lease_expire_at = NULL, phase = NULL, runtime_node = NULL, deploy_url = NULL, \
+                         phase_message = ?, updated_at = ? \
+                         WHERE id = ? AND status = 'RUNNING' AND lease_expire_at < ?",
+                        args![&msg, now, row.id, now],
+                    )
+                    .await?;
+                    if n == 1 {
+                        out.requeued.push(row.id);
+                    }
+                    continue;
+                }
+                SweepAction::Cancel(msg) => (JobStatus::Cancelled, msg),
+                SweepAction::Fail(msg) => (JobStatus::Failed, msg),
+            };
+            let n = exec::<D>(
+                &mut tx,
+                "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, lease_expire_at = NULL, \
+                 finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_expire_at < ?",
+                args![status.as_str(), &msg, now, now, row.id, now],
+            )
+            .await?;
+            if n != 1 {
+                continue;
+            }
+            let outcome = Outcome {
+                status,
+                image: None,
+                commit: None,
+                error: Some(&msg),
+            };
+            self.update_app_run_on_finish(&mut tx, &row, outcome, now)
+                .await?;
+            if status == JobStatus::Cancelled {
+                out.cancelled.push(row.id);
+            } else {
+                out.failed.push(row.id);
+            }
+        }
+        if !out.requeued.is_empty() {
+            self.notify(&mut tx, Change::Jobs).await?;
+        }
+        if !out.is_empty() {
+            self.notify(&mut tx, Change::Logs).await?;
+        }
+        tx.commit().await?;
+        out.requeued.sort_unstable();
+        out.failed.sort_unstable();
+        out.cancelled.sort_unstable();
+        Ok(out)
+    }
+
+    /// Whether the node came up with this heartbeat (unknown or stale before).
+    async fn upsert_node_tx(
+        &self,
+        hb: &NodeHeartbeat,
+        remote_addr: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let before = one::<D, (Option<i64>,)>(
+            &mut tx,
+            "SELECT last_heartbeat_at FROM fun_ai_deploy_runtime_node WHERE node_name = ?{for_update}",
+            args![&hb.node_name],
+        )
+        .await?;
+        exec::<D>(
+            &mut tx,
+            "INSERT INTO fun_ai_deploy_runtime_node (node_name, agent_base_url, gateway_base_url, disk_free_pct, \
+               disk_free_bytes, container_count, enabled, draining, remote_addr, last_heartbeat_at, created_at, \
+               updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) \
+             ON CONFLICT (node_name) DO UPDATE SET agent_base_url = excluded.agent_base_url, \
+               gateway_base_url = excluded.gateway_base_url, disk_free_pct = excluded.disk_free_pct, \
+               disk_free_bytes = excluded.disk_free_bytes, container_count = excluded.container_count, \
+               remote_addr = excluded.remote_addr, last_heartbeat_at = excluded.last_heartbeat_at, \
+               updated_at = excluded.updated_at",
+            args![
+                &hb.node_name,
+                &hb.agent_base_url,
+                &hb.gateway_base_url,
+                hb.disk_free_pct,
+                hb.disk_free_bytes,
+                hb.container_count,
+                remote_addr,
+                now,
+                now,
+                now
+            ],
+        )
+        .await?;
+        let came_up = before.is_none_or(|(t,)| is_stale(t, now, self.policy.node_stale_ms));
+        if came_up {
+            self.notify(&mut tx, Change::Jobs).await?;
+        }
+        tx.commit().await?;
+        Ok(came_up)
+    }
+
+    async fn set_node_flag_tx(&self, name: &str, flag: NodeFlag, now: i64) -> StoreResult<u64> {
+        let sql = match flag {
+            NodeFlag::Drain => {
+                "UPDATE fun_ai_deploy_runtime_node SET draining = 1, updated_at = ? WHERE node_name = ?"
+            }
+            NodeFlag::Undrain => {
+                "UPDATE fun_ai_deploy_runtime_node SET draining = 0, updated_at = ? WHERE node_name = ?"
+            }
+            NodeFlag::Enable => {
+                "UPDATE fun_ai_deploy_runtime_node SET enabled = 1, updated_at = ? WHERE node_name = ?"
+            }
+            NodeFlag::Disable => {
+                "UPDATE fun_ai_deploy_runtime_node SET enabled = 0, updated_at = ? WHERE node_name = ?"
+            }
+        };
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let affected = exec::<D>(&mut tx, sql, args![now, name]).await?;
+        if affected > 0 {
+            self.notify(&mut tx, Change::Jobs).await?;
+        }
+        tx.commit().await?;
+        Ok(affected)
+    }
+
+    async fn remove_node_tx(&self, name: &str, force: bool) -> StoreResult<i64> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let exists = one::<D, (String,)>(
+            &mut tx,
+            "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?{for_update}",
+            args![name],
+        )
+        .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "runtime node {name} not found"
+            )));
+        }
+        let (placements,) = one::<D, (i64,)>(
+            &mut tx,
+            "SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement WHERE node_name = ?",
+            args![name],
+        )
+        .await?
+        .unwrap_or((0,));
+        if placements > 0 && !force {
+            return Err(rows::node_busy(name, placements));
+        }
+        exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_runtime_placement WHERE node_name = ?",
+            args![name],
+        )
+        .await?;
+        exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_runtime_node WHERE node_name = ?",
+            args![name],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(placements)
+    }
+
+    async fn reassign_tx(&self, app_id: &str, node: &str, now: i64) -> StoreResult<Placement> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let exists = one::<D, (String,)>(
+            &mut tx,
+            "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?",
+            args![node],
+        )
+        .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound(format!(
+                "runtime node {node} not found"
+            )));
+        }
+        let user = one::<D, (Option<String>,)>(
+            &mut tx,
+            "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?
+        .and_then(|(u,)| u);
+        exec::<D>(
+            &mut tx,
+            "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET node_name = excluded.node_name, \
+             updated_at = excluded.updated_at",
+            args![app_id, &user, node, now, now],
+        )
+        .await?;
+        let row = one::<D, PlacementRow>(
+            &mut tx,
+            "SELECT app_id, user_id, node_name, created_at, updated_at FROM fun_ai_deploy_runtime_placement \
+             WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("placement of {app_id} vanished")))?;
+        self.notify(&mut tx, Change::Jobs).await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    async fn purge_app_tx(&self, app_id: &str) -> StoreResult<PurgeAnswer> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let active = one::<D, (i64, String)>(
+            &mut tx,
+            "SELECT id, status FROM fun_ai_deploy_job WHERE app_id = ? AND status IN ('PENDING','RUNNING') \
+             LIMIT 1{for_update}",
+            args![app_id],
+        )
+        .await?;
+        if let Some((id, st)) = active {
+            return Err(rows::purge_conflict(app_id, id, &st));
+        }
+        exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job WHERE app_id = ?)",
+            args![app_id],
+        )
+        .await?;
+        let jobs = exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_job WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?;
+        let runs = exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_app_run WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?;
+        let placements = exec::<D>(
+            &mut tx,
+            "DELETE FROM fun_ai_deploy_runtime_placement WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PurgeAnswer {
+            deleted_jobs: jobs as i64,
+            deleted_app_runs: runs as i64,
+            deleted_placements: placements as i64,
+        })
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> super::Store for SqlStore<D> {
+    fn engine(&self) -> &'static str {
+        D::SPELLING.engine
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        exec::<D>(&mut conn, "SELECT 1", args![]).await?;
+        Ok(())
+    }
+
+    fn change_feed(&self, shutdown: CancellationToken) -> Option<mpsc::Receiver<Change>> {
+        self.dialect.change_feed(&self.pool, shutdown)
+    }
+
+    async fn create_job(&self, payload: &JobPayload, now: i64) -> StoreResult<Job> {
+        let payload_json = serde_json::to_string(payload)
+            .map_err(|e| StoreError::Invalid(format!("payload: {e}")))?;
+        retry_tx!(self.create_job_tx(payload, &payload_json, now))
+    }
+
+    async fn get_job(&self, id: i64) -> StoreResult<Option<Job>> {
+        let mut conn = self.pool.acquire().await?;
+        job_row::<D>(&mut conn, id)
+            .await?
+            .map(JobRow::into_job)
+            .transpose()
+    }
+
+    async fn list_jobs(
+        &self,
+        app_id: Option<&str>,
+        status: Option<JobStatus>,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>> {
+        let status = status.map(|s| s.as_str());
+        let rows = self
+            .read_all::<JobRow>(
+                "SELECT * FROM fun_ai_deploy_job WHERE (? IS NULL OR app_id = ?) \
+                 AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ?",
+                args![app_id, app_id, status, status, limit],
+            )
+            .await?;
+        rows.into_iter().map(JobRow::into_job).collect()
+    }
+
+    async fn cancel_job(&self, id: i64, now: i64) -> StoreResult<Job> {
+        retry_tx!(self.cancel_job_tx(id, now))
+    }
+
+    async fn append_log(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64> {
+        retry_tx!(self.append_log_tx(id, start, data, now))
+    }
+
+    async fn read_log(&self, id: i64, offset: i64, max: usize) -> StoreResult<LogRead> {
+        let mut conn = self.pool.acquire().await?;
+        let (status, stored, truncated) = one::<D, (String, i64, i64)>(
+            &mut conn,
+            "SELECT status, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?",
+            args![id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        let mut data = Vec::new();
+        if offset < stored {
+            let chunks = all::<D, (i64, Vec<u8>)>(
+                &mut conn,
+                "SELECT \"offset\", data FROM fun_ai_deploy_job_log \
+                 WHERE job_id = ? AND \"offset\" + length(data) > ? ORDER BY \"offset\"",
+                args![id, offset],
+            )
+            .await?;
+            data = rows::collect_log(chunks, offset, max);
+        }
+        Ok(LogRead {
+            data,
+            stored,
+            truncated: truncated != 0,
+            status: JobStatus::from_str(&status).map_err(StoreError::Corrupt)?,
+        })
+    }
+
+    async fn claim(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
+        retry_tx!(self.claim_tx(p, now))
+    }
+
+    async fn heartbeat(
+        &self,
+        id: i64,
+        runner_id: &str,
+        extend_ms: i64,
+        phase: Option<&str>,
+        phase_message: Option<&str>,
+        now: i64,
+    ) -> StoreResult<HeartbeatAnswer> {
+        retry_tx!(self.heartbeat_tx(id, runner_id, extend_ms, phase, phase_message, now))
+    }
+
+    async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job> {
+        rows::check_report_status(req)?;
+        retry_tx!(self.report_tx(id, req, now))
+    }
+
+    async fn sweep(&self, now: i64) -> StoreResult<SweepOutcome> {
+        retry_tx!(self.sweep_tx(now))
+    }
+
+    async fn touch_runner(
+        &self,
+        runner_id: &str,
+        remote_addr: Option<&str>,
+        legacy: bool,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write_once(
+            TOUCH_RUNNER,
+            args![runner_id, remote_addr, legacy, now, now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_runners(&self, now: i64) -> StoreResult<Vec<Runner>> {
+        let rows = self
+            .read_all::<RunnerRow>(
+                "SELECT r.runner_id, r.remote_addr, r.legacy, r.jobs_claimed, r.last_seen_at, r.created_at, \
+                 (SELECT COUNT(*) FROM fun_ai_deploy_job j WHERE j.runner_id = r.runner_id \
+                   AND j.status = 'RUNNING') AS running \
+                 FROM fun_ai_deploy_runner r ORDER BY r.runner_id",
+                args![],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_runner(now, self.policy.runner_stale_ms))
+            .collect())
+    }
+
+    async fn upsert_node(
+        &self,
+        hb: &NodeHeartbeat,
+        remote_addr: Option<&str>,
+        now: i64,
+    ) -> StoreResult<NodeUpsert> {
+        let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
+        let node = self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
+        })?;
+        Ok(NodeUpsert { node, came_up })
+    }
+
+    async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
+        let rows = self
+            .read_all::<NodeRow>(concat!(node_select!(), " ORDER BY n.node_name"), args![])
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_node(now, self.policy.node_stale_ms))
+            .collect())
+    }
+
+    async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>> {
+        let row = self
+            .read_one::<NodeRow>(
+                concat!(node_select!(), " WHERE n.node_name = ?"),
+                args![name],
+            )
+            .await?;
+        Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
+    }
+
+    async fn set_node_flag(
+        &self,
+        name: &str,
+        flag: NodeFlag,
+        now: i64,
+    ) -> StoreResult<RuntimeNode> {
+        if retry_tx!(self.set_node_flag_tx(name, flag, now))? == 0 {
+            return Err(StoreError::NotFound(format!(
+                "runtime node {name} not found"
+            )));
+        }
+        self.get_node(name, now)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("runtime node {name} not found")))
+    }
+
+    async fn remove_node(&self, name: &str, force: bool) -> StoreResult<i64> {
+        retry_tx!(self.remove_node_tx(name, force))
+    }
+
+    async fn list_placements(&self, node: Option<&str>) -> StoreResult<Vec<Placement>> {
+        let rows = self
+            .read_all::<PlacementRow>(
+                "SELECT app_id, user_id, node_name, created_at, updated_at FROM fun_ai_deploy_runtime_placement \
+                 WHERE (? IS NULL OR node_name = ?) ORDER BY node_name, app_id",
+                args![node, node],
+            )
+            .await?;
+        Ok(rows.into_iter().map(Placement::from).collect())
+    }
+
+    async fn reassign(&self, app_id: &str, node: &str, now: i64) -> StoreResult<Placement> {
+        retry_tx!(self.reassign_tx(app_id, node, now))
+    }
+
+    async fn list_app_runs(&self) -> StoreResult<Vec<AppRun>> {
+        let rows = self
+            .read_all::<AppRunRow>(
+                "SELECT * FROM fun_ai_deploy_app_run ORDER BY updated_at DESC, app_id",
+                args![],
+            )
+            .await?;
+        rows.into_iter().map(AppRunRow::into_app_run).collect()
+    }
+
+    async fn get_app_run(&self, app_id: &str) -> StoreResult<Option<AppRun>> {
+        let row = self
+            .read_one::<AppRunRow>(
+                "SELECT * FROM fun_ai_deploy_app_run WHERE app_id = ?",
+                args![app_id],
+            )
+            .await?;
+        row.map(AppRunRow::into_app_run).transpose()
+    }
+
+    async fn mark_app_stopped(&self, app_id: &str, now: i64) -> StoreResult<()> {
+        self.write_once(
+            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', updated_at = ? WHERE app_id = ?",
+            args![now, app_id],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_app(&self, app_id: &str) -> StoreResult<PurgeAnswer> {
+        retry_tx!(self.purge_app_tx(app_id))
+    }
+
+    async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        detail: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write_once(
+            "INSERT INTO fun_ai_deploy_audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            args![now, actor, action, target, detail],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(&self, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let rows = self
+            .read_all::<AuditRow>(
+                "SELECT id, at, actor, action, target, detail FROM fun_ai_deploy_audit ORDER BY id DESC LIMIT ?",
+                args![limit],
+            )
+            .await?;
+        Ok(rows.into_iter().map(AuditEntry::from).collect())
+    }
+
+    async fn save_check_report(
+        &self,
+        reporter: Reporter,
+        name: &str,
+        remote_addr: Option<&str>,
+        report: &CheckReport,
+        now: i64,
+    ) -> StoreResult<()> {
+        let w = CheckReportWrite::new(reporter, name, remote_addr, report)?;
+        self.write_once(
+            "INSERT INTO fun_ai_deploy_check_report (reporter, name, remote_addr, violations, report_json, \
+               probed_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (reporter, name) DO UPDATE SET remote_addr = excluded.remote_addr, \
+               violations = excluded.violations, report_json = excluded.report_json, \
+               probed_at = excluded.probed_at, received_at = excluded.received_at",
+            args![
+                w.reporter,
+                &w.name,
+                &w.remote_addr,
+                w.violations,
+                &w.report_json,
+                w.probed_at,
+                now
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_check_reports(&self) -> StoreResult<Vec<StoredCheckReport>> {
+        self.read_all::<CheckReportRow>(
+            "SELECT reporter, name, remote_addr, violations, report_json, received_at \
+             FROM fun_ai_deploy_check_report ORDER BY reporter, name",
+            args![],
+        )
+        .await?
+        .into_iter()
+        .map(CheckReportRow::into_stored)
+        .collect()
+    }
+}
