@@ -160,9 +160,14 @@ YAML
     nohup ip netns exec funai-plainreg docker-registry serve "$d/config.yml" >"$d/log" 2>&1 &
     echo $! >"$d/pid"
     svc_wait_http "http://10.251.0.2:5000/v2/" '^200$' 20 || svc_die "plain registry did not start: $(tail -5 "$d/log")"
-    export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000
-    echo "export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000" >>"$FUNAI_SVC_DIR/env"
-    svc_log "plain-HTTP registry on 10.251.0.2:5000 (netns funai-plainreg)"
+    # The same registry on port 80 as well, as the estate's Harbor serves plain HTTP: an
+    # engine not told it is insecure tries HTTPS on 443, where nothing answers.
+    ip netns exec funai-plainreg iptables -t nat -A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 5000 ||
+        svc_die "iptables redirect 80 -> 5000 in netns funai-plainreg"
+    svc_wait_http "http://10.251.0.2/v2/" '^200$' 5 || svc_die "plain registry does not answer on port 80"
+    export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000 FUNAI_TEST_PLAIN_REGISTRY_80=10.251.0.2
+    echo "export FUNAI_TEST_PLAIN_REGISTRY=10.251.0.2:5000 FUNAI_TEST_PLAIN_REGISTRY_80=10.251.0.2" >>"$FUNAI_SVC_DIR/env"
+    svc_log "plain-HTTP registry on 10.251.0.2:5000 and :80 (netns funai-plainreg)"
 }
 
 plainreg_down() {

@@ -16,6 +16,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use protocol::Secret;
+use protocol::failure::FailureCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -53,18 +54,101 @@ impl DockerError {
         matches!(
             self,
             DockerError::PullImage { .. } | DockerError::PushImage { .. }
-        )
+        ) && self.code() != FailureCode::EngineUnreachable
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            DockerError::Connect { message }
+            | DockerError::Network { message, .. }
+            | DockerError::PullImage { message, .. }
+            | DockerError::CreateContainer { message, .. }
+            | DockerError::StartContainer { message, .. }
+            | DockerError::InspectContainer { message, .. }
+            | DockerError::StopContainer { message, .. }
+            | DockerError::RemoveContainer { message, .. }
+            | DockerError::ListContainers { message }
+            | DockerError::Logs { message, .. }
+            | DockerError::RemoveImage { message, .. }
+            | DockerError::BuildImage { message, .. }
+            | DockerError::PushImage { message, .. } => message,
+        }
+    }
+
+    /// The failure code: the engine not answering, the registry's case as the engine
+    /// words it, or the engine refusing.
+    pub fn code(&self) -> FailureCode {
+        if matches!(self, DockerError::Connect { .. }) || self.message().starts_with(ENGINE_DOWN) {
+            return FailureCode::EngineUnreachable;
+        }
+        match self {
+            DockerError::PullImage { message, .. } | DockerError::PushImage { message, .. } => {
+                protocol::failure::registry_code(message)
+            }
+            DockerError::BuildImage { .. } => FailureCode::BuildFailed,
+            _ => FailureCode::EngineFailed,
+        }
     }
 }
 
+/// A registry the engine could not reach over HTTPS on 443 may be a plain-HTTP registry on
+/// port 80 (Harbor on a private address, as the estate runs it): the engine, not told it is
+/// insecure, tried `https://HOST/v2/`. When `http://HOST/v2/` answers as a registry, the
+/// failure is `REGISTRY_INSECURE`, with what to do; otherwise it stays as it was.
+pub async fn plain_http_behind_443(
+    code: FailureCode,
+    words: &str,
+) -> (FailureCode, Option<String>) {
+    if code != FailureCode::RegistryUnreachable || !words.contains(":443") {
+        return (code, None);
+    }
+    let Some(host) = words
+        .split("https://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .filter(|h| !h.is_empty() && !h.contains(':'))
+    else {
+        return (code, None);
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let Ok(client) = client else {
+        return (code, None);
+    };
+    match client.get(format!("http://{host}/v2/")).send().await {
+        Ok(r)
+            if r.headers().contains_key("docker-distribution-api-version")
+                || matches!(r.status().as_u16(), 200 | 401) =>
+        {
+            (
+                FailureCode::RegistryInsecure,
+                Some(format!(
+                    "registry {host} answers plain HTTP on port 80 while the engine tried HTTPS on 443: add \"{host}\" to insecure-registries in /etc/docker/daemon.json (podman: registries.conf) and restart the engine"
+                )),
+            )
+        }
+        _ => (code, None),
+    }
+}
+
+/// How the words of an error begin when the engine itself did not answer (its socket is
+/// gone, refused, or timed out), as opposed to the engine answering with an error.
+const ENGINE_DOWN: &str = "the container engine does not answer";
+
 /// The engine's status code and own words.
 fn words(e: &bollard::errors::Error) -> (Option<u16>, String) {
+    use bollard::errors::Error as E;
     match e {
-        bollard::errors::Error::DockerResponseServerError {
+        E::DockerResponseServerError {
             status_code,
             message,
         } => (Some(*status_code), message.trim().to_string()),
-        bollard::errors::Error::DockerStreamError { error } => (None, error.trim().to_string()),
+        E::DockerStreamError { error } => (None, error.trim().to_string()),
+        E::IOError { .. }
+        | E::HyperLegacyError { .. }
+        | E::SocketNotFoundError(_)
+        | E::RequestTimeoutError => (None, format!("{ENGINE_DOWN}: {e}")),
         other => (None, other.to_string()),
     }
 }
@@ -141,9 +225,26 @@ pub struct Engine {
 impl Engine {
     /// Connects to the local engine and negotiates the API version (the engine may be as
     /// old as API 1.41).
-    pub async fn connect() -> Result<Engine, DockerError> {
-        let docker = Docker::connect_with_local_defaults().map_err(|e| DockerError::Connect {
-            message: words(&e).1,
+    ///
+    /// `host` is a `unix://` socket or a `tcp://`/`http://` address; empty means
+    /// `DOCKER_HOST`, else the local Docker socket.
+    pub async fn connect(host: &str) -> Result<Engine, DockerError> {
+        const TIMEOUT_SECONDS: u64 = 120;
+        let docker = if host.is_empty() {
+            Docker::connect_with_local_defaults()
+        } else if host.starts_with("unix://") {
+            Docker::connect_with_unix(host, TIMEOUT_SECONDS, bollard::API_DEFAULT_VERSION)
+        } else if host.starts_with("tcp://") || host.starts_with("http://") {
+            Docker::connect_with_http(host, TIMEOUT_SECONDS, bollard::API_DEFAULT_VERSION)
+        } else {
+            return Err(DockerError::Connect {
+                message: format!(
+                    "docker_host {host:?} is neither unix:///path nor tcp://host:port"
+                ),
+            });
+        }
+        .map_err(|e| DockerError::Connect {
+            message: format!("{host}: {}", words(&e).1),
         })?;
         let docker = docker
             .negotiate_version()

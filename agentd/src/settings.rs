@@ -68,6 +68,9 @@ impl Default for CheckSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RunnerSettings {
     pub runner_id: String,
+    /// The container engine's API: `unix:///run/podman/podman.sock`, `tcp://host:2375`;
+    /// empty: `DOCKER_HOST`, else the local Docker socket.
+    pub docker_host: String,
     pub runner_token: Secret,
     pub runtime_token: Secret,
     pub workdir: String,
@@ -100,6 +103,7 @@ impl Default for RunnerSettings {
             runner_token: Secret::default(),
             runtime_token: Secret::default(),
             workdir: "/var/lib/funai/runner".into(),
+            docker_host: String::new(),
             concurrency: 1,
             git_ssh_key: "/etc/funai/deploy_key".into(),
             git_known_hosts: "/etc/funai/known_hosts".into(),
@@ -123,6 +127,8 @@ impl Default for RunnerSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeSettings {
     pub listen: String,
+    /// The container engine's API, as for the runner.
+    pub docker_host: String,
     pub node_name: String,
     pub node_token: Secret,
     pub runtime_token: Secret,
@@ -183,6 +189,7 @@ impl Default for RuntimeSettings {
             memory_mb: 512,
             pids_limit: 256,
             restart_policy: "unless-stopped".into(),
+            docker_host: String::new(),
             init: true,
             pull: "always".into(),
             stop_grace_seconds: 10,

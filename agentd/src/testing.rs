@@ -113,7 +113,7 @@ pub fn auth(s: &Services) -> RegistryAuth {
 
 /// Builds the image of `app` as `{registry}/funaistudio/{repo}:{tag}` and pushes it.
 pub async fn image(s: &Services, repo: &str, tag: &str, app: App<'_>) -> String {
-    let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
     let name = format!("{}/funaistudio/{repo}:{tag}", s.registry);
     engine
         .build(tar_context(&s.busybox, app), "Dockerfile", &name, |_| {})
@@ -276,7 +276,7 @@ impl TestRuntime {
 
     /// The names of this node's app containers, running or not.
     pub async fn container_names(&self) -> Vec<String> {
-        let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
         let mut v: Vec<String> = engine
             .list_by_label(&format!("funai.node={}", self.node), "funai-runtime-net")
             .await
@@ -290,7 +290,7 @@ impl TestRuntime {
 
     /// Removes every container of this node (test cleanup).
     pub async fn cleanup(&self) {
-        let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
         for c in self.container_names().await {
             let _ = engine.remove(&c).await;
         }

@@ -383,7 +383,7 @@ async fn agentd_killed_mid_deploy_keeps_the_old_version_and_cleans_up_on_restart
                 .await
         })
     };
-    let engine = agentd::docker::Engine::connect()
+    let engine = agentd::docker::Engine::connect("")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let label = format!("funai.node={node}");

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use protocol::failure::FailureCode;
 use protocol::job::{JobPayload, JobStatus};
 
 fn payload(app: &str, url: &str) -> JobPayload {
@@ -37,18 +38,31 @@ async fn every_failure_names_its_phase_and_cause() {
     type Tweak = Box<dyn FnOnce(&mut agentd::settings::RunnerSettings)>;
     let wrong_known_hosts = g.wrong_known_hosts.display().to_string();
     let stranger_key = g.stranger_key.display().to_string();
-    let mut cases: Vec<(&str, Tweak, JobPayload, Vec<&str>)> = vec![
+    let mut cases: Vec<(&str, Tweak, JobPayload, Vec<&str>, FailureCode)> = vec![
         (
             "host key mismatch",
             Box::new(move |r| r.git_known_hosts = wrong_known_hosts),
             payload("f1", &url),
             vec!["CLONE failed", "host key mismatch", "[127.0.0.1]:2222"],
+            FailureCode::GitHostKey,
         ),
         (
             "deploy key refused",
             Box::new(move |r| r.git_ssh_key = stranger_key),
             payload("f2", &url),
             vec!["CLONE failed", "refused the deploy key"],
+            FailureCode::GitAuth,
+        ),
+        (
+            "repository path not on the Git server",
+            Box::new(|_| {}),
+            payload("f9", &format!("{}/no-such-repo-{}.git", g.url, rand_hex())),
+            vec![
+                "CLONE failed",
+                "does not exist on the Git server",
+                "repoSshUrl",
+            ],
+            FailureCode::GitRepoNotFound,
         ),
         (
             "ref not found",
@@ -62,6 +76,7 @@ async fn every_failure_names_its_phase_and_cause() {
                 "ref no-such-branch not found",
                 "branches: main",
             ],
+            FailureCode::GitRefNotFound,
         ),
         (
             "Dockerfile missing",
@@ -74,6 +89,7 @@ async fn every_failure_names_its_phase_and_cause() {
                 "BUILD failed",
                 "Dockerfile \"docker/Dockerfile\" is missing",
             ],
+            FailureCode::BuildContext,
         ),
         (
             "build step failed",
@@ -85,12 +101,14 @@ async fn every_failure_names_its_phase_and_cause() {
                 "about-to-fail",
                 "non-zero code: 7",
             ],
+            FailureCode::BuildFailed,
         ),
         (
             "registry refused the credentials",
             Box::new(|r| r.registry_password = protocol::Secret::new("wrong-password")),
             payload("f6", &url),
             vec!["PUSH failed", "refused the credentials of user \"funai\""],
+            FailureCode::RegistryAuth,
         ),
         (
             "app never healthy",
@@ -100,6 +118,7 @@ async fn every_failure_names_its_phase_and_cause() {
                 ..payload("f8", &url)
             },
             vec!["DEPLOY failed", "never became healthy on port 4000"],
+            FailureCode::PortNotListening,
         ),
     ];
     match &plain {
@@ -113,6 +132,26 @@ async fn every_failure_names_its_phase_and_cause() {
                 }),
                 payload("f7", &url),
                 vec!["PUSH failed", "speaks plain HTTP", "insecure-registries"],
+                FailureCode::RegistryInsecure,
+            ));
+            // Plain HTTP on port 80 (the estate's Harbor): the engine tries HTTPS on 443,
+            // is refused, and the runner finds the registry answering plain HTTP on 80.
+            let p80 = std::env::var("FUNAI_TEST_PLAIN_REGISTRY_80")
+                .unwrap_or_else(|_| panic!("FUNAI_TEST_PLAIN_REGISTRY_80 missing"));
+            cases.push((
+                "plain-HTTP registry on port 80",
+                Box::new(move |r| {
+                    r.registry = p80;
+                    r.registry_username = String::new();
+                }),
+                payload("f10", &url),
+                vec![
+                    "PUSH failed",
+                    "answers plain HTTP on port 80",
+                    "tried HTTPS on 443",
+                    "insecure-registries",
+                ],
+                FailureCode::RegistryInsecure,
             ))
         }
         None => assert!(
@@ -120,12 +159,18 @@ async fn every_failure_names_its_phase_and_cause() {
             "FUNAI_TEST_PLAIN_REGISTRY missing under CI"
         ),
     }
-    for (what, tweak, p, needles) in cases {
+    for (what, tweak, p, needles, code) in cases {
         let runner = start_runner(&s, &g, &d.url, &format!("r-{}", rand_hex()), tweak).await;
         let job = create_job(&c, p).await;
         let (done, log) = follow_job(&c, job.id).await;
         runner.stop().await;
         assert_eq!(done.status, JobStatus::Failed, "{what}: {log}");
+        assert_eq!(
+            done.error_code.as_deref(),
+            Some(code.as_str()),
+            "{what}: {:?}",
+            done.error_message
+        );
         let err = done.error_message.clone().unwrap_or_default();
         for n in needles {
             assert!(err.contains(n), "{what}: {n:?} not in the error:\n{err}");
@@ -226,4 +271,68 @@ async fn a_tag_or_a_commit_is_deployed_and_cancel_stops_a_build() {
     );
     runner.stop().await;
     rt.cleanup().await;
+}
+
+/// Forwards a Unix socket of the test's to the real Docker engine, until aborted; then the
+/// socket is gone, as an engine that stopped after agentd started.
+fn engine_proxy(path: &std::path::Path) -> tokio::task::JoinHandle<()> {
+    let listener =
+        tokio::net::UnixListener::bind(path).unwrap_or_else(|e| panic!("bind {path:?}: {e}"));
+    tokio::spawn(async move {
+        // Dropped with this task when it is aborted: every forwarded connection ends too.
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut client, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut engine) =
+                    tokio::net::UnixStream::connect("/var/run/docker.sock").await
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                }
+            });
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_that_stops_answering_after_start_is_named() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let d = deployd::testing::start_for_real_nodes().await;
+    let c = d.client();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let sock = dir.path().join("engine.sock");
+    let proxy = engine_proxy(&sock);
+    let host = format!("unix://{}", sock.display());
+    let rt = start_runtime(&s, &d.url, |r| r.docker_host = host).await;
+    wait_for_node(&c, &rt.node).await;
+    // agentd started through the engine; now the engine goes away.
+    proxy.abort();
+    let _ = proxy.await;
+    std::fs::remove_file(&sock).unwrap_or_else(|e| panic!("{e}"));
+    let runner = start_runner(&s, &g, &d.url, &format!("r-{}", rand_hex()), |_| {}).await;
+    let job = create_job(
+        &c,
+        JobPayload {
+            app_id: format!("e{}", rand_hex()),
+            user_id: Some("4".into()),
+            image: Some(format!("{}/funaistudio/absent:1", s.registry)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (done, log) = follow_job(&c, job.id).await;
+    runner.stop().await;
+    assert_eq!(done.status, JobStatus::Failed, "{log}");
+    assert_eq!(
+        done.error_code.as_deref(),
+        Some(FailureCode::EngineUnreachable.as_str()),
+        "{:?}",
+        done.error_message
+    );
+    let err = done.error_message.unwrap_or_default();
+    assert!(
+        err.contains("DEPLOY failed") && err.contains("the container engine does not answer"),
+        "{err}"
+    );
 }

@@ -20,7 +20,7 @@ async fn deploy_from_the_registry_serves_the_page_and_status_logs_stop_delete_wo
     )
     .await;
     // Only the registry has it now: the deploy must pull with the credentials.
-    let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
     engine
         .remove_image(&img)
         .await

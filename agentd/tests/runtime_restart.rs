@@ -125,7 +125,7 @@ listen = "127.0.0.1:{gw_port}"
         "the gateway died with agentd"
     );
     // The apps themselves keep answering.
-    let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
     for (app, want) in [("31", "version one\n"), ("32", "version two\n")] {
         let info = engine
             .inspect(&names[app], "funai-runtime-net")
@@ -252,6 +252,7 @@ async fn deployd_app_stop_and_cleanup_reach_the_nodes_agentd() {
     c.report(
         job.id,
         &ReportRequest {
+            error_code: None,
             runner_id: "r-test".into(),
             status: JobStatus::Succeeded,
             error_message: None,

@@ -137,7 +137,7 @@ async fn a_second_deploy_of_the_same_app_in_flight_gets_409() {
 async fn mongo_settings_are_injected_only_when_configured() {
     let Some(s) = services() else { return };
     let v1 = image(&s, "t-rt", "v1", App::Serves("version one")).await;
-    let engine = Engine::connect().await.unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::connect("").await.unwrap_or_else(|e| panic!("{e}"));
     let env_of = |name: String| {
         let engine = engine.clone();
         async move {

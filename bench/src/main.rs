@@ -143,6 +143,7 @@ pub(crate) async fn create_to_claim_with(
                         .report(
                             job.id,
                             &ReportRequest {
+                                error_code: None,
                                 runner_id: runner.clone(),
                                 status: JobStatus::Succeeded,
                                 error_message: None,
@@ -249,6 +250,7 @@ pub(crate) async fn lifecycle_with(
                 c.report(
                     job.id,
                     &ReportRequest {
+                        error_code: None,
                         runner_id: runner.clone(),
                         status: JobStatus::Succeeded,
                         error_message: None,

@@ -42,7 +42,7 @@ fn docker(config_dir: &std::path::Path, args: &[&str]) -> anyhow::Result<String>
 
 pub async fn run(s: &Services, rounds: usize) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect("").await?;
     let http = reqwest::Client::new();
     let tag = testing::rand_hex();
     let img = testing::image(s, "bench-rt", &tag, App::Serves("bench")).await;
@@ -259,7 +259,7 @@ pub async fn agentd_rss(
     let loaded = rss(child.id())?;
     let _ = child.kill();
     let _ = child.wait();
-    let engine = Engine::connect().await?;
+    let engine = Engine::connect("").await?;
     for c in engine
         .list_by_label(&format!("funai.node={node}"), "funai-runtime-net")
         .await?

@@ -192,6 +192,7 @@ async fn report(c: &DeployClient, id: i64, status: JobStatus, error: Option<&str
     c.report(
         id,
         &ReportRequest {
+            error_code: None,
             runner_id: RUNNER.to_string(),
             status,
             error_message: error.map(str::to_string),

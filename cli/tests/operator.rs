@@ -299,7 +299,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
     let c = d.client();
     let run_id = rand_hex();
     let ns = format!("prune{run_id}");
-    let engine = agentd::docker::Engine::connect()
+    let engine = agentd::docker::Engine::connect("")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let auth = auth(&s);
@@ -377,6 +377,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
         c.report(
             claimed.id,
             &ReportRequest {
+                error_code: None,
                 runner_id: "r-fake".into(),
                 status: JobStatus::Succeeded,
                 error_message: None,

@@ -275,7 +275,7 @@ async fn no_secret_reaches_a_log_an_output_or_an_error() {
         }
     }
     // The app did get the Mongo URL: secrets go where they are needed, and only there.
-    let engine = agentd::docker::Engine::connect()
+    let engine = agentd::docker::Engine::connect("")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     for c in engine

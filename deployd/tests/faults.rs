@@ -141,6 +141,7 @@ async fn deployd_killed_under_load_loses_no_job() {
                 };
                 let _ = c.heartbeat(job.id, &hb).await;
                 let rep = ReportRequest {
+                    error_code: None,
                     runner_id: id.clone(),
                     status: JobStatus::Succeeded,
                     error_message: None,
@@ -208,6 +209,7 @@ async fn deployd_killed_under_load_loses_no_job() {
             .await
         {
             let rep = ReportRequest {
+                error_code: None,
                 runner_id: "sweeper-helper".into(),
                 status: JobStatus::Succeeded,
                 error_message: None,

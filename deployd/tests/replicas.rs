@@ -52,6 +52,7 @@ fn claim_req(runner: &str, lease_seconds: i64, wait_seconds: i64) -> ClaimReques
 
 fn succeeded(runner: &str) -> ReportRequest {
     ReportRequest {
+        error_code: None,
         runner_id: runner.to_string(),
         status: JobStatus::Succeeded,
         error_message: None,

@@ -103,6 +103,7 @@ async fn a_silent_runner_loses_its_job_and_its_late_report_changes_nothing() {
         .report(
             job.id,
             &ReportRequest {
+                error_code: None,
                 runner_id: "runner-a".into(),
                 status: JobStatus::Succeeded,
                 error_message: None,
@@ -147,6 +148,7 @@ async fn a_silent_runner_loses_its_job_and_its_late_report_changes_nothing() {
         "{reason}"
     );
     assert!(reason.contains("runner-b"), "{reason}");
+    assert_eq!(j.error_code.as_deref(), Some("LEASE_EXPIRED"));
     // Terminal never moves.
     assert!(claim(&c, "runner-c", 0).await.is_none());
 }
@@ -261,6 +263,7 @@ async fn report_is_idempotent_and_records_the_app_run() {
     let job = create(&c, user_payload("7", "20002")).await;
     claim(&c, "r1", 0).await.unwrap_or_else(|| panic!("no job"));
     let req = ReportRequest {
+        error_code: None,
         runner_id: "r1".into(),
         status: JobStatus::Succeeded,
         error_message: None,
@@ -277,6 +280,7 @@ async fn report_is_idempotent_and_records_the_app_run() {
         .unwrap_or_else(|e| panic!("second report: {e}"));
     assert_eq!(a, b);
     let failed = ReportRequest {
+        error_code: None,
         status: JobStatus::Failed,
         ..req.clone()
     };
@@ -313,4 +317,68 @@ async fn report_is_idempotent_and_records_the_app_run() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_code_is_kept_beside_the_message_and_a_malformed_one_refused() {
+    let (_d, c) = with_node().await;
+    let job = create(&c, user_payload("7", "30001")).await;
+    claim(&c, "r1", 0).await.unwrap_or_else(|| panic!("no job"));
+    let failed = ReportRequest {
+        error_code: Some("registry insecure".into()),
+        runner_id: "r1".into(),
+        status: JobStatus::Failed,
+        error_message: Some("PUSH failed: registry 10.0.0.3 speaks plain HTTP".into()),
+        image: None,
+        commit_sha: None,
+    };
+    let refused = c.report(job.id, &failed).await.err();
+    assert_eq!(refused.as_ref().and_then(|e| e.status()), Some(400));
+    assert!(
+        refused
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("errorCode"),
+        "the refusal names the field"
+    );
+    let still = c.get_job(job.id).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        still.status,
+        JobStatus::Running,
+        "a refused report changes nothing"
+    );
+
+    // A code this build does not know (a newer runner's) is kept as it came.
+    for code in ["REGISTRY_INSECURE", "A_NEWER_CODE"] {
+        let job = if code == "REGISTRY_INSECURE" {
+            job.id
+        } else {
+            let j = create(&c, user_payload("7", "30002")).await;
+            claim(&c, "r1", 0).await.unwrap_or_else(|| panic!("no job"));
+            j.id
+        };
+        let done = c
+            .report(
+                job,
+                &ReportRequest {
+                    error_code: Some(code.into()),
+                    ..failed.clone()
+                },
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done.error_code.as_deref(), Some(code));
+        let read = c.get_job(job).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read.error_code.as_deref(), Some(code));
+        assert!(
+            read.error_message
+                .unwrap_or_default()
+                .contains("plain HTTP")
+        );
+    }
+    // Old runners send no code: the job has none, and the message is all there is.
+    let j = create(&c, user_payload("7", "30003")).await;
+    claim(&c, "r1", 0).await.unwrap_or_else(|| panic!("no job"));
+    let done = report(&c, j.id, "r1", JobStatus::Failed).await;
+    assert_eq!(done.error_code, None);
 }

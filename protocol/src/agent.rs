@@ -71,8 +71,11 @@ pub struct AppStatusAnswer {
     pub port: Option<i64>,
 }
 
-/// Error body of agentd: `{"detail": "..."}`.
+/// Error body of agentd: `{"detail": "...", "code": "PORT_NOT_LISTENING"}` (the code
+/// when agentd knows the cause; the old agent sent only `detail`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AgentError {
     pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }

@@ -360,6 +360,9 @@ pub struct Job {
     pub phase_message: Option<String>,
     #[serde(default)]
     pub error_message: Option<String>,
+    /// The stable code of the failure, when the runner or deployd named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     #[serde(default)]
     pub image: Option<String>,
     #[serde(default)]
@@ -428,6 +431,10 @@ pub struct ReportRequest {
     pub image: Option<String>,
     #[serde(default)]
     pub commit_sha: Option<String>,
+    /// Why it failed, as a stable code ([`crate::failure::FailureCode`]); runners of the
+    /// estate send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
 }
 
 /// Answer of `POST /deploy/jobs/{id}/log`: the server's length of what it received.

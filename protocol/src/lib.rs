@@ -9,6 +9,7 @@ pub mod config;
 #[cfg(feature = "server")]
 pub mod daemon;
 pub mod envelope;
+pub mod failure;
 pub mod job;
 pub mod metrics;
 pub mod node;

@@ -36,6 +36,14 @@ pub enum GitError {
     },
     #[error("cannot reach the Git server {host}: {message}")]
     Unreachable { host: String, message: String },
+    #[error(
+        "the repository {url} does not exist on the Git server {host}: create it there, or correct repoSshUrl ({message})"
+    )]
+    RepoNotFound {
+        host: String,
+        url: String,
+        message: String,
+    },
     #[error("clone of {url} failed: {message}")]
     Clone { url: String, message: String },
     #[error("checkout of {git_ref} failed: {message}")]
@@ -232,12 +240,27 @@ pub fn clone_and_checkout(
                     message: msg,
                 };
             }
+            if repo_missing(&msg) {
+                return GitError::RepoNotFound {
+                    host: kh_name.clone(),
+                    url: spec.url.clone(),
+                    message: msg,
+                };
+            }
             GitError::Clone {
                 url: spec.url.clone(),
                 message: msg,
             }
         })?;
     checkout(&repo, &spec.url, &spec.git_ref)
+}
+
+/// What the Git server says, through libgit2, of a repository path it does not have.
+fn repo_missing(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    m.contains("does not appear to be a git repository")
+        || m.contains("repository not found")
+        || m.contains("no such repository")
 }
 
 fn checkout(repo: &Repository, url: &str, git_ref: &str) -> Result<String, GitError> {

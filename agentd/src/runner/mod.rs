@@ -3,6 +3,7 @@
 //! heartbeat answered 409 stops the work.
 
 mod context;
+mod failure;
 mod git;
 mod joblog;
 mod retention;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use protocol::agent::{AgentError, DeployAppAnswer, DeployAppRequest};
 use protocol::client::{ClientError, DeployClient};
+use protocol::failure::FailureCode;
 use protocol::job::{ClaimRequest, HeartbeatRequest, Job, JobStatus, ReportRequest, phase};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -32,12 +34,13 @@ pub enum RunError {
     Clone(#[from] GitError),
     #[error("BUILD failed: {0}")]
     Context(#[from] ContextError),
-    #[error("BUILD failed: {0}")]
-    Build(String),
-    #[error("PUSH failed: {0}")]
-    Push(String),
-    #[error("DEPLOY failed: {0}")]
-    Deploy(String),
+    #[error("BUILD failed: {message}")]
+    Build { code: FailureCode, message: String },
+    #[error("PUSH failed: {message}")]
+    Push { code: FailureCode, message: String },
+    /// The code as the runtime node's agent named it (it may be newer than this build).
+    #[error("DEPLOY failed: {message}")]
+    Deploy { code: String, message: String },
     #[error("{phase} timed out after {seconds} s")]
     Timeout { phase: &'static str, seconds: u64 },
     #[error("{0}")]
@@ -101,7 +104,7 @@ impl Runner {
         settings: RunnerSettings,
         deploy_url: &str,
     ) -> Result<Arc<Runner>, DockerError> {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&settings.docker_host).await?;
         let client =
             DeployClient::new(deploy_url).runner_token(Some(settings.runner_token.clone()));
         let http = reqwest::Client::builder()
@@ -189,6 +192,7 @@ impl Runner {
             Ok(o) => {
                 log.line(&format!("==> deployed {} at {}", o.image, o.preview_url));
                 Some(ReportRequest {
+                    error_code: None,
                     runner_id: self.settings.runner_id.clone(),
                     status: JobStatus::Succeeded,
                     error_message: None,
@@ -205,6 +209,7 @@ impl Runner {
             Err(RunError::Stopped(Stop::Cancelled(m))) => {
                 log.line(&format!("==> cancelled: {m}"));
                 Some(ReportRequest {
+                    error_code: None,
                     runner_id: self.settings.runner_id.clone(),
                     status: JobStatus::Cancelled,
                     error_message: Some(format!("cancelled during {}", state.phase())),
@@ -215,6 +220,7 @@ impl Runner {
             Err(e) => {
                 log.line(&format!("==> {e}"));
                 Some(ReportRequest {
+                    error_code: Some(e.code()),
                     runner_id: self.settings.runner_id.clone(),
                     status: JobStatus::Failed,
                     error_message: Some(e.to_string()),
@@ -302,10 +308,10 @@ impl Runner {
         state: &JobState,
     ) -> Result<Outcome, RunError> {
         let p = &job.payload;
-        let node = job
-            .runtime_node
-            .clone()
-            .ok_or_else(|| RunError::Deploy("deployd chose no runtime node for this job".into()))?;
+        let node = job.runtime_node.clone().ok_or_else(|| RunError::Deploy {
+            code: FailureCode::Internal.as_str().into(),
+            message: "deployd chose no runtime node for this job".into(),
+        })?;
         let (image, commit, built) = match (&p.image, &p.repo_ssh_url) {
             (Some(img), _) => {
                 log.line(&format!("==> stage 1: deploying the given image {img}"));
@@ -469,10 +475,16 @@ impl Runner {
                     seconds: limit,
                 });
             }
-            Ok(Err(DockerError::BuildImage { message, .. })) => {
-                return Err(RunError::Build(steps.describe(&message)));
+            Ok(Err(e)) => {
+                let message = match &e {
+                    DockerError::BuildImage { message, .. } => steps.describe(message),
+                    other => other.to_string(),
+                };
+                return Err(RunError::Build {
+                    code: e.code(),
+                    message,
+                });
             }
-            Ok(Err(e)) => return Err(RunError::Build(e.to_string())),
             Ok(Ok(())) => {}
         }
 
@@ -505,7 +517,15 @@ impl Runner {
                     seconds: limit,
                 });
             }
-            Ok(Err(e)) => return Err(RunError::Push(self.explain_push(&image, &e.to_string()))),
+            Ok(Err(e)) => {
+                let words = e.to_string();
+                let (code, hint) = crate::docker::plain_http_behind_443(e.code(), &words).await;
+                let message = match hint {
+                    Some(hint) => format!("{hint} ({words})"),
+                    None => self.explain_push(&image, &words),
+                };
+                return Err(RunError::Push { code, message });
+            }
             Ok(Ok(())) => {}
         }
         Ok((image, commit))
@@ -576,17 +596,17 @@ impl Runner {
                 .json(&req)
                 .send()
                 .await
-                .map_err(|e| {
-                    RunError::Deploy(format!("the runtime node at {agent} is unreachable: {e}"))
+                .map_err(|e| RunError::Deploy {
+                    code: FailureCode::AgentUnreachable.as_str().into(),
+                    message: format!("the runtime node at {agent} is unreachable: {e}"),
                 })?;
             let status = resp.status().as_u16();
             let body = resp.bytes().await.unwrap_or_default();
             match status {
                 200..=299 => {
-                    return serde_json::from_slice(&body).map_err(|e| {
-                        RunError::Deploy(format!(
-                            "the runtime node answered something unexpected: {e}"
-                        ))
+                    return serde_json::from_slice(&body).map_err(|e| RunError::Deploy {
+                        code: FailureCode::AgentFailed.as_str().into(),
+                        message: format!("the runtime node answered something unexpected: {e}"),
                     });
                 }
                 409 => {
@@ -599,14 +619,26 @@ impl Runner {
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
                 _ => {
-                    let detail = serde_json::from_slice::<AgentError>(&body)
-                        .map(|e| e.detail)
-                        .unwrap_or_else(|_| {
-                            String::from_utf8_lossy(&body).chars().take(500).collect()
+                    let (detail, code) = match serde_json::from_slice::<AgentError>(&body) {
+                        Ok(e) => (e.detail, e.code),
+                        Err(_) => (
+                            String::from_utf8_lossy(&body).chars().take(500).collect(),
+                            None,
+                        ),
+                    };
+                    let code = code
+                        .filter(|c| protocol::failure::is_valid_code(c))
+                        .unwrap_or_else(|| {
+                            let c = match status {
+                                401 => FailureCode::AgentAuth,
+                                _ => FailureCode::AgentFailed,
+                            };
+                            c.as_str().into()
                         });
-                    return Err(RunError::Deploy(format!(
-                        "the runtime node answered {status}: {detail}"
-                    )));
+                    return Err(RunError::Deploy {
+                        code,
+                        message: format!("the runtime node answered {status}: {detail}"),
+                    });
                 }
             }
         }

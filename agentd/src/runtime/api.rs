@@ -10,18 +10,28 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol::agent::{AgentAppRef, AgentError, DeployAppRequest, StopAppAnswer};
+use protocol::failure::FailureCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use super::{Runtime, RuntimeError};
 
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(StatusCode, String, Option<FailureCode>);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(AgentError { detail: self.1 })).into_response()
+        let body = AgentError {
+            detail: self.1,
+            code: self.2.map(|c| c.as_str().to_string()),
+        };
+        (self.0, axum::Json(body)).into_response()
     }
+}
+
+/// A refused request: the caller's mistake, no failure code.
+fn refused(status: StatusCode, detail: String) -> ApiError {
+    ApiError(status, detail, None)
 }
 
 impl From<RuntimeError> for ApiError {
@@ -32,10 +42,10 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::InFlight(_) => StatusCode::CONFLICT,
             RuntimeError::Docker(d) if d.is_registry() => StatusCode::BAD_GATEWAY,
             RuntimeError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
-            RuntimeError::Unhealthy(_) => StatusCode::BAD_GATEWAY,
+            RuntimeError::Unhealthy(..) => StatusCode::BAD_GATEWAY,
             RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(status, e.to_string())
+        ApiError(status, e.to_string(), e.code())
     }
 }
 
@@ -50,7 +60,7 @@ pub fn router(rt: Arc<Runtime>) -> Router {
         .route("/agent/apps/delete", post(delete))
         .route("/agent/apps/status", get(status))
         .route("/agent/apps/{app_id}/logs", get(logs))
-        .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .fallback(|| async { refused(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .layer(axum::middleware::from_fn(reject_oversized))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -82,18 +92,18 @@ fn auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), ApiError> {
         .iter()
         .collect();
     match values.as_slice() {
-        [] => Err(ApiError(
+        [] => Err(refused(
             StatusCode::UNAUTHORIZED,
             "missing X-Runtime-Token header".into(),
         )),
         [v] if v.as_bytes().len() == expected.len() && bool::from(v.as_bytes().ct_eq(expected)) => {
             Ok(())
         }
-        [_] => Err(ApiError(
+        [_] => Err(refused(
             StatusCode::UNAUTHORIZED,
             "wrong X-Runtime-Token".into(),
         )),
-        _ => Err(ApiError(
+        _ => Err(refused(
             StatusCode::UNAUTHORIZED,
             "more than one X-Runtime-Token header".into(),
         )),
@@ -103,12 +113,12 @@ fn auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), ApiError> {
 fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = b.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError(
+            refused(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the request body is larger than 1 MiB".into(),
             )
         } else {
-            ApiError(
+            refused(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 format!("cannot read the body: {e}"),
             )
@@ -123,7 +133,7 @@ fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiE
             .next()
             .unwrap_or_default()
             .to_string();
-        ApiError(
+        refused(
             StatusCode::UNPROCESSABLE_ENTITY,
             if path == "." {
                 msg
@@ -141,8 +151,21 @@ async fn deploy(
 ) -> Result<Response, ApiError> {
     auth(&rt, &headers)?;
     let req: DeployAppRequest = body(b)?;
-    let ans = rt.deploy(req).await?;
-    Ok(axum::Json(ans).into_response())
+    match rt.deploy(req).await {
+        Ok(ans) => Ok(axum::Json(ans).into_response()),
+        Err(e) => {
+            let mut err = ApiError::from(e);
+            if let Some(code) = err.2 {
+                let (code, hint) = crate::docker::plain_http_behind_443(code, &err.1).await;
+                err.2 = Some(code);
+                if let Some(hint) = hint {
+                    err.1 = format!("{hint} ({})", err.1);
+                }
+            }
+            tracing::warn!(code = ?err.2.map(FailureCode::as_str), error = %err.1, "deploy failed");
+            Err(err)
+        }
+    }
 }
 
 async fn stop(
@@ -185,7 +208,7 @@ async fn status(
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     auth(&rt, &headers)?;
-    let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
     Ok(axum::Json(rt.status(&q.user_id, &q.app_id).await?).into_response())
 }
 
@@ -201,7 +224,7 @@ async fn logs(
     q: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     auth(&rt, &headers)?;
-    let Query(q) = q.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
     let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
     Ok(axum::Json(rt.logs(&app_id, tail).await?).into_response())
 }
@@ -214,7 +237,7 @@ async fn reject_oversized(req: axum::extract::Request, next: axum::middleware::N
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > 1024 * 1024) {
-        return ApiError(
+        return refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             "the request body is larger than 1 MiB".into(),
         )

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use protocol::agent::{AppStatusAnswer, DeployAppAnswer, DeployAppRequest};
 use protocol::check::CheckReport;
 use protocol::client::DeployClient;
+use protocol::failure::FailureCode;
 use protocol::node::NodeHeartbeat;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -33,10 +34,24 @@ pub enum RuntimeError {
     InFlight(String),
     #[error(transparent)]
     Docker(#[from] DockerError),
-    #[error("{0}")]
-    Unhealthy(String),
+    #[error("{1}")]
+    Unhealthy(FailureCode, String),
     #[error("{0}")]
     Internal(String),
+}
+
+impl RuntimeError {
+    /// The failure code callers get beside the message; none for a refused request.
+    pub fn code(&self) -> Option<FailureCode> {
+        match self {
+            RuntimeError::BadInput(_) | RuntimeError::NotFound(_) | RuntimeError::InFlight(_) => {
+                None
+            }
+            RuntimeError::Docker(d) => Some(d.code()),
+            RuntimeError::Unhealthy(code, _) => Some(*code),
+            RuntimeError::Internal(_) => Some(FailureCode::Internal),
+        }
+    }
 }
 
 /// What agentd remembers across restarts: the container each app is routed to.
@@ -102,7 +117,7 @@ impl Runtime {
         settings: RuntimeSettings,
         deployd: Option<DeployClient>,
     ) -> Result<Arc<Runtime>, RuntimeError> {
-        let engine = Engine::connect().await?;
+        let engine = Engine::connect(&settings.docker_host).await?;
         engine.ensure_network(&settings.network).await?;
         let data_dir = PathBuf::from(&settings.data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| {
@@ -435,18 +450,24 @@ impl Runtime {
                 .inspect(name, &self.settings.network)
                 .await?
                 .ok_or_else(|| {
-                    RuntimeError::Unhealthy(format!("container {name} disappeared while starting"))
+                    RuntimeError::Unhealthy(
+                        FailureCode::ContainerExited,
+                        format!("container {name} disappeared while starting"),
+                    )
                 })?;
             if !info.running || info.restart_count > 0 || info.status == "restarting" {
                 let tail = self.engine.logs_tail(name, 20).await.unwrap_or_default();
-                return Err(RuntimeError::Unhealthy(format!(
-                    "container {name} exited{} before becoming healthy; its last lines:\n{}",
-                    info.exit_code
-                        .filter(|c| *c != 0)
-                        .map(|c| format!(" with code {c}"))
-                        .unwrap_or_default(),
-                    tail.trim_end()
-                )));
+                return Err(RuntimeError::Unhealthy(
+                    FailureCode::ContainerExited,
+                    format!(
+                        "container {name} exited{} before becoming healthy; its last lines:\n{}",
+                        info.exit_code
+                            .filter(|c| *c != 0)
+                            .map(|c| format!(" with code {c}"))
+                            .unwrap_or_default(),
+                        tail.trim_end()
+                    ),
+                ));
             }
             if let Some(ip) = info
                 .ip
@@ -478,10 +499,13 @@ impl Runtime {
                 }
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(RuntimeError::Unhealthy(format!(
-                    "the app never became healthy on port {port} within {} s ({last})",
-                    limit.as_secs()
-                )));
+                return Err(RuntimeError::Unhealthy(
+                    FailureCode::PortNotListening,
+                    format!(
+                        "the app never became healthy on port {port} within {} s ({last})",
+                        limit.as_secs()
+                    ),
+                ));
             }
         }
     }

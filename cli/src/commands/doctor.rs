@@ -524,7 +524,7 @@ impl Estate {
         let err = job.error_message.clone().unwrap_or_default();
         let first = err.lines().next().unwrap_or_default().to_string();
         let subject = job.id.to_string();
-        let Some(d) = classify(&err) else {
+        let Some(d) = classify(job.error_code.as_deref(), job.phase.as_deref(), &err) else {
             return vec![finding(
                 "job",
                 subject,
@@ -937,195 +937,230 @@ fn registry_host(err: &str) -> Option<String> {
     None
 }
 
-fn classify(err: &str) -> Option<Diagnosis> {
+/// A failure's cause and fix, from its code: the one table `functl doctor` reads. A job
+/// written before codes existed gets its code from its message. `phase` is where the job
+/// was when it failed (PUSH on the runner, DEPLOY on the runtime node).
+fn classify(code: Option<&str>, phase: Option<&str>, err: &str) -> Option<Diagnosis> {
+    use protocol::failure::{FailureCode as C, code_of_message};
+    let code = code.and_then(C::parse).or_else(|| code_of_message(err))?;
     let m = err.to_ascii_lowercase();
-    let plain_http = m.contains("http response to https client") || m.contains("speaks plain http");
-    let denied = m.contains("unauthorized")
-        || m.contains("authentication required")
-        || m.contains("no basic auth credentials")
-        || m.contains("refused the credentials")
-        || m.contains("access denied")
-        || m.contains("access to the resource is denied");
-    if m.starts_with("clone failed") || m.contains("clone failed:") {
-        return Some(if m.contains("host key mismatch") {
-            diag(
-                "git-clone",
-                "Git clone refused: the Git server's host key is not the one in the runner's known_hosts",
-                "if the Git server was re-keyed, replace its line in runner.git_known_hosts (ssh-keyscan -p PORT HOST); if not, suspect whoever answers in its place",
-                Some(Probe::Git),
-            )
-        } else if m.contains("add its host key") {
-            diag(
-                "git-clone",
-                "Git clone refused: the Git server is not in the runner's known_hosts",
-                "add its host key to runner.git_known_hosts: ssh-keyscan -p PORT HOST >> known_hosts",
-                Some(Probe::Git),
-            )
-        } else if m.contains("refused the deploy key") {
-            diag(
-                "git-clone",
-                "Git clone refused: the Git server refused the runner's deploy key",
-                "add the public half of runner.git_ssh_key to the repository's deploy keys (or the git user's authorized_keys)",
-                Some(Probe::Git),
-            )
-        } else if m.contains("cannot reach the git server") {
-            diag(
-                "git-clone",
-                "Git clone refused: the runner cannot reach the Git server's SSH port",
-                "open runner→git 2222 in the security groups and check that sshd listens there (functl check --from runner)",
-                Some(Probe::Git),
-            )
-        } else if m.contains("cannot read the deploy key") || m.contains("cannot read known_hosts")
-        {
-            diag(
-                "git-clone",
-                "Git clone failed: the runner cannot read its deploy key or known_hosts",
-                "check runner.git_ssh_key and runner.git_known_hosts: the files must exist and be readable by agentd",
-                None,
-            )
-        } else if m.contains("not found in") {
-            diag(
-                "git-clone",
-                "Git ref not found",
-                "push the branch or tag, or correct gitRef in the deploy",
-                None,
-            )
-        } else {
-            diag(
-                "git-clone",
-                "Git clone failed",
-                "read the job log (functl jobs logs ID) and probe the Git server (functl check --from runner --auth)",
-                Some(Probe::Git),
-            )
-        });
-    }
+    let pushing = phase == Some("PUSH") || (phase.is_none() && m.contains("push failed"));
+    let (reg_check, side, side_key) = if pushing {
+        ("registry-push", "runner host", "runner")
+    } else {
+        ("registry-pull", "runtime node", "runtime")
+    };
     let host = registry_host(err);
-    if m.contains("push failed") {
-        return Some(if plain_http {
-            diag(
-                "registry-push",
-                "registry push refused: the registry speaks plain HTTP and the runner's Docker engine is not told to allow it",
-                &format!(
-                    "add \"{}\" to insecure-registries in /etc/docker/daemon.json on the runner host and restart Docker, or serve the registry over TLS",
-                    host.as_deref().unwrap_or("REGISTRY")
-                ),
-                host.map(Probe::Registry),
-            )
-        } else if denied {
-            diag(
-                "registry-push",
-                "registry push refused: the registry refused the runner's credentials",
-                "set runner.registry_username and registry_password to an account allowed to push to the project (Harbor: a project member or robot account with push rights)",
-                None,
-            )
-        } else if m.contains("unreachable") || m.contains("connection refused") {
-            diag(
-                "registry-push",
-                "registry push failed: the runner cannot reach the registry",
-                "open runner→registry 80/443 in the security groups (functl check --from runner)",
-                host.map(Probe::Registry),
-            )
-        } else {
-            diag(
-                "registry-push",
-                "registry push failed",
-                "read the job log (functl jobs logs ID)",
-                None,
-            )
-        });
-    }
-    if m.contains("cannot pull image") {
-        return Some(if plain_http {
-            diag(
-                "registry-pull",
-                "registry pull refused: the registry speaks plain HTTP and the runtime node's Docker engine is not told to allow it",
-                &format!(
-                    "add \"{}\" to insecure-registries in /etc/docker/daemon.json on the runtime node and restart Docker, or serve the registry over TLS",
-                    host.as_deref().unwrap_or("REGISTRY")
-                ),
-                host.map(Probe::Registry),
-            )
-        } else if denied {
-            diag(
-                "registry-pull",
-                "registry pull refused: the registry refused the runtime node's credentials",
-                "set runtime.registry (the registry host, as in the image name), runtime.registry_username and registry_password on the node to an account allowed to pull",
-                None,
-            )
-        } else if m.contains("manifest unknown") || m.contains("not found") {
-            diag(
-                "registry-pull",
-                "registry pull failed: the image is not in the registry",
-                "push it first, or check the image name and tag (functl jobs show ID)",
-                None,
-            )
-        } else {
-            diag(
-                "registry-pull",
-                "registry pull failed",
-                "open runtime→registry 80/443 (functl check --from runtime) and read the error",
-                host.map(Probe::Registry),
-            )
-        });
-    }
-    if m.contains("never became healthy on port") {
-        let port: String = m
-            .split("never became healthy on port ")
-            .nth(1)
-            .unwrap_or_default()
-            .chars()
-            .take_while(char::is_ascii_digit)
-            .collect();
-        return Some(diag(
-            "container-port",
-            &format!("the app does not listen on its container port {port}"),
-            &format!(
-                "deploy with containerPort set to the port the app listens on, or make the app listen on $PORT (the runtime sets PORT={port})"
-            ),
+    let registry = host.as_deref().unwrap_or("REGISTRY").to_string();
+    Some(match code {
+        C::GitHostKey => diag(
+            "git-clone",
+            "Git clone refused: the Git server's host key is not the one in the runner's known_hosts",
+            "if the Git server was re-keyed, replace its line in runner.git_known_hosts (ssh-keyscan -p PORT HOST); if not, suspect whoever answers in its place",
+            Some(Probe::Git),
+        ),
+        C::GitHostUnknown => diag(
+            "git-clone",
+            "Git clone refused: the Git server is not in the runner's known_hosts",
+            "add its host key to runner.git_known_hosts: ssh-keyscan -p PORT HOST >> known_hosts",
+            Some(Probe::Git),
+        ),
+        C::GitAuth => diag(
+            "git-clone",
+            "Git clone refused: the Git server refused the runner's deploy key",
+            "add the public half of runner.git_ssh_key to the repository's deploy keys (or the git user's authorized_keys)",
+            Some(Probe::Git),
+        ),
+        C::GitUnreachable => diag(
+            "git-clone",
+            "Git clone refused: the runner cannot reach the Git server's SSH port",
+            "open runner→git 2222 in the security groups and check that sshd listens there (functl check --from runner)",
+            Some(Probe::Git),
+        ),
+        C::GitRepoNotFound => diag(
+            "git-clone",
+            "Git clone failed: the repository path does not exist on the Git server",
+            "create the repository on the Git server (the workspace pushes it there first), or correct repoSshUrl / [apps] repo_url_template in deployd.toml",
+            Some(Probe::Git),
+        ),
+        C::GitLocalFiles => diag(
+            "git-clone",
+            "Git clone failed: the runner cannot read its deploy key or known_hosts",
+            "check runner.git_ssh_key and runner.git_known_hosts: the files must exist and be readable by agentd",
             None,
-        ));
-    }
-    if m.contains("before becoming healthy") {
-        return Some(diag(
-            "container-start",
-            "the app's container exits at start",
-            "read the app's last lines in the job error (functl jobs show ID) and fix its start command or configuration",
+        ),
+        C::GitRefNotFound => diag(
+            "git-clone",
+            "Git ref not found",
+            "push the branch or tag, or correct gitRef in the deploy",
             None,
-        ));
-    }
-    if m.contains("deploy failed") && m.contains("is unreachable") {
-        return Some(diag(
-            "runtime-agent",
-            "the runner cannot reach the runtime node's agent",
-            "open runner→runtime 7005 and check runtime.agent_base_url on the node",
-            Some(Probe::Agent),
-        ));
-    }
-    if m.contains("deploy failed") && m.contains("answered 401") {
-        return Some(diag(
-            "runtime-agent",
-            "the runtime node refused the runner's token",
-            "runner.runtime_token must equal runtime.runtime_token on the node",
+        ),
+        C::GitClone => diag(
+            "git-clone",
+            "Git clone failed",
+            "read the job log (functl jobs logs ID) and probe the Git server (functl check --from runner --auth)",
+            Some(Probe::Git),
+        ),
+        C::BuildContext => diag(
+            "build",
+            "the build context could not be made from the repository",
+            "correct dockerfilePath or buildContext in the deploy (paths inside the repository), or add the Dockerfile",
             None,
-        ));
-    }
-    if m.starts_with("lease expired") {
-        return Some(diag(
-            "job-lease",
-            "the runner stopped heartbeating and the job ran out of attempts",
-            "check agentd on the runner (crashed? killed by the OOM killer?) and runner→deploy 7002",
-            None,
-        ));
-    }
-    if m.starts_with("build failed") {
-        return Some(diag(
+        ),
+        C::BuildFailed => diag(
             "build",
             "the image build failed",
             "read the failed build step in the job log (functl jobs logs ID)",
             None,
-        ));
-    }
-    None
+        ),
+        C::RegistryInsecure => diag(
+            reg_check,
+            &format!(
+                "registry {} refused: the registry speaks plain HTTP and the {side}'s container engine is not told to allow it",
+                if pushing { "push" } else { "pull" }
+            ),
+            &format!(
+                "add \"{registry}\" to insecure-registries in /etc/docker/daemon.json on the {side} and restart Docker (podman: [[registry]] insecure = true in registries.conf), or serve the registry over TLS"
+            ),
+            host.map(Probe::Registry),
+        ),
+        C::RegistryAuth if pushing => diag(
+            reg_check,
+            "registry push refused: the registry refused the runner's credentials",
+            "set runner.registry_username and registry_password to an account allowed to push to the project (Harbor: a project member or robot account with push rights)",
+            None,
+        ),
+        C::RegistryAuth => diag(
+            reg_check,
+            "registry pull refused: the registry refused the runtime node's credentials",
+            "set runtime.registry (the registry host, as in the image name), runtime.registry_username and registry_password on the node to an account allowed to pull",
+            None,
+        ),
+        C::RegistryUnreachable => diag(
+            reg_check,
+            &format!(
+                "registry {} failed: the {side} cannot reach the registry",
+                if pushing { "push" } else { "pull" }
+            ),
+            &format!(
+                "open {side_key}→registry 80/443 in the security groups (functl check --from {side_key})"
+            ),
+            host.map(Probe::Registry),
+        ),
+        C::ImageNotFound => diag(
+            reg_check,
+            "registry pull failed: the image is not in the registry",
+            "push it first, or check the image name and tag (functl jobs show ID)",
+            None,
+        ),
+        C::RegistryFailed => diag(
+            reg_check,
+            &format!("registry {} failed", if pushing { "push" } else { "pull" }),
+            &format!(
+                "read the error and probe the registry from the {side} (functl check --from {side_key})"
+            ),
+            host.map(Probe::Registry),
+        ),
+        C::PortNotListening => {
+            let port: String = m
+                .split("never became healthy on port ")
+                .nth(1)
+                .unwrap_or_default()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            let port = if port.is_empty() { "PORT".into() } else { port };
+            diag(
+                "container-port",
+                &format!("the app does not listen on its container port {port}"),
+                &format!(
+                    "deploy with containerPort set to the port the app listens on, or make the app listen on {port}"
+                ),
+                None,
+            )
+        }
+        C::ContainerExited => diag(
+            "container-start",
+            "the app's container exits at start",
+            "read the app's last lines in the job error (functl jobs show ID) and fix its start command or configuration",
+            None,
+        ),
+        C::EngineUnreachable => diag(
+            "container-engine",
+            &format!(
+                "the container engine on the {} does not answer",
+                if pushing || phase == Some("BUILD") {
+                    "runner host"
+                } else {
+                    "runtime node"
+                }
+            ),
+            "start Docker (systemctl start docker) or podman's socket (systemctl start podman.socket) on that host, and check agentd's docker_host",
+            None,
+        ),
+        C::EngineFailed => diag(
+            "container-engine",
+            "the container engine refused an operation",
+            "read the engine's words in the job error; docker info and the engine's journal on that host say more",
+            None,
+        ),
+        C::AgentUnreachable => diag(
+            "runtime-agent",
+            "the runner cannot reach the runtime node's agent",
+            "open runner→runtime 7005 and check runtime.agent_base_url on the node",
+            Some(Probe::Agent),
+        ),
+        C::AgentAuth => diag(
+            "runtime-agent",
+            "the runtime node refused the runner's token",
+            "runner.runtime_token must equal runtime.runtime_token on the node",
+            None,
+        ),
+        C::AgentFailed => diag(
+            "runtime-agent",
+            "the runtime node's agent refused the deploy",
+            "read the agent's words in the job error and agentd's log on the node",
+            Some(Probe::Agent),
+        ),
+        C::RouteNotAnswering => diag(
+            "gateway-route",
+            "the gateway does not route the app",
+            "check the gateway on the node (Traefik: its dashboard lists router rt-app-APP; embedded: functl apps show APP)",
+            None,
+        ),
+        C::LeaseExpired => diag(
+            "job-lease",
+            "the runner stopped heartbeating and the job ran out of attempts",
+            "check agentd on the runner (crashed? killed by the OOM killer?) and runner→deploy 7002",
+            None,
+        ),
+        C::PhaseTimeout => diag(
+            "job-timeout",
+            "a phase ran past its time limit",
+            "read the job log for the phase that hung; raise the runner's *_timeout_seconds if the work is legitimately slow",
+            None,
+        ),
+        C::Cancelled => return None,
+        C::DbHostNotAllowed => diag(
+            "database",
+            "the database refuses connections from deployd's host (MySQL error 1130)",
+            "on the database: CREATE USER 'USER'@'DEPLOYD_HOST' IDENTIFIED BY '...'; GRANT ALL ON DB.* TO 'USER'@'DEPLOYD_HOST'",
+            None,
+        ),
+        C::DbAuth => diag(
+            "database",
+            "the database refused deployd's user or password",
+            "check database_url in deployd.toml against the database's accounts",
+            None,
+        ),
+        C::DbUnreachable => diag(
+            "database",
+            "deployd cannot reach its database",
+            "open deploy→database in the security groups and check that the server runs",
+            None,
+        ),
+        C::Internal => return None,
+    })
 }
 
 /// Host and port of an `ssh://[user@]host[:port]/path` or `user@host:path` URL.
@@ -1199,11 +1234,89 @@ mod tests {
             ),
         ];
         for (err, check, needle) in cases {
-            let d = classify(err).unwrap_or_else(|| panic!("unclassified: {err}"));
+            let d = classify(None, None, err).unwrap_or_else(|| panic!("unclassified: {err}"));
             assert_eq!(d.check, check, "{err}");
             assert!(d.finding.contains(needle), "{err}: {}", d.finding);
         }
-        assert!(classify("something else entirely").is_none());
+        assert!(classify(None, None, "something else entirely").is_none());
+    }
+
+    #[test]
+    fn the_code_names_the_cause_whatever_the_words() {
+        use protocol::failure::FailureCode as C;
+        for code in C::ALL {
+            let d = classify(
+                Some(code.as_str()),
+                Some("CLONE"),
+                "reworded beyond recognition",
+            );
+            match code {
+                C::Cancelled | C::Internal => assert!(d.is_none(), "{code}"),
+                _ => {
+                    let d = d.unwrap_or_else(|| panic!("{code} has no entry"));
+                    assert!(!d.finding.is_empty() && !d.fix.is_empty(), "{code}");
+                }
+            }
+        }
+        let cases = [
+            (
+                "GIT_HOST_KEY",
+                "CLONE",
+                "git-clone",
+                "host key",
+                "ssh-keyscan",
+            ),
+            (
+                "GIT_REPO_NOT_FOUND",
+                "CLONE",
+                "git-clone",
+                "does not exist",
+                "repoSshUrl",
+            ),
+            (
+                "REGISTRY_INSECURE",
+                "PUSH",
+                "registry-push",
+                "runner host's container engine",
+                "insecure-registries",
+            ),
+            (
+                "REGISTRY_INSECURE",
+                "DEPLOY",
+                "registry-pull",
+                "runtime node's container engine",
+                "insecure-registries",
+            ),
+            (
+                "ENGINE_UNREACHABLE",
+                "DEPLOY",
+                "container-engine",
+                "runtime node does not answer",
+                "systemctl start docker",
+            ),
+            (
+                "PORT_NOT_LISTENING",
+                "DEPLOY",
+                "container-port",
+                "container port",
+                "containerPort",
+            ),
+            ("DB_HOST_NOT_ALLOWED", "", "database", "1130", "GRANT"),
+        ];
+        for (code, phase, check, finding, fix) in cases {
+            let d = classify(Some(code), Some(phase), "words")
+                .unwrap_or_else(|| panic!("{code}: no diagnosis"));
+            assert_eq!(d.check, check, "{code}");
+            assert!(d.finding.contains(finding), "{code}: {}", d.finding);
+            assert!(d.fix.contains(fix), "{code}: {}", d.fix);
+        }
+        // A code this build does not know falls back to the words.
+        let d = classify(
+            Some("A_NEWER_CODE"),
+            None,
+            "CLONE failed: host key mismatch for x",
+        );
+        assert_eq!(d.map(|d| d.check), Some("git-clone"));
     }
 
     #[test]

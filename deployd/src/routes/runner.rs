@@ -212,6 +212,14 @@ pub async fn report(
             "must be 1-64 hexadecimal digits",
         ));
     }
+    if let Some(c) = &req.error_code
+        && !protocol::failure::is_valid_code(c)
+    {
+        return Err(ApiError::field(
+            "errorCode",
+            "must be 1-64 upper-case letters, digits or _, starting with a letter",
+        ));
+    }
     if let Some(m) = &req.error_message {
         if m.len() > 64 * 1024 {
             return Err(ApiError::field("errorMessage", "is longer than 64 KiB"));

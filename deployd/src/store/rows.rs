@@ -11,6 +11,8 @@ use protocol::job::{JobPayload, JobStatus, JobType, ReportRequest, RuntimeNodeRe
 use protocol::node::{AuditEntry, NodeHealth, Placement, RuntimeNode};
 use protocol::runner::{Runner, RunnerHealth};
 
+use protocol::failure::FailureCode;
+
 use super::{Job, StoreError, StoreResult};
 
 pub const TRUNCATION_MARKER: &str =
@@ -56,6 +58,7 @@ pub struct JobRow {
     pub phase: Option<String>,
     pub phase_message: Option<String>,
     pub error_message: Option<String>,
+    pub error_code: Option<String>,
     pub image: Option<String>,
     pub commit_sha: Option<String>,
     pub runtime_node: Option<String>,
@@ -111,6 +114,7 @@ impl JobRow {
             phase: self.phase,
             phase_message: self.phase_message,
             error_message: self.error_message,
+            error_code: self.error_code,
             image: self.image,
             commit_sha: self.commit_sha,
             runtime_node,
@@ -480,6 +484,7 @@ pub enum ReportAction {
     Finish {
         image: Option<String>,
         error: Option<String>,
+        code: Option<String>,
     },
 }
 
@@ -519,7 +524,12 @@ pub fn decide_report(row: &JobRow, req: &ReportRequest) -> StoreResult<ReportAct
             })
         }),
     };
-    Ok(ReportAction::Finish { image, error })
+    let code = match req.status {
+        JobStatus::Succeeded => None,
+        JobStatus::Cancelled => Some(FailureCode::Cancelled.as_str().to_string()),
+        _ => req.error_code.clone(),
+    };
+    Ok(ReportAction::Finish { image, error, code })
 }
 
 pub fn check_report_status(req: &ReportRequest) -> StoreResult<()> {

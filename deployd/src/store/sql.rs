@@ -11,6 +11,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use protocol::app::AppRun;
 use protocol::check::{CheckReport, Reporter, StoredCheckReport};
+use protocol::failure::FailureCode;
 use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
 use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
 use protocol::runner::Runner;
@@ -369,8 +370,8 @@ impl<D: Dialect> SqlStore<D> {
                 exec::<D>(
                     &mut tx,
                     "UPDATE fun_ai_deploy_job SET status = 'CANCELLED', cancel_requested = 1, \
-                     error_message = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                    args![CANCELLED_BEFORE_CLAIM, now, now, id],
+                     error_message = ?, error_code = ?, finished_at = ?, updated_at = ? WHERE id = ?",
+                    args![CANCELLED_BEFORE_CLAIM, FailureCode::Cancelled.as_str(), now, now, id],
                 )
                 .await?;
             }
@@ -585,21 +586,22 @@ impl<D: Dialect> SqlStore<D> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
         let row = job_row_locked::<D>(&mut tx, id).await?;
-        let (image, error) = match rows::decide_report(&row, req)? {
+        let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
                 tx.commit().await?;
                 return row.into_job();
             }
-            ReportAction::Finish { image, error } => (image, error),
+            ReportAction::Finish { image, error, code } => (image, error, code),
         };
         exec::<D>(
             &mut tx,
-            "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, image = COALESCE(?, image), \
+            "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, error_code = ?, image = COALESCE(?, image), \
              commit_sha = COALESCE(?, commit_sha), lease_expire_at = NULL, finished_at = ?, updated_at = ? \
              WHERE id = ?",
             args![
                 req.status.as_str(),
                 &error,
+                &code,
                 &image,
                 &req.commit_sha,
                 now,
@@ -658,11 +660,15 @@ impl<D: Dialect> SqlStore<D> {
                 SweepAction::Cancel(msg) => (JobStatus::Cancelled, msg),
                 SweepAction::Fail(msg) => (JobStatus::Failed, msg),
             };
+            let code = match status {
+                JobStatus::Cancelled => FailureCode::Cancelled,
+                _ => FailureCode::LeaseExpired,
+            };
             let n = exec::<D>(
                 &mut tx,
-                "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, lease_expire_at = NULL, \
+                "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, error_code = ?, lease_expire_at = NULL, \
                  finished_at = ?, updated_at = ? WHERE id = ? AND status = 'RUNNING' AND lease_expire_at < ?",
-                args![status.as_str(), &msg, now, now, row.id, now],
+                args![status.as_str(), &msg, code.as_str(), now, now, row.id, now],
             )
             .await?;
             if n != 1 {

@@ -64,6 +64,7 @@ pub async fn report(c: &DeployClient, id: i64, runner: &str, status: JobStatus) 
     c.report(
         id,
         &ReportRequest {
+            error_code: None,
             runner_id: runner.to_string(),
             status,
             error_message: None,

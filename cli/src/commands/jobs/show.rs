@@ -106,7 +106,14 @@ fn render(job: &Job, styled: bool) -> comfy_table::Table {
         ("IMAGE", opt(job.image.as_deref())),
         ("COMMIT", opt(job.commit_sha.as_deref())),
         ("DEPLOY URL", opt(job.deploy_url.as_deref())),
-        ("ERROR", opt(job.error_message.as_deref())),
+        (
+            "ERROR",
+            opt(match (&job.error_code, &job.error_message) {
+                (Some(code), Some(m)) => Some(format!("[{code}] {m}")),
+                (_, m) => m.clone(),
+            }
+            .as_deref()),
+        ),
         ("LOG", text(format::bytes(job.log_length))),
         ("CREATED", text(format::timestamp(&job.created_at))),
         ("UPDATED", text(format::timestamp(&job.updated_at))),
