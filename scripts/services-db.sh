@@ -86,9 +86,13 @@ mysql_up() {
         db_die "mariadb-install-db: $(tail -5 "$d/install.log")"
     # Durability as SQLite's WAL with synchronous=NORMAL: the log is written at each
     # commit and flushed once a second. Loopback only, no name lookups.
+    # Also on the host side of the plain registry's namespace (scripts/services.sh), when it
+    # is there: a client in that namespace is a host the test user is not granted from.
+    local bind=127.0.0.1
+    if ip -4 addr show dev funai-pr-h 2>/dev/null | grep -q 10.251.0.1; then bind+=",10.251.0.1"; fi
     nohup mariadbd --no-defaults --user=mysql --datadir="$d/data" --tmpdir="$d/tmp" \
         --socket="$d/mysqld.sock" --pid-file="$d/mariadbd.pid" \
-        --bind-address=127.0.0.1 --port="$FUNAI_DB_MYSQL_PORT" --skip-name-resolve \
+        --bind-address="$bind" --port="$FUNAI_DB_MYSQL_PORT" --skip-name-resolve \
         --max-connections=600 --innodb-buffer-pool-size=256M \
         --innodb-flush-log-at-trx-commit=2 --innodb-lock-wait-timeout=20 \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_bin \

@@ -168,3 +168,62 @@ fn a_database_password_never_reaches_print_config_or_debug_output() {
     assert!(!debug.contains("s3cret"), "{debug}");
     assert!(debug.contains("funai:***@"), "{debug}");
 }
+
+/// The estate's first-day database error: MySQL refusing deployd's host (error 1130). The
+/// suite's MariaDB grants its user from 127.0.0.1 only; deployd started in a network
+/// namespace of the suite's (10.251.0.2) is another host.
+#[test]
+fn a_database_refusing_this_host_names_the_grant_to_run() {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let url = std::env::var("FUNAI_TEST_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let netns = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("funai-plainreg"))
+        .unwrap_or(false);
+    let Some(url) = url.filter(|_| netns) else {
+        assert!(
+            !ci,
+            "FUNAI_TEST_MYSQL_URL and the funai-plainreg namespace are needed (scripts/services.sh)"
+        );
+        eprintln!("SKIPPED: no MariaDB or no funai-plainreg namespace");
+        return;
+    };
+    let password = url
+        .split_once("://")
+        .and_then(|(_, r)| r.split_once('@'))
+        .and_then(|(ui, _)| ui.split_once(':'))
+        .map(|(_, p)| p.to_string())
+        .unwrap_or_default();
+    let from_elsewhere = format!("{}deployd_1130", url.replace("127.0.0.1", "10.251.0.1"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let base = base_cmd(dir.path());
+    let out = Command::new("ip")
+        .args(["netns", "exec", "funai-plainreg", BIN, "serve"])
+        .env_clear()
+        .envs(
+            base.get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned()))),
+        )
+        .env("DEPLOYD_DATABASE_URL", &from_elsewhere)
+        .env("DEPLOYD_LISTEN", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "deployd started: {err}");
+    for needle in [
+        "[DB_HOST_NOT_ALLOWED]",
+        "10.251.0.2",
+        "1130",
+        "GRANT ALL PRIVILEGES ON `deployd_1130`.* TO 'funai'@'10.251.0.2'",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in:\n{err}");
+    }
+    assert!(
+        password.is_empty() || !err.contains(&password),
+        "the password leaked:\n{err}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use protocol::app::AppRun;
 use protocol::check::{CheckReport, Reporter, StoredCheckReport};
+use protocol::failure::FailureCode;
 use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
 use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
 use protocol::runner::Runner;
@@ -286,6 +287,84 @@ pub fn scrub_password(text: &str, url: &str) -> String {
         return text.to_string();
     }
     text.replace(url, &redact_url(url)).replace(password, "***")
+}
+
+/// Why deployd cannot connect to its database, with the failure code and what to do: the
+/// database refusing this host (MySQL 1130, the estate's first-day error), the user or
+/// password, or no answer at all. `None` for anything else.
+pub fn connect_failure(e: &sqlx::Error, url: &str) -> Option<(FailureCode, String)> {
+    let user = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .map(|(userinfo, _)| userinfo.split(':').next().unwrap_or(userinfo).to_string())
+        .unwrap_or_else(|| "USER".into());
+    let db = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(_, path)| {
+            path.split(['?', '#'])
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| "DB".into());
+    match e {
+        sqlx::Error::Database(d) => {
+            if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return match m.number() {
+                    1130 => {
+                        // "Host '10.0.0.100' is not allowed to connect to this MariaDB server"
+                        let host = m
+                            .message()
+                            .split('\'')
+                            .nth(1)
+                            .unwrap_or("DEPLOYD_HOST")
+                            .to_string();
+                        Some((
+                            FailureCode::DbHostNotAllowed,
+                            format!(
+                                "the database refuses connections from this host {host} (MySQL error 1130): on the database run CREATE USER '{user}'@'{host}' IDENTIFIED BY '...'; GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'{host}'; (or the user's existing host pattern must match {host})"
+                            ),
+                        ))
+                    }
+                    1045 => Some((
+                        FailureCode::DbAuth,
+                        format!(
+                            "the database refused user {user} (MySQL error 1045): check the password in database_url and the user's grants"
+                        ),
+                    )),
+                    _ => None,
+                };
+            }
+            matches!(d.code().as_deref(), Some("28P01" | "28000")).then(|| {
+                (
+                    FailureCode::DbAuth,
+                    format!(
+                        "the database refused user {user}: check the password in database_url and pg_hba.conf for deployd's host"
+                    ),
+                )
+            })
+        }
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => Some((
+            FailureCode::DbUnreachable,
+            "the database does not answer: check that it runs and that deploy→database is open in the security groups".into(),
+        )),
+        _ => None,
+    }
+}
+
+/// The message of a failed connection: the code and fix where known, the driver's words
+/// (password taken out) always.
+pub fn connect_error(engine: &str, shown: &str, e: &sqlx::Error, url: &str) -> anyhow::Error {
+    let words = scrub_password(&e.to_string(), url);
+    match connect_failure(e, url) {
+        Some((code, what)) => {
+            anyhow::anyhow!("cannot connect to {engine} at {shown}: [{code}] {what} ({words})")
+        }
+        None => anyhow::anyhow!("cannot connect to {engine} at {shown}: {words}"),
+    }
 }
 
 /// An id for this process, to tell its own change notifications from other replicas'.

@@ -76,12 +76,7 @@ pub async fn open(
         })
         .connect_with(options)
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to MySQL at {shown}: {}",
-                scrub_password(&e.to_string(), url)
-            )
-        })?;
+        .map_err(|e| super::connect_error("MySQL", &shown, &e, url))?;
     MIGRATOR.run(&pool).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot migrate MySQL database {shown}: {}",

@@ -89,12 +89,7 @@ pub async fn open(
         .acquire_timeout(Duration::from_secs(30))
         .connect_with(options.clone())
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot connect to PostgreSQL at {shown}: {}",
-                scrub_password(&e.to_string(), url)
-            )
-        })?;
+        .map_err(|e| super::connect_error("PostgreSQL", &shown, &e, url))?;
     MIGRATOR.run(&pool).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot migrate PostgreSQL database {shown}: {}",
