@@ -161,13 +161,13 @@ async fn a_dockerignore_exception_is_built_and_a_large_context_is_streamed() {
     let (_, rss_at_build) = rss_kib();
     let (done, log) = follow_job(&c, job.id).await;
     let (peak, _) = rss_kib();
-    assert_eq!(at_build.phase.as_deref(), Some("BUILD"), "{log}");
-    assert_eq!(done.status, JobStatus::Succeeded, "{log}");
     println!(
         "memory during BUILD..end with a 64 MiB context: RSS at BUILD {} MiB, peak after {} MiB (peak reset: {reset})",
         rss_at_build / 1024,
         peak / 1024
     );
+    assert_eq!(at_build.phase.as_deref(), Some("BUILD"), "{log}");
+    assert_eq!(done.status, JobStatus::Succeeded, "{log}");
     let page = reqwest::get(done.deploy_url.clone().unwrap_or_default())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
