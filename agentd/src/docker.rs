@@ -536,6 +536,23 @@ impl Engine {
         context_tar: Vec<u8>,
         dockerfile: &str,
         tag: &str,
+        on_line: impl FnMut(&str),
+    ) -> Result<(), DockerError> {
+        let whole = futures_util::stream::once(async move {
+            Ok::<_, std::io::Error>(bytes::Bytes::from(context_tar))
+        });
+        self.build_streamed(whole, dockerfile, tag, on_line).await
+    }
+
+    /// As [`Engine::build`], the context tar arriving as a stream that the engine reads as
+    /// it goes (a large context is never held whole).
+    pub async fn build_streamed(
+        &self,
+        context_tar: impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>>
+        + Send
+        + 'static,
+        dockerfile: &str,
+        tag: &str,
         mut on_line: impl FnMut(&str),
     ) -> Result<(), DockerError> {
         let opts = bollard::query_parameters::BuildImageOptions {
@@ -547,7 +564,7 @@ impl Engine {
         };
         let mut stream =
             self.docker
-                .build_image(opts, None, Some(bollard::body_full(context_tar.into())));
+                .build_image(opts, None, Some(bollard::body_try_stream(context_tar)));
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {

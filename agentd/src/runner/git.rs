@@ -1,13 +1,13 @@
 //! Clone over SSH with libgit2: the deploy key, a strict `known_hosts`, then the checkout
 //! of a branch, a tag or a commit. Each failure says which of those went wrong.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use base64::Engine as _;
 use git2::build::{CheckoutBuilder, RepoBuilder};
 use git2::{CertificateCheckStatus, Cred, FetchOptions, RemoteCallbacks, Repository};
+use protocol::check::probe::{HostKeyVerdict, KnownHostsFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -62,8 +62,9 @@ pub struct CloneSpec {
     pub dest: PathBuf,
 }
 
-/// `host` and `[host]:port` as known_hosts spells them, from an ssh:// or scp-like URL.
-pub fn known_hosts_name(url: &str) -> Option<(String, String)> {
+/// The host, its port, and `[host]:port` as known_hosts spells them, from an ssh:// or
+/// scp-like URL.
+pub fn known_hosts_name(url: &str) -> Option<(String, u16, String)> {
     let (authority, port) = if let Some(rest) = url.strip_prefix("ssh://") {
         let authority = rest.split('/').next()?;
         let hostport = authority.rsplit('@').next()?;
@@ -77,11 +78,15 @@ pub fn known_hosts_name(url: &str) -> Option<(String, String)> {
         let (auth, _) = url.split_once(':')?;
         (auth.rsplit('@').next()?.to_string(), None)
     };
-    let name = match port.as_deref() {
-        None | Some("22") => authority.clone(),
-        Some(p) => format!("[{authority}]:{p}"),
+    let port: u16 = match port.as_deref() {
+        None => 22,
+        Some(p) => p.parse().ok()?,
     };
-    Some((authority, name))
+    let name = match port {
+        22 => authority.clone(),
+        p => format!("[{authority}]:{p}"),
+    };
+    Some((authority, port, name))
 }
 
 fn user_of(url: &str) -> String {
@@ -90,31 +95,6 @@ fn user_of(url: &str) -> String {
         .next()
         .and_then(|a| a.split_once('@').map(|(u, _)| u.to_string()))
         .unwrap_or_else(|| "git".into())
-}
-
-/// The base64 keys known_hosts holds for `name` (plain host patterns; hashed entries and
-/// markers such as @revoked are not matched).
-fn known_keys(path: &Path, name: &str) -> Result<Vec<String>, GitError> {
-    let text = std::fs::read_to_string(path).map_err(|e| GitError::KnownHostsUnreadable {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let mut keys = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
-            continue;
-        }
-        let mut parts = line.split_whitespace();
-        let (Some(hosts), Some(_kind), Some(key)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        if hosts.split(',').any(|h| h == name) {
-            keys.push(key.to_string());
-        }
-    }
-    Ok(keys)
 }
 
 /// Clones `spec.url` into `spec.dest`, checks out `spec.git_ref` (branch, tag or commit),
@@ -141,11 +121,16 @@ pub fn clone_and_checkout(
             })?;
         return checkout(&repo, &spec.url, &spec.git_ref);
     }
-    let (host, kh_name) = known_hosts_name(&spec.url).ok_or_else(|| GitError::Clone {
+    let (host, port, kh_name) = known_hosts_name(&spec.url).ok_or_else(|| GitError::Clone {
         url: spec.url.clone(),
         message: "cannot find the host in the URL".into(),
     })?;
-    let known = known_keys(&spec.known_hosts, &kh_name)?;
+    let known = KnownHostsFile::read(&spec.known_hosts).map_err(|message| {
+        GitError::KnownHostsUnreadable {
+            path: spec.known_hosts.display().to_string(),
+            message,
+        }
+    })?;
     if !spec.key.exists() {
         return Err(GitError::KeyUnreadable {
             key: spec.key.display().to_string(),
@@ -159,20 +144,26 @@ pub fn clone_and_checkout(
         let verdict = host_verdict.clone();
         let known_hosts = spec.known_hosts.display().to_string();
         let kh_name = kh_name.clone();
+        let host = host.clone();
         cb.certificate_check(move |cert, _host| {
+            // No key offered checks as a key that matches nothing.
             let offered = cert
                 .as_hostkey()
                 .and_then(|h| h.hostkey())
-                .map(|k| base64::engine::general_purpose::STANDARD.encode(k));
-            let err = match offered {
-                Some(k) if known.contains(&k) => return Ok(CertificateCheckStatus::CertificateOk),
-                _ if known.is_empty() => GitError::UnknownHost {
+                .unwrap_or_default();
+            let err = match known.check(&host, port, offered) {
+                Ok(HostKeyVerdict::Match) => return Ok(CertificateCheckStatus::CertificateOk),
+                Ok(HostKeyVerdict::Unknown) => GitError::UnknownHost {
                     host: kh_name.clone(),
                     known_hosts: known_hosts.clone(),
                 },
-                _ => GitError::HostKeyMismatch {
+                Ok(HostKeyVerdict::Mismatch) => GitError::HostKeyMismatch {
                     host: kh_name.clone(),
                     known_hosts: known_hosts.clone(),
+                },
+                Err(message) => GitError::KnownHostsUnreadable {
+                    path: known_hosts.clone(),
+                    message,
                 },
             };
             let msg = err.to_string();
@@ -193,8 +184,11 @@ pub fn clone_and_checkout(
         });
     }
     {
-        let cancel = cancel.clone();
-        cb.transfer_progress(move |_| !cancel.load(Ordering::SeqCst));
+        // libgit2 stops the transfer when a progress callback answers false.
+        let c = cancel.clone();
+        cb.transfer_progress(move |_| !c.load(Ordering::SeqCst));
+        let c = cancel.clone();
+        cb.sideband_progress(move |_| !c.load(Ordering::SeqCst));
     }
     let mut fo = FetchOptions::new();
     fo.remote_callbacks(cb);
@@ -319,15 +313,15 @@ mod tests {
     fn known_hosts_names() {
         assert_eq!(
             known_hosts_name("ssh://git@127.0.0.1:2222/srv/a.git"),
-            Some(("127.0.0.1".into(), "[127.0.0.1]:2222".into()))
+            Some(("127.0.0.1".into(), 2222, "[127.0.0.1]:2222".into()))
         );
         assert_eq!(
             known_hosts_name("ssh://git@gitea.local/a.git"),
-            Some(("gitea.local".into(), "gitea.local".into()))
+            Some(("gitea.local".into(), 22, "gitea.local".into()))
         );
         assert_eq!(
             known_hosts_name("git@github.com:org/a.git"),
-            Some(("github.com".into(), "github.com".into()))
+            Some(("github.com".into(), 22, "github.com".into()))
         );
     }
 }

@@ -3,22 +3,25 @@
 //! heartbeat answered 409 stops the work.
 
 mod context;
+mod dockerignore;
 mod failure;
 mod git;
 mod joblog;
+mod phase;
 mod retention;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use protocol::agent::{AgentError, DeployAppAnswer, DeployAppRequest};
 use protocol::client::{ClientError, DeployClient};
 use protocol::failure::FailureCode;
-use protocol::job::{ClaimRequest, HeartbeatRequest, Job, JobStatus, ReportRequest, phase};
-use tokio::sync::{Notify, Semaphore};
+use protocol::job::{ClaimRequest, HeartbeatRequest, Job, JobStatus, ReportRequest};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::docker::{DockerError, Engine, RegistryAuth};
@@ -26,6 +29,8 @@ use crate::settings::RunnerSettings;
 pub use context::ContextError;
 pub use git::GitError;
 use joblog::JobLog;
+use phase::JobState;
+pub use phase::Phase;
 
 /// Why a job did not succeed, named by its phase.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +47,7 @@ pub enum RunError {
     #[error("DEPLOY failed: {message}")]
     Deploy { code: String, message: String },
     #[error("{phase} timed out after {seconds} s")]
-    Timeout { phase: &'static str, seconds: u64 },
+    Timeout { phase: Phase, seconds: u64 },
     #[error("{0}")]
     Stopped(Stop),
     #[error("{0}")]
@@ -72,24 +77,6 @@ struct Outcome {
     image: String,
     commit: Option<String>,
     preview_url: String,
-}
-
-/// Shared between a job's pipeline and its heartbeat.
-struct JobState {
-    phase: Mutex<String>,
-    phase_changed: Notify,
-    stop: Mutex<Option<Stop>>,
-    cancel: CancellationToken,
-}
-
-impl JobState {
-    fn set_phase(&self, p: &str) {
-        *self.phase.lock().unwrap_or_else(|e| e.into_inner()) = p.to_string();
-        self.phase_changed.notify_one();
-    }
-    fn phase(&self) -> String {
-        self.phase.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
 }
 
 pub struct Runner {
@@ -138,6 +125,8 @@ impl Runner {
                 lease_seconds: self.settings.lease_seconds,
                 wait_seconds: self.settings.claim_wait_seconds,
             };
+            // The lease runs from before the claim was sent: a safe lower bound.
+            let claimed_at = Instant::now();
             let claimed = tokio::select! {
                 r = self.client.claim(&req) => r,
                 _ = shutdown.cancelled() => break,
@@ -147,7 +136,7 @@ impl Runner {
                     backoff = Duration::from_millis(500);
                     let me = self.clone();
                     tokio::spawn(async move {
-                        me.execute(job).await;
+                        me.execute(job, claimed_at).await;
                         drop(permit);
                     });
                 }
@@ -166,13 +155,12 @@ impl Runner {
         let _ = sem.acquire_many(self.settings.concurrency).await;
     }
 
-    async fn execute(self: Arc<Self>, job: Job) {
-        let state = Arc::new(JobState {
-            phase: Mutex::new(phase::CLAIMED.to_string()),
-            phase_changed: Notify::new(),
-            stop: Mutex::new(None),
-            cancel: CancellationToken::new(),
-        });
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.settings.lease_seconds.max(1) as u64)
+    }
+
+    async fn execute(self: Arc<Self>, job: Job, claimed_at: Instant) {
+        let state = Arc::new(JobState::new(claimed_at + self.lease()));
         tracing::info!(job = job.id, app = %job.app_id, attempt = job.attempt, "job started");
         let (log, log_task) = JobLog::start(self.client.clone(), job.id, job.log_length);
         log.line(&format!(
@@ -180,13 +168,10 @@ impl Runner {
             job.id, job.attempt, job.max_attempts, self.settings.runner_id
         ));
         let hb = tokio::spawn(self.clone().heartbeat(job.id, state.clone()));
-        let result = tokio::select! {
-            r = self.pipeline(&job, &log, &state) => r,
-            _ = state.cancel.cancelled() => Err(RunError::Stopped(
-                state.stop.lock().unwrap_or_else(|e| e.into_inner()).clone()
-                    .unwrap_or(Stop::LeaseLost("stopped".into())),
-            )),
-        };
+        // Each phase's step stops at the job's cancellation; the pipeline itself always
+        // runs to its end, so that what a phase started (a clone, a tar writer) is stopped
+        // and waited for before the working copy goes.
+        let result = self.pipeline(&job, &log, &state).await;
         hb.abort();
         let report = match &result {
             Ok(o) => {
@@ -233,26 +218,39 @@ impl Runner {
         drop(log);
         log_task.finish().await;
         if let Some(r) = report {
-            for attempt in 0..5u32 {
-                match self.client.report(job.id, &r).await {
-                    Ok(_) => break,
-                    Err(ClientError::Api {
-                        status: 409,
-                        message,
-                    }) => {
-                        tracing::warn!(job = job.id, %message, "report refused");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(job = job.id, error = %e, "report failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(500 * (attempt as u64 + 1))).await;
-                    }
-                }
-            }
+            self.report(job.id, &r, state.lease_until()).await;
         }
         match &result {
             Ok(_) => tracing::info!(job = job.id, "job succeeded"),
             Err(e) => tracing::warn!(job = job.id, error = %e, "job did not succeed"),
+        }
+    }
+
+    /// Sends the final report, retrying with backoff while the lease holds: a deployd that
+    /// restarts meanwhile still learns the outcome, and the job is not run a second time.
+    /// Past the lease deployd re-queues the job; reporting then would race another runner.
+    async fn report(&self, job_id: i64, r: &ReportRequest, lease_until: Instant) {
+        let mut wait = Duration::from_millis(250);
+        loop {
+            match self.client.report(job_id, r).await {
+                Ok(_) => return,
+                Err(ClientError::Api { status, message }) if (400..500).contains(&status) => {
+                    tracing::warn!(job = job_id, status, %message, "report refused");
+                    return;
+                }
+                Err(e) => {
+                    let left = lease_until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        tracing::error!(job = job_id, error = %e,
+                            "report failed and the lease has lapsed; deployd will re-queue the job");
+                        return;
+                    }
+                    tracing::warn!(job = job_id, error = %e,
+                        "report failed; retrying in {:?} ({:?} of lease left)", wait.min(left), left);
+                    tokio::time::sleep(wait.min(left)).await;
+                    wait = (wait * 2).min(Duration::from_secs(4));
+                }
+            }
         }
     }
 
@@ -263,11 +261,12 @@ impl Runner {
             let req = HeartbeatRequest {
                 runner_id: self.settings.runner_id.clone(),
                 extend_seconds: Some(self.settings.lease_seconds),
-                phase: Some(state.phase()),
+                phase: Some(state.phase().as_str().to_string()),
                 phase_message: None,
             };
+            let sent = Instant::now();
             match self.client.heartbeat(job_id, &req).await {
-                Ok(_) => {}
+                Ok(_) => state.lease_extended(sent, self.lease()),
                 Err(ClientError::Api {
                     status: 409,
                     message,
@@ -278,8 +277,7 @@ impl Runner {
                         Stop::LeaseLost(message)
                     };
                     tracing::warn!(job = job_id, %stop, "deployd took the job back");
-                    *state.stop.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
-                    state.cancel.cancel();
+                    state.take_back(stop);
                     return;
                 }
                 Err(e) => {
@@ -340,21 +338,18 @@ impl Runner {
             }
         };
 
-        state.set_phase(phase::DEPLOY);
+        state.enter(Phase::Deploy);
         log.line(&format!(
             "==> DEPLOY {image} on {} ({})",
             node.node_name, node.agent_base_url
         ));
-        let limit = self.settings.deploy_timeout_seconds;
-        let answer = tokio::time::timeout(
-            Duration::from_secs(limit),
-            self.deploy(job, &node.agent_base_url, &image, log),
-        )
-        .await
-        .map_err(|_| RunError::Timeout {
-            phase: phase::DEPLOY,
-            seconds: limit,
-        })??;
+        let answer = self
+            .step(
+                state,
+                Phase::Deploy,
+                self.deploy(job, &node.agent_base_url, &image, log),
+            )
+            .await?;
         log.line(&format!(
             "runtime answered: {} {} at {}",
             answer.status, answer.container_name, answer.preview_url
@@ -372,6 +367,16 @@ impl Runner {
             commit,
             preview_url: answer.preview_url,
         })
+    }
+
+    /// Runs one phase's work under the phase's deadline from the settings.
+    async fn step<T>(
+        &self,
+        state: &JobState,
+        phase: Phase,
+        work: impl std::future::Future<Output = Result<T, RunError>>,
+    ) -> Result<T, RunError> {
+        state.step(phase, phase.limit(&self.settings), work).await
     }
 
     fn workdir(&self) -> Result<PathBuf, RunError> {
@@ -392,7 +397,7 @@ impl Runner {
     ) -> Result<(String, String), RunError> {
         let p = &job.payload;
         let git_ref = p.git_ref_or_default().to_string();
-        state.set_phase(phase::CLONE);
+        state.enter(Phase::Clone);
         log.line(&format!("==> CLONE {url} ({git_ref})"));
         if url.starts_with("file://") && !self.settings.allow_local_repos {
             return Err(RunError::Clone(GitError::Clone {
@@ -408,30 +413,30 @@ impl Runner {
             known_hosts: PathBuf::from(&self.settings.git_known_hosts),
             dest: dir.join("src"),
         };
-        let flag = Arc::new(AtomicBool::new(false));
-        let flag2 = flag.clone();
-        let cancel = state.cancel.clone();
-        let _watch = tokio::spawn(async move {
-            cancel.cancelled().await;
-            flag2.store(true, std::sync::atomic::Ordering::SeqCst);
+        let abort = Arc::new(AtomicBool::new(false));
+        let mut clone = tokio::task::spawn_blocking({
+            let spec = spec.clone();
+            let abort = abort.clone();
+            move || git::clone_and_checkout(&spec, abort, |_| {})
         });
-        let limit = self.settings.clone_timeout_seconds;
-        let spec2 = spec.clone();
-        let clone =
-            tokio::task::spawn_blocking(move || git::clone_and_checkout(&spec2, flag, |_| {}));
-        let commit = match tokio::time::timeout(Duration::from_secs(limit), clone).await {
-            Err(_) => {
-                return Err(RunError::Timeout {
-                    phase: phase::CLONE,
-                    seconds: limit,
-                });
-            }
-            Ok(Err(e)) => return Err(RunError::Internal(format!("clone task: {e}"))),
-            Ok(Ok(r)) => r?,
-        };
+        let cloned = self
+            .step(state, Phase::Clone, async {
+                (&mut clone)
+                    .await
+                    .map_err(|e| RunError::Internal(format!("clone task: {e}")))?
+                    .map_err(RunError::Clone)
+            })
+            .await;
+        if cloned.is_err() && !clone.is_finished() {
+            // Timed out or taken back: libgit2 stops at its next progress callback, and
+            // the working copy is removed only once it has.
+            abort.store(true, Ordering::SeqCst);
+            let _ = clone.await;
+        }
+        let commit = cloned?;
         log.line(&format!("checked out {git_ref} at {commit}"));
 
-        state.set_phase(phase::BUILD);
+        state.enter(Phase::Build);
         let tag = p
             .image_tag
             .clone()
@@ -453,7 +458,7 @@ impl Runner {
         let src = spec.dest.clone();
         let bc = p.build_context.clone();
         let df = p.dockerfile_path_or_default().to_string();
-        let ctx = tokio::task::spawn_blocking(move || context::build(&src, bc.as_deref(), &df))
+        let ctx = tokio::task::spawn_blocking(move || context::plan(&src, bc.as_deref(), &df))
             .await
             .map_err(|e| RunError::Internal(format!("context task: {e}")))??;
         log.line(&format!(
@@ -462,33 +467,41 @@ impl Runner {
             ctx.files,
             p.dockerfile_path_or_default()
         ));
+        let dockerfile = ctx.dockerfile.clone();
+        let (tar, mut writer) = ctx.stream();
         let mut steps = BuildTrace::default();
-        let limit = self.settings.build_timeout_seconds;
-        let build = self.engine.build(ctx.tar, &ctx.dockerfile, &image, |line| {
-            log.raw(line);
-            steps.push(line);
-        });
-        match tokio::time::timeout(Duration::from_secs(limit), build).await {
-            Err(_) => {
-                return Err(RunError::Timeout {
-                    phase: phase::BUILD,
-                    seconds: limit,
-                });
-            }
-            Ok(Err(e)) => {
-                let message = match &e {
-                    DockerError::BuildImage { message, .. } => steps.describe(message),
-                    other => other.to_string(),
-                };
-                return Err(RunError::Build {
-                    code: e.code(),
-                    message,
-                });
-            }
-            Ok(Ok(())) => {}
+        let built = self
+            .step(state, Phase::Build, async {
+                self.engine
+                    .build_streamed(tar, &dockerfile, &image, |line| {
+                        log.raw(line);
+                        steps.push(line);
+                    })
+                    .await
+                    .map_err(|e| {
+                        let message = match &e {
+                            DockerError::BuildImage { message, .. } => steps.describe(message),
+                            other => other.to_string(),
+                        };
+                        RunError::Build {
+                            code: e.code(),
+                            message,
+                        }
+                    })
+            })
+            .await;
+        // The engine's request is gone by now, and with it the reader: the writer ends.
+        let written = (&mut writer)
+            .await
+            .map_err(|e| RunError::Internal(format!("context task: {e}")))?;
+        match (built, written) {
+            (Ok(()), _) => {}
+            // The engine saw a broken context: say why it broke.
+            (Err(RunError::Build { .. }), Err(e)) => return Err(RunError::Context(e)),
+            (Err(e), _) => return Err(e),
         }
 
-        state.set_phase(phase::PUSH);
+        state.enter(Phase::Push);
         if self.settings.registry.is_empty() {
             log.line(&format!(
                 "==> PUSH skipped: no registry is configured; {image} stays on this engine"
@@ -496,7 +509,6 @@ impl Runner {
             return Ok((image, commit));
         }
         log.line(&format!("==> PUSH {image}"));
-        let limit = self.settings.push_timeout_seconds;
         let mut last_status = String::new();
         let auth = self.registry_auth();
         let push = self.engine.push(&image, auth.as_ref(), |st| {
@@ -510,24 +522,21 @@ impl Runner {
                 last_status = st.to_string();
             }
         });
-        match tokio::time::timeout(Duration::from_secs(limit), push).await {
-            Err(_) => {
-                return Err(RunError::Timeout {
-                    phase: phase::PUSH,
-                    seconds: limit,
-                });
+        self.step(state, Phase::Push, async {
+            match push.await {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let words = e.to_string();
+                    let (code, hint) = crate::docker::plain_http_behind_443(e.code(), &words).await;
+                    let message = match hint {
+                        Some(hint) => format!("{hint} ({words})"),
+                        None => self.explain_push(&image, &words),
+                    };
+                    Err(RunError::Push { code, message })
+                }
             }
-            Ok(Err(e)) => {
-                let words = e.to_string();
-                let (code, hint) = crate::docker::plain_http_behind_443(e.code(), &words).await;
-                let message = match hint {
-                    Some(hint) => format!("{hint} ({words})"),
-                    None => self.explain_push(&image, &words),
-                };
-                return Err(RunError::Push { code, message });
-            }
-            Ok(Ok(())) => {}
-        }
+        })
+        .await?;
         Ok((image, commit))
     }
 

@@ -236,7 +236,7 @@ pub fn ssh_probe(addr: SocketAddr, timeout: Duration, opts: &SshOptions) -> Resu
     match &opts.known_hosts {
         None => notes.push("host key NOT checked (no known_hosts)".into()),
         Some(path) => {
-            check_host_key(&sess, path, addr, &key)?;
+            check_host_key(path, addr, &key)?;
             notes.push(format!("host key ok ({kind:?})"));
         }
     }
@@ -248,33 +248,68 @@ pub fn ssh_probe(addr: SocketAddr, timeout: Duration, opts: &SshOptions) -> Resu
     Ok(notes.join(", "))
 }
 
-fn check_host_key(
-    sess: &ssh2::Session,
-    path: &Path,
-    addr: SocketAddr,
-    key: &[u8],
-) -> Result<(), String> {
-    use ssh2::{CheckResult, KnownHostFileKind};
+/// What a known_hosts file says of the key a host presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyVerdict {
+    Match,
+    /// The host is listed with another key.
+    Mismatch,
+    /// The host is not listed.
+    Unknown,
+}
+
+/// A known_hosts file read by libssh2's matcher, the one `functl check` and the runner's
+/// clone share: plain and hashed (`ssh-keygen -H`) names, `[host]:port` for other ports.
+pub struct KnownHostsFile {
+    hosts: ssh2::KnownHosts,
+    path: std::path::PathBuf,
+}
+
+impl KnownHostsFile {
+    pub fn read(path: &Path) -> Result<KnownHostsFile, String> {
+        let shown = path.display();
+        std::fs::metadata(path).map_err(|e| format!("cannot read known_hosts {shown}: {e}"))?;
+        // libssh2 keeps known hosts on a session; an unconnected one is enough.
+        let sess = ssh2::Session::new().map_err(|e| format!("known_hosts: {e}"))?;
+        let mut hosts = sess
+            .known_hosts()
+            .map_err(|e| format!("known_hosts: {e}"))?;
+        hosts
+            .read_file(path, ssh2::KnownHostFileKind::OpenSSH)
+            .map_err(|e| format!("cannot read known_hosts {shown}: {e}"))?;
+        Ok(KnownHostsFile {
+            hosts,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The verdict on `key` (the raw key blob the server sent) for `host` on `port`.
+    pub fn check(&self, host: &str, port: u16, key: &[u8]) -> Result<HostKeyVerdict, String> {
+        use ssh2::CheckResult;
+        match self.hosts.check_port(host, port, key) {
+            CheckResult::Match => Ok(HostKeyVerdict::Match),
+            CheckResult::Mismatch => Ok(HostKeyVerdict::Mismatch),
+            CheckResult::NotFound => Ok(HostKeyVerdict::Unknown),
+            CheckResult::Failure => Err(format!(
+                "cannot check the host key of {host}:{port} against {}",
+                self.path.display()
+            )),
+        }
+    }
+}
+
+fn check_host_key(path: &Path, addr: SocketAddr, key: &[u8]) -> Result<(), String> {
     let shown = path.display();
-    std::fs::metadata(path).map_err(|e| format!("cannot read known_hosts {shown}: {e}"))?;
-    let mut kh = sess
-        .known_hosts()
-        .map_err(|e| format!("known_hosts: {e}"))?;
-    kh.read_file(path, KnownHostFileKind::OpenSSH)
-        .map_err(|e| format!("cannot read known_hosts {shown}: {e}"))?;
     let name = known_hosts_name(addr);
-    match kh.check_port(&addr.ip().to_string(), addr.port(), key) {
-        CheckResult::Match => Ok(()),
-        CheckResult::Mismatch => Err(format!(
+    match KnownHostsFile::read(path)?.check(&addr.ip().to_string(), addr.port(), key)? {
+        HostKeyVerdict::Match => Ok(()),
+        HostKeyVerdict::Mismatch => Err(format!(
             "host key mismatch: the key {name} presents is not the one in {shown}; if the server was re-keyed, update known_hosts"
         )),
-        CheckResult::NotFound => Err(format!(
+        HostKeyVerdict::Unknown => Err(format!(
             "{name} is not in {shown}: add its host key (ssh-keyscan -p {} {})",
             addr.port(),
             addr.ip()
-        )),
-        CheckResult::Failure => Err(format!(
-            "cannot check the host key of {name} against {shown}"
         )),
     }
 }
