@@ -7,7 +7,6 @@ pub mod gateway;
 pub mod runner;
 pub mod runtime;
 pub mod settings;
-pub mod testing;
 
 use std::sync::Arc;
 

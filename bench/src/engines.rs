@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use deployd::store::{ClaimParams, Engine};
-use deployd::testing::{self, TestDeployd};
 use protocol::client::DeployClient;
 use protocol::job::JobPayload;
 use protocol::node::NodeHeartbeat;
+use testkit::deployd::{self as testing, TestDeployd};
 use tokio::io::AsyncBufReadExt;
 
 use crate::{Row, bare_sqlite, create_to_claim_with, lifecycle_with, ms, node, pct};

@@ -106,7 +106,7 @@ pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
 
 /// Create→claim latency with long-polling runners already waiting.
 async fn create_to_claim(samples: usize) -> anyhow::Result<(Duration, Duration)> {
-    let d = deployd::testing::start().await;
+    let d = testkit::deployd::start().await;
     let c = d.client();
     node(&c).await?;
     create_to_claim_with(&c, &c, &d.state, samples).await
@@ -191,7 +191,7 @@ pub(crate) async fn create_to_claim_with(
 
 /// Full lifecycle per job: create, claim, heartbeat, log append, report.
 async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
-    let d = deployd::testing::start().await;
+    let d = testkit::deployd::start().await;
     let c = d.client();
     node(&c).await?;
     lifecycle_with(&c, jobs, runners).await
@@ -371,7 +371,7 @@ async fn main() -> anyhow::Result<()> {
         record("memory", r);
     }
     if wants("runtime") {
-        match agentd::testing::services() {
+        match testkit::agentd::services() {
             Some(s) => {
                 record("runtime", runtime::run(&s, args.deploy_rounds).await);
                 let bin = std::env::current_exe()?.with_file_name("agentd");

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use agentd::docker::Engine;
-use agentd::testing::{self, App, Services};
+use testkit::agentd::{self as testing, App, Services};
 
 use crate::{Row, median, ms};
 

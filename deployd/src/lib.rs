@@ -8,7 +8,6 @@ pub mod metrics;
 pub mod routes;
 pub mod settings;
 pub mod store;
-pub mod testing;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -2,6 +2,8 @@
 //! images pushed straight through the registry API (no Docker), and against an in-test token
 //! server standing in for Harbor's Bearer flow.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -102,7 +104,7 @@ impl Reg {
             Some(self.user.clone()),
             Some(Secret::new(self.password.clone())),
         )
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap()
     }
 
     /// POST an upload, PUT its bytes with the digest: the monolithic upload of the spec.
@@ -200,11 +202,7 @@ impl Reg {
     }
 
     async fn sorted_tags(&self, repo: &str) -> Vec<String> {
-        let mut t = self
-            .client()
-            .tags(repo)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut t = self.client().tags(repo).await.unwrap();
         t.sort();
         t
     }
@@ -232,12 +230,7 @@ async fn catalog_follows_link_pagination_of_the_registry() {
     let raw: serde_json::Value = raw.json().await.expect("raw JSON");
     assert_eq!(raw["repositories"].as_array().map(Vec::len), Some(2));
 
-    let catalog = reg
-        .client()
-        .page_size(2)
-        .catalog()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let catalog = reg.client().page_size(2).catalog().await.unwrap();
     for r in &repos {
         assert!(catalog.contains(r), "{r} missing from the catalog");
     }
@@ -258,12 +251,7 @@ async fn tags_follow_link_pagination() {
 
     // Distribution 2.8 answers every tag at once whatever `n` says (only v3 pages tags):
     // the client must take that as the whole list.
-    let mut tags = reg
-        .client()
-        .page_size(2)
-        .tags(&repo)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tags = reg.client().page_size(2).tags(&repo).await.unwrap();
     tags.sort();
     assert_eq!(tags, names);
 
@@ -274,9 +262,9 @@ async fn tags_follow_link_pagination() {
         Some(reg.user.clone()),
         Some(Secret::new(reg.password.clone())),
     )
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
     .page_size(2);
-    let tags = client.tags(&repo).await.unwrap_or_else(|e| panic!("{e}"));
+    let tags = client.tags(&repo).await.unwrap();
     assert_eq!(tags, names);
     assert_eq!(harbor.tag_pages(), 3, "5 tags at 2 a page");
 }
@@ -291,19 +279,13 @@ async fn manifest_digest_by_head_is_the_stored_digest_and_deleting_by_it_removes
     let v2 = reg.push_image(&repo, &day(2), &["v2"]).await;
     let client = reg.client();
 
-    let head = client
-        .manifest_digest(&repo, "v1")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let head = client.manifest_digest(&repo, "v1").await.unwrap();
     assert_eq!(
         head, v1,
         "HEAD answers the digest of the manifest as pushed"
     );
 
-    let deleted = client
-        .delete_tag(&repo, "v1")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let deleted = client.delete_tag(&repo, "v1").await.unwrap();
     assert_eq!(deleted, v1);
     assert_eq!(reg.sorted_tags(&repo).await, ["v2"]);
     assert_eq!(
@@ -332,13 +314,7 @@ async fn created_is_read_from_the_config_blob_also_through_an_oci_index() {
     let built = "2025-03-04T05:06:07.123456789Z";
     let image = reg.push_image(&repo, built, &["v1"]).await;
     let client = reg.client();
-    assert_eq!(
-        client
-            .created(&repo, "v1")
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        at(built)
-    );
+    assert_eq!(client.created(&repo, "v1").await.unwrap(), at(built));
 
     let index = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
@@ -352,13 +328,7 @@ async fn created_is_read_from_the_config_blob_also_through_an_oci_index() {
     }))
     .expect("index JSON");
     let index_digest = reg.put_manifest(&repo, "multi", OCI_INDEX, &index).await;
-    assert_eq!(
-        client
-            .created(&repo, "multi")
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-        at(built)
-    );
+    assert_eq!(client.created(&repo, "multi").await.unwrap(), at(built));
     assert_eq!(
         client.manifest_digest(&repo, "multi").await.ok(),
         Some(index_digest),
@@ -377,18 +347,12 @@ async fn a_plan_for_five_tags_keeping_three_keeps_the_newest_three() {
         reg.push_image(&repo, &day(d), &[tag]).await;
     }
     let client = reg.client();
-    let plan = client
-        .retention_plan(&repo, 3, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let plan = client.retention_plan(&repo, 3, &[]).await.unwrap();
     assert_eq!(tags_of(&plan.keep), ["c", "b", "d"]);
     assert_eq!(tags_of(&plan.delete), ["a", "e"]);
     assert_eq!(plan.keep[0].created, at(&day(5)));
 
-    let applied = client
-        .apply(&repo, &plan)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let applied = client.apply(&repo, &plan).await.unwrap();
     assert!(applied.failed.is_empty(), "{:?}", applied.failed);
     assert_eq!(tags_of(&applied.deleted), ["a", "e"]);
     assert_eq!(reg.sorted_tags(&repo).await, ["b", "c", "d"]);
@@ -407,15 +371,12 @@ async fn a_protected_old_tag_is_kept_beside_the_newest() {
     let plan = client
         .retention_plan(&repo, 3, &["r1".to_string()])
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     assert_eq!(tags_of(&plan.keep), ["r5", "r4", "r3", "r1"]);
     assert_eq!(tags_of(&plan.delete), ["r2"]);
     assert_eq!(plan.keep[3].note.as_deref(), Some("protected"));
 
-    let applied = client
-        .apply(&repo, &plan)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let applied = client.apply(&repo, &plan).await.unwrap();
     assert!(applied.failed.is_empty(), "{:?}", applied.failed);
     assert_eq!(reg.sorted_tags(&repo).await, ["r1", "r3", "r4", "r5"]);
 }
@@ -435,7 +396,7 @@ async fn tags_sharing_a_digest_with_a_kept_tag_are_not_deleted() {
     let plan = client
         .retention_plan(&repo, 1, &["old".to_string()])
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap();
     // "new" wins the tie on name; "latest" is the same manifest, "old-copy" the same as the
     // protected "old": deleting either would delete the one that stays.
     assert_eq!(tags_of(&plan.keep), ["new", "latest", "old-copy", "old"]);
@@ -453,10 +414,7 @@ async fn tags_sharing_a_digest_with_a_kept_tag_are_not_deleted() {
     assert_eq!(plan.keep[3].digest, old);
 
     // "mid" and "mid-copy" go with one DELETE; both are reported, neither fails.
-    let applied = client
-        .apply(&repo, &plan)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let applied = client.apply(&repo, &plan).await.unwrap();
     assert!(applied.failed.is_empty(), "{:?}", applied.failed);
     assert_eq!(tags_of(&applied.deleted), ["mid-copy", "mid", "oldest"]);
     assert_eq!(
@@ -469,10 +427,7 @@ async fn tags_sharing_a_digest_with_a_kept_tag_are_not_deleted() {
         keep: plan.keep[..1].to_vec(),
         delete: plan.keep[1..2].to_vec(),
     };
-    let applied = client
-        .apply(&repo, &unsafe_plan)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let applied = client.apply(&repo, &unsafe_plan).await.unwrap();
     assert!(applied.deleted.is_empty());
     assert!(
         matches!(&applied.failed[..], [f] if matches!(f.error, RegistryError::Skipped { .. })),
@@ -488,8 +443,8 @@ async fn a_wrong_password_is_refused_for_the_user() {
         return;
     };
     let wrong = "definitely-not-the-password";
-    let client = RegistryClient::new(&reg.addr, Some(reg.user.clone()), Some(Secret::new(wrong)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client =
+        RegistryClient::new(&reg.addr, Some(reg.user.clone()), Some(Secret::new(wrong))).unwrap();
     for err in [
         client.ping().await.expect_err("ping with a wrong password"),
         client
@@ -509,7 +464,7 @@ async fn a_wrong_password_is_refused_for_the_user() {
         assert_eq!(err.status(), Some(401));
     }
 
-    let anonymous = RegistryClient::new(&reg.addr, None, None).unwrap_or_else(|e| panic!("{e}"));
+    let anonymous = RegistryClient::new(&reg.addr, None, None).unwrap();
     let err = anonymous.ping().await.expect_err("no credentials");
     assert!(
         matches!(err, RegistryError::CredentialsMissing { .. }),
@@ -524,14 +479,8 @@ async fn an_unknown_repository_has_no_tags() {
     };
     let client = reg.client();
     let repo = unique_repo("never-pushed");
-    assert_eq!(
-        client.tags(&repo).await.unwrap_or_else(|e| panic!("{e}")),
-        Vec::<String>::new()
-    );
-    let plan = client
-        .retention_plan(&repo, 3, &[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(client.tags(&repo).await.unwrap(), Vec::<String>::new());
+    let plan = client.retention_plan(&repo, 3, &[]).await.unwrap();
     assert!(plan.keep.is_empty() && plan.delete.is_empty());
 }
 
@@ -539,7 +488,7 @@ async fn an_unknown_repository_has_no_tags() {
 async fn names_with_traversal_or_spaces_never_reach_a_url() {
     // Port 9 (discard) on loopback: any request would fail with a transport error, so an
     // InvalidName proves nothing was sent.
-    let client = RegistryClient::new("127.0.0.1:9", None, None).unwrap_or_else(|e| panic!("{e}"));
+    let client = RegistryClient::new("127.0.0.1:9", None, None).unwrap();
     fn invalid<T>(r: Result<T, RegistryError>) -> bool {
         matches!(r, Err(RegistryError::InvalidName { .. }))
     }
@@ -803,10 +752,10 @@ async fn bearer_challenges_get_a_token_per_scope_cached_and_refreshed() {
         Some(reg.user.clone()),
         Some(Secret::new(reg.password.clone())),
     )
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap()
     .page_size(1);
-    client.ping().await.unwrap_or_else(|e| panic!("{e}"));
-    let mut tags = client.tags(&repo).await.unwrap_or_else(|e| panic!("{e}"));
+    client.ping().await.unwrap();
+    let mut tags = client.tags(&repo).await.unwrap();
     tags.sort();
     assert_eq!(tags, ["v1", "v2"]);
     assert_eq!(client.created(&repo, "v2").await.ok(), Some(at(&built)));
@@ -826,10 +775,7 @@ async fn bearer_challenges_get_a_token_per_scope_cached_and_refreshed() {
 
     // An expired token draws a new challenge: the client fetches a fresh one and retries.
     harbor.revoke_all();
-    assert_eq!(
-        client.tags(&repo).await.unwrap_or_else(|e| panic!("{e}")),
-        ["v2"]
-    );
+    assert_eq!(client.tags(&repo).await.unwrap(), ["v2"]);
     assert_eq!(harbor.issued(&pull), 2);
     assert!(client.catalog().await.is_ok_and(|c| c.contains(&repo)));
 }
@@ -841,8 +787,8 @@ async fn a_token_service_that_refuses_the_password_names_the_user() {
     };
     let (addr, _harbor) = fake_harbor(&reg).await;
     let wrong = "wrong-harbor-password";
-    let client = RegistryClient::new(&addr, Some(reg.user.clone()), Some(Secret::new(wrong)))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let client =
+        RegistryClient::new(&addr, Some(reg.user.clone()), Some(Secret::new(wrong))).unwrap();
     let err = client.tags("functl-test/any").await.expect_err("refused");
     let text = err.to_string();
     assert!(

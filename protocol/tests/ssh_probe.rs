@@ -1,6 +1,8 @@
 //! The SSH probe of `functl check` against the real sshd of scripts/services.sh: the host key
 //! against known_hosts (right, wrong, absent), and the login with the deploy key or another.
 
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,12 +76,12 @@ fn probe(g: &Git, known_hosts: Option<&PathBuf>, key: Option<&PathBuf>) -> Resul
 #[test]
 fn the_host_key_is_checked_and_the_deploy_key_logs_in() {
     let Some(g) = git() else { return };
-    let ok = probe(&g, Some(&g.known_hosts), Some(&g.key)).unwrap_or_else(|e| panic!("{e}"));
+    let ok = probe(&g, Some(&g.known_hosts), Some(&g.key)).unwrap();
     assert!(ok.contains("SSH-2.0-"), "{ok}");
     assert!(ok.contains("host key ok"), "{ok}");
     assert!(ok.contains("login as git ok"), "{ok}");
 
-    let unchecked = probe(&g, None, None).unwrap_or_else(|e| panic!("{e}"));
+    let unchecked = probe(&g, None, None).unwrap();
     assert!(unchecked.contains("host key NOT checked"), "{unchecked}");
 }
 
@@ -102,7 +104,7 @@ fn a_wrong_host_key_or_a_stranger_key_is_named() {
 
     let dir = tempfile_dir();
     let empty = dir.join("known_hosts");
-    std::fs::write(&empty, "# nobody\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&empty, "# nobody\n").unwrap();
     let unknown = probe(&g, Some(&empty), None).err().unwrap_or_default();
     assert!(unknown.contains("is not in"), "{unknown}");
     assert!(unknown.contains("ssh-keyscan"), "{unknown}");
@@ -122,6 +124,6 @@ fn tempfile_dir() -> PathBuf {
             .map(|d| d.as_nanos())
             .unwrap_or_default()
     ));
-    std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(&d).unwrap();
     d
 }

@@ -1,0 +1,204 @@
+//! The agentd binary: print-config with secrets redacted, refusal of placeholder secrets,
+//! and a clean exit on SIGTERM.
+
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentd");
+
+fn write(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let p = dir.join("agentd.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn print_config_hides_secrets_and_layers_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "[runtime]\nnode_name = \"rt-07\"\nnode_token = \"sekrit-node-value\"\nruntime_token = \"sekrit-rt-value\"\n\
+         registry_password = \"sekrit-registry-value\"\n[runtime.mongo]\nurl = \"mongodb://u:sekrit-mongo@127.0.0.1:27017\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "print-config"])
+        .env("AGENTD_RUNTIME__HEALTH_TIMEOUT_SECONDS", "42")
+        .env("AGENTD_DEPLOY_URL", "http://127.0.0.1:7777")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("node_name = \"rt-07\""), "{text}");
+    assert!(text.contains("health_timeout_seconds = 42"), "{text}");
+    assert!(
+        text.contains("deploy_url = \"http://127.0.0.1:7777\""),
+        "{text}"
+    );
+    assert!(text.contains("node_token = \"***\""), "{text}");
+    assert!(!text.contains("sekrit"), "a secret was printed: {text}");
+}
+
+#[test]
+fn placeholder_secrets_and_unknown_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(
+        dir.path(),
+        "[runtime]\nnode_token = \"CHANGE_ME\"\nruntime_token = \"x-real\"\n",
+    );
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("runtime.node_token") && err.contains("CHANGE_ME"),
+        "{err}"
+    );
+
+    let cfg = write(dir.path(), "[runtime]\nnode_tokn = \"x\"\n");
+    let out = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "print-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("node_tokn"));
+}
+
+#[test]
+fn runtime_role_exits_cleanly_on_sigterm() {
+    if std::env::var("FUNAI_TEST_DOCKER").is_err() {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "Docker is required under CI"
+        );
+        eprintln!("SKIPPED: no Docker (run scripts/test.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap()
+    };
+    let (api, gw) = (port(), port());
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "deploy_url = \"http://127.0.0.1:9\"\n[runtime]\nlisten = \"127.0.0.1:{api}\"\nnode_name = \"t-sigterm\"\n\
+             node_token = \"n-tok\"\nruntime_token = \"r-tok\"\ndata_dir = \"{}\"\n[runtime.gateway]\nlisten = \"127.0.0.1:{gw}\"\n",
+            dir.path().display()
+        ),
+    );
+    let mut child = Command::new(BIN)
+        .args(["--config", cfg.to_str().unwrap_or_default(), "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", api)).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", gw)).is_ok()
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agentd never listened"
+        );
+        std::thread::yield_now();
+    }
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut err = String::new();
+    use std::io::Read;
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(err.contains("shutting down"), "{err}");
+}
+
+#[test]
+fn man_pages_have_not_drifted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = Command::new(BIN)
+        .args([
+            "generate-man",
+            "--dir",
+            tmp.path().to_str().unwrap_or_default(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../man");
+    let list = |d: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("agentd"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        list(tmp.path()),
+        list(&committed),
+        "regenerate: agentd generate-man --dir man"
+    );
+    for f in list(tmp.path()) {
+        assert!(
+            std::fs::read(tmp.path().join(&f)).ok() == std::fs::read(committed.join(&f)).ok(),
+            "man/{f} drifted: agentd generate-man --dir man"
+        );
+    }
+}
+
+#[test]
+fn packaged_example_configs_parse_and_keep_their_placeholders_out_of_print_config() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config");
+    for f in ["agentd-runner.toml", "agentd-runtime.toml"] {
+        let out = Command::new(BIN)
+            .args([
+                "--config",
+                dir.join(f).to_str().unwrap_or_default(),
+                "print-config",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("CHANGE_ME"),
+            "{f}: a secret was printed"
+        );
+        // And the daemon refuses to run on them until the placeholders are replaced.
+        let run = Command::new(BIN)
+            .args(["--config", dir.join(f).to_str().unwrap_or_default(), "run"])
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(2), "{f}");
+        assert!(
+            String::from_utf8_lossy(&run.stderr).contains("CHANGE_ME placeholder"),
+            "{f}"
+        );
+    }
+}

@@ -1,0 +1,18 @@
+//! functl's tests: the commands against a real local stack, the generated docs, the connectivity matrix in network namespaces.
+//!
+//! One test binary, a module per subject: the workspace is linked once for all of them.
+
+// Helpers outside #[test] functions too: clippy.toml's allow-unwrap-in-tests covers only
+// the test functions themselves.
+#![allow(clippy::unwrap_used)]
+
+mod check_matrix;
+mod cli;
+mod docs;
+mod doctor;
+mod lab;
+mod operator;
+mod pipeline;
+mod secrets;
+mod stack;
+mod tmux;

@@ -1,0 +1,156 @@
+//! `functl up --demo`, `functl status`, `functl down`: the README's first command, run as a
+//! person would, against the real daemons (found beside functl) and the real Docker engine.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+async fn functl(cwd: &std::path::Path, args: &[&str]) -> Run {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_functl"))
+        .current_dir(cwd)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", cwd)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(300), out)
+        .await
+        .unwrap_or_else(|_| panic!("functl {args:?} did not finish"))
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_demo_serves_the_example_page_and_down_stops_only_what_up_started() {
+    if std::env::var("FUNAI_TEST_DOCKER").is_err() {
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "Docker is required under CI"
+        );
+        eprintln!("SKIPPED: no Docker (run scripts/test.sh)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dp, ap, gp) = (free_port(), free_port(), free_port());
+    let busybox = std::env::var("FUNAI_TEST_BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into());
+    let ports = [
+        "--deployd-port".to_string(),
+        dp.to_string(),
+        "--agent-port".to_string(),
+        ap.to_string(),
+        "--gateway-port".to_string(),
+        gp.to_string(),
+    ];
+    let mut args: Vec<&str> = vec!["up", "--demo", "--busybox", &busybox];
+    args.extend(ports.iter().map(String::as_str));
+    let run = functl(dir.path(), &args).await;
+    assert_eq!(
+        run.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
+    let url = format!("http://127.0.0.1:{gp}/runtime/hello/");
+    assert!(
+        run.stdout.contains(&format!("demo: {url} serves:")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("<h1>Hello from Fun AI Studio</h1>"),
+        "{}",
+        run.stdout
+    );
+    let page = reqwest::get(&url)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
+    assert!(page.contains("Hello from Fun AI Studio"));
+    // The secrets were generated and the files that hold them are private.
+    let meta = std::fs::metadata(dir.path().join(".funai/deployd.toml")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    let status = functl(dir.path(), &["status"]).await;
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    assert!(
+        status.stdout.contains("hello") && status.stdout.contains("READY"),
+        "{}",
+        status.stdout
+    );
+    // The generated functl config drives the other commands.
+    let cfg = dir.path().join(".funai/functl.toml");
+    let apps = functl(
+        dir.path(),
+        &["--config", cfg.to_str().unwrap_or_default(), "apps", "list"],
+    )
+    .await;
+    assert_eq!(apps.code, 0, "{}", apps.stderr);
+    assert!(apps.stdout.contains("hello"));
+
+    // `up` again is harmless.
+    let again = functl(
+        dir.path(),
+        &args[..1]
+            .iter()
+            .copied()
+            .chain(ports.iter().map(String::as_str))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stderr.contains("already up"), "{}", again.stderr);
+
+    let state = std::fs::read_to_string(dir.path().join(".funai/stack.toml")).unwrap_or_default();
+    let down = functl(dir.path(), &["down"]).await;
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        down.stdout.contains("removed apps: hello"),
+        "{}",
+        down.stdout
+    );
+    assert!(
+        down.stdout.contains("stopped agentd") && down.stdout.contains("deployd"),
+        "{}",
+        down.stdout
+    );
+    for line in state.lines().filter(|l| l.starts_with("pid = ")) {
+        let pid = line.trim_start_matches("pid = ").trim();
+        // Gone, or a zombie waiting for a reaper: either way no longer running.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("");
+        assert!(
+            stat.is_empty() || state == "Z" || state == "X",
+            "pid {pid} still runs: {stat}"
+        );
+    }
+    assert!(reqwest::get(&url).await.is_err(), "the gateway is gone");
+    let status = functl(dir.path(), &["status"]).await;
+    assert_eq!(status.code, 1);
+    let down = functl(dir.path(), &["down"]).await;
+    assert_eq!(down.code, 0);
+    assert!(down.stdout.contains("nothing to stop"), "{}", down.stdout);
+}
