@@ -6,8 +6,6 @@ pub mod app;
 pub mod check;
 pub mod client;
 pub mod config;
-#[cfg(feature = "server")]
-pub mod daemon;
 pub mod envelope;
 pub mod failure;
 pub mod job;
@@ -16,8 +14,6 @@ pub mod node;
 pub mod registry;
 pub mod runner;
 pub mod secret;
-#[cfg(feature = "server")]
-pub mod serve;
 pub mod validate;
 
 pub use envelope::Envelope;
