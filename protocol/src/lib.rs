@@ -11,7 +11,6 @@ pub mod failure;
 pub mod job;
 pub mod metrics;
 pub mod node;
-pub mod registry;
 pub mod runner;
 pub mod secret;
 pub mod validate;
