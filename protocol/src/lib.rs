@@ -1,5 +1,7 @@
-//! Wire types of the Fun AI Studio release path, shared by deployd, agentd and functl,
-//! and the typed HTTP clients that speak them.
+//! The wire contract of the Fun AI Studio release path, shared by deployd, agentd and
+//! functl: wire types, the envelope, failure codes, validation, the check reports, and the
+//! typed HTTP clients that speak them. The registry client, the probes and the daemons'
+//! plumbing are crates of their own (`registry`, `probe`, `daemon`).
 
 pub mod agent;
 pub mod app;
