@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use protocol::check::probe::{ProbeOptions, SshOptions};
-use protocol::check::{CheckReport, Topology, host, probe};
+use probe::{ProbeOptions, SshOptions, Topology, host};
+use protocol::check::CheckReport;
 use tokio_util::sync::CancellationToken;
 
 use crate::settings::{CheckSettings, RunnerSettings};
@@ -23,13 +23,13 @@ pub struct Prober {
 impl Prober {
     /// The runtime role's prober; `None` without a topology.
     pub fn for_runtime(check: &CheckSettings) -> Option<Prober> {
-        Self::new(check, protocol::check::matrix::role::RUNTIME, None)
+        Self::new(check, probe::role::RUNTIME, None)
     }
 
     /// The runner role's prober: the SSH probe checks the Git server's key against the
     /// runner's known_hosts and, with `ssh_auth`, logs in with its deploy key.
     pub fn for_runner(check: &CheckSettings, runner: &RunnerSettings) -> Option<Prober> {
-        Self::new(check, protocol::check::matrix::role::RUNNER, Some(runner))
+        Self::new(check, probe::role::RUNNER, Some(runner))
     }
 
     fn new(check: &CheckSettings, role: &str, runner: Option<&RunnerSettings>) -> Option<Prober> {

@@ -50,7 +50,7 @@ pub async fn serve_runtime(
     let app = runtime::api::router(rt.clone());
     let s = shutdown.clone();
     tokio::spawn(async move {
-        if let Err(e) = protocol::serve::serve(api, app, s, Default::default()).await {
+        if let Err(e) = daemon::serve(api, app, s, Default::default()).await {
             tracing::error!(error = %e, "runtime API stopped");
         }
     });

@@ -38,7 +38,7 @@ const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nStopped cleanly 
 
 fn generate_man(dir: &std::path::Path) -> std::io::Result<()> {
     use clap::CommandFactory;
-    protocol::daemon::write_man_pages(Cli::command(), "agentd", dir, EXIT_STATUS)
+    daemon::write_man_pages(Cli::command(), "agentd", dir, EXIT_STATUS)
 }
 
 fn main() -> ExitCode {
@@ -72,7 +72,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             tracing_subscriber::fmt()
-                .with_env_filter(protocol::daemon::log_filter())
+                .with_env_filter(daemon::log_filter())
                 .with_writer(std::io::stderr)
                 .init();
             let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -98,8 +98,8 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
-    let signalled = protocol::daemon::signals()
-        .map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
+    let signalled =
+        daemon::signals().map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     if let Some(rs) = &settings.runtime {
         let api = tokio::net::TcpListener::bind(&rs.listen)

@@ -173,13 +173,13 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "deployd listening");
     let app = routes::router(state.clone());
-    let limits = protocol::serve::Limits {
+    let limits = daemon::Limits {
         header_read_timeout: std::time::Duration::from_millis(
             state.settings.header_read_timeout_ms.max(1),
         ),
         ..Default::default()
     };
-    let result = protocol::serve::serve(listener, app, shutdown.clone(), limits).await;
+    let result = daemon::serve(listener, app, shutdown.clone(), limits).await;
     shutdown.cancel();
     sweeper.abort();
     feed.abort();

@@ -46,7 +46,7 @@ const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nStopped cleanly 
 
 fn generate_man(dir: &std::path::Path) -> std::io::Result<()> {
     use clap::CommandFactory;
-    protocol::daemon::write_man_pages(Cli::command(), "deployd", dir, EXIT_STATUS)
+    daemon::write_man_pages(Cli::command(), "deployd", dir, EXIT_STATUS)
 }
 
 fn load(cli: &Cli) -> Result<Settings, String> {
@@ -73,7 +73,7 @@ fn main() -> ExitCode {
         };
     }
     tracing_subscriber::fmt()
-        .with_env_filter(protocol::daemon::log_filter())
+        .with_env_filter(daemon::log_filter())
         .with_writer(std::io::stderr)
         .init();
     let settings = match load(&cli) {
@@ -116,8 +116,8 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before binding: a SIGTERM during start-up still shuts down cleanly.
-    let signalled = protocol::daemon::signals()
-        .map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
+    let signalled =
+        daemon::signals().map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.listen))?;

@@ -1,5 +1,7 @@
 //! Layered settings shared by the three programs: a TOML file, overridden by environment
-//! variables (`PREFIX_SECTION__KEY`), overridden by flags.
+//! variables (`PREFIX_SECTION__KEY`), overridden by flags. It lives here, not in `daemon`,
+//! because functl loads its own config with it and should not link a server loop for that;
+//! it needs nothing protocol does not already have (serde, toml).
 
 use std::path::{Path, PathBuf};
 

@@ -1,23 +1,20 @@
-//! Wire types of the Fun AI Studio release path, shared by deployd, agentd and functl,
-//! and the typed HTTP clients that speak them.
+//! The wire contract of the Fun AI Studio release path, shared by deployd, agentd and
+//! functl: wire types, the envelope, failure codes, validation, the check reports, and the
+//! typed HTTP clients that speak them. The registry client, the probes and the daemons'
+//! plumbing are crates of their own (`registry`, `probe`, `daemon`).
 
 pub mod agent;
 pub mod app;
 pub mod check;
 pub mod client;
 pub mod config;
-#[cfg(feature = "server")]
-pub mod daemon;
 pub mod envelope;
 pub mod failure;
 pub mod job;
 pub mod metrics;
 pub mod node;
-pub mod registry;
 pub mod runner;
 pub mod secret;
-#[cfg(feature = "server")]
-pub mod serve;
 pub mod validate;
 
 pub use envelope::Envelope;

@@ -207,7 +207,7 @@ impl Gateway {
         shutdown: CancellationToken,
     ) -> std::io::Result<()> {
         let app = axum::Router::new().fallback(proxy).with_state(self);
-        protocol::serve::serve(listener, app, shutdown, Default::default()).await
+        daemon::serve(listener, app, shutdown, Default::default()).await
     }
 }
 

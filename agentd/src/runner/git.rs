@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use git2::build::{CheckoutBuilder, RepoBuilder};
 use git2::{CertificateCheckStatus, Cred, FetchOptions, RemoteCallbacks, Repository};
-use protocol::check::probe::{HostKeyVerdict, KnownHostsFile};
+use probe::{HostKeyVerdict, KnownHostsFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {

@@ -1,8 +1,8 @@
 //! After a successful deploy: keep the newest tags of the app's repository in the registry
 //! (by the config blob's `created`), never the one now running; delete the rest by digest.
 
-use protocol::registry::RegistryClient;
 use protocol::validate::ImageRef;
+use registry::RegistryClient;
 
 use super::joblog::JobLog;
 use crate::settings::RunnerSettings;

@@ -115,7 +115,7 @@ async fn five_deploys_leave_the_newest_three_tags_with_the_running_one() {
             assert!(log.contains("tag retention: kept 3"), "{log}");
         }
     }
-    let registry = protocol::registry::RegistryClient::new(
+    let registry = registry::RegistryClient::new(
         &s.registry,
         Some(s.user.clone()),
         Some(protocol::Secret::new(s.password.clone())),

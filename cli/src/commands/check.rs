@@ -6,10 +6,8 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use comfy_table::{Cell, Color};
-use protocol::check::probe::{ProbeOptions, SshOptions};
-use protocol::check::{
-    CheckReport, DEFAULT_TOPOLOGY_PATH, ProbeResult, Topology, TopologyError, host, probe,
-};
+use probe::{DEFAULT_TOPOLOGY_PATH, ProbeOptions, SshOptions, Topology, TopologyError, host};
+use protocol::check::{CheckReport, ProbeResult};
 use serde::Serialize;
 
 use crate::ctx::Ctx;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use comfy_table::{Cell, Color, ContentArrangement};
+use probe::{SshOptions, ssh_probe};
 use protocol::Timestamp;
 use protocol::check::StoredCheckReport;
-use protocol::check::probe::{SshOptions, ssh_probe};
 use protocol::client::ClientError;
 use protocol::job::{Job, JobListQuery, JobStatus};
 use protocol::node::{EstateSettings, NodeHealth, RuntimeNode};

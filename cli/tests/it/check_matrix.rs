@@ -207,7 +207,7 @@ fn a_missing_default_topology_is_a_usage_error() {
         .env("HOME", std::env::temp_dir())
         .output()
         .unwrap();
-    if std::path::Path::new(protocol::check::DEFAULT_TOPOLOGY_PATH).exists() {
+    if std::path::Path::new(probe::DEFAULT_TOPOLOGY_PATH).exists() {
         eprintln!("SKIPPED: this machine has a topology file");
         return;
     }

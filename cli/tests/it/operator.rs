@@ -386,7 +386,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
         ("FUNCTL_REGISTRY_PASSWORD", s.password.as_str()),
         ("FUNCTL_REGISTRY_NAMESPACE", ns.as_str()),
     ];
-    let registry = protocol::registry::RegistryClient::new(
+    let registry = registry::RegistryClient::new(
         &s.registry,
         Some(s.user.clone()),
         Some(protocol::Secret::new(s.password.clone())),

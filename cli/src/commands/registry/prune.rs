@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use clap::{ArgGroup, Args};
 use comfy_table::Cell;
 use futures_util::stream::{self, StreamExt};
-use protocol::registry::{Plan, RegistryClient};
 use protocol::validate::ImageRef;
+use registry::{Plan, RegistryClient};
 use serde::Serialize;
 
 use crate::commands::parse;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use protocol::Secret;
-use protocol::registry::{DOCKER_MANIFEST, OCI_INDEX, Plan, RegistryClient, RegistryError};
+use registry::{DOCKER_MANIFEST, OCI_INDEX, Plan, RegistryClient, RegistryError};
 use sha2::{Digest as _, Sha256};
 
 struct Reg {
@@ -89,7 +89,7 @@ fn day(d: u32) -> String {
     format!("2026-01-{d:02}T10:00:00Z")
 }
 
-fn tags_of(list: &[protocol::registry::TagInfo]) -> Vec<String> {
+fn tags_of(list: &[registry::TagInfo]) -> Vec<String> {
     list.iter().map(|t| t.tag.clone()).collect()
 }
 

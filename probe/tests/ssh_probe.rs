@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use protocol::check::probe::{SshOptions, ssh_probe};
+use probe::{SshOptions, ssh_probe};
 
 struct Git {
     addr: SocketAddr,

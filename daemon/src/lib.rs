@@ -1,8 +1,13 @@
-//! What deployd's and agentd's `main` share: signals listened for before anything else, the
-//! log filter, and man pages written by the program itself.
+//! What deployd and agentd share besides the wire contract: the HTTP server loop, signals
+//! listened for before anything else, the log filter, and man pages written by the program
+//! itself.
+
+mod serve;
 
 use std::future::Future;
 use std::path::Path;
+
+pub use serve::{Limits, serve};
 
 /// SIGTERM or SIGINT. Call it first thing, so that a signal during start-up is not lost.
 pub fn signals() -> std::io::Result<impl Future<Output = ()>> {

@@ -7,8 +7,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::Expect;
-use super::matrix::{ProbeKind, Rule, builtin, role};
+use protocol::check::{Expect, ProbeKind};
+
+use crate::matrix::{Rule, builtin, infer_probe, role};
 
 pub const DEFAULT_TOPOLOGY_PATH: &str = "/etc/funai/topology.toml";
 
@@ -86,7 +87,8 @@ impl Topology {
         }
         let mut roles = BTreeMap::new();
         for (name, addrs) in file.roles {
-            crate::validate::id(&name).map_err(|m| invalid(format!("role name {name:?} {m}")))?;
+            protocol::validate::id(&name)
+                .map_err(|m| invalid(format!("role name {name:?} {m}")))?;
             let mut parsed: Vec<IpAddr> = Vec::new();
             for a in addrs {
                 let ip: IpAddr = a.trim().parse().map_err(|_| {
@@ -119,7 +121,7 @@ impl Topology {
                 .filter(|p| *p != 0)
                 .ok_or_else(|| invalid(format!("{at}.port: {} is not a port (1-65535)", a.port)))?;
             let probe = match a.probe.as_deref() {
-                None => ProbeKind::infer(&a.to, port),
+                None => infer_probe(&a.to, port),
                 Some(p) => ProbeKind::parse(p).ok_or_else(|| {
                     invalid(format!(
                         "{at}.probe: {p:?} is unknown; one of tcp, health, registry, registry-tls, ssh"

@@ -1,7 +1,7 @@
 //! The security-group matrix of DESIGN §7 as data: who may open which port on whom, why,
 //! and how a probe proves the service behind the port is the right one.
 
-use serde::{Deserialize, Serialize};
+use protocol::check::ProbeKind;
 
 /// Role names of the built-in matrix, as the topology file's `[roles]` spells them.
 pub mod role {
@@ -19,64 +19,6 @@ pub mod role {
     pub const ALL: [&str; 9] = [
         PUBLIC, API, WORKSPACE, DEPLOY, RUNNER, RUNTIME, GIT, REGISTRY, MONGO,
     ];
-}
-
-/// What a probe does once TCP is connected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProbeKind {
-    /// The TCP connect is the whole probe.
-    Tcp,
-    /// `GET /internal/health` answers 2xx (deployd 7002, agentd 7005).
-    Health,
-    /// `GET /v2/` over plain HTTP answers 200 or 401 (a Distribution registry or Harbor).
-    Registry,
-    /// `GET /v2/` over TLS answers 200 or 401.
-    RegistryTls,
-    /// An SSH handshake whose host key is checked against known_hosts (and, asked for, a
-    /// login with the deploy key).
-    Ssh,
-}
-
-impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeKind::Tcp => "tcp",
-            ProbeKind::Health => "health",
-            ProbeKind::Registry => "registry",
-            ProbeKind::RegistryTls => "registry-tls",
-            ProbeKind::Ssh => "ssh",
-        }
-    }
-
-    /// The probe a port of a role gets when the topology's `[[allow]]` does not say.
-    pub fn infer(to_role: &str, port: u16) -> ProbeKind {
-        match (to_role, port) {
-            (_, 7002 | 7005) => ProbeKind::Health,
-            (_, 2222) => ProbeKind::Ssh,
-            (role::REGISTRY, 443) => ProbeKind::RegistryTls,
-            (role::REGISTRY, _) => ProbeKind::Registry,
-            _ => ProbeKind::Tcp,
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ProbeKind> {
-        [
-            ProbeKind::Tcp,
-            ProbeKind::Health,
-            ProbeKind::Registry,
-            ProbeKind::RegistryTls,
-            ProbeKind::Ssh,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for ProbeKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// One allowed edge: `from` may open `port` on `to`.
@@ -125,6 +67,17 @@ const MATRIX: &[Row] = &[
     Row(RUNTIME, REGISTRY, 443, "image pull", RegistryTls),
 ];
 
+/// The probe a port of a role gets when the topology's `[[allow]]` does not say.
+pub fn infer_probe(to_role: &str, port: u16) -> ProbeKind {
+    match (to_role, port) {
+        (_, 7002 | 7005) => ProbeKind::Health,
+        (_, 2222) => ProbeKind::Ssh,
+        (role::REGISTRY, 443) => ProbeKind::RegistryTls,
+        (role::REGISTRY, _) => ProbeKind::Registry,
+        _ => ProbeKind::Tcp,
+    }
+}
+
 /// The built-in matrix as rules.
 pub fn builtin() -> Vec<Rule> {
     MATRIX
@@ -148,7 +101,7 @@ mod tests {
         for r in builtin() {
             assert!(role::ALL.contains(&r.from.as_str()), "{r:?}");
             assert!(role::ALL.contains(&r.to.as_str()), "{r:?}");
-            assert_eq!(ProbeKind::infer(&r.to, r.port), r.probe, "{r:?}");
+            assert_eq!(infer_probe(&r.to, r.port), r.probe, "{r:?}");
         }
     }
 
@@ -164,13 +117,5 @@ mod tests {
             }
         }
         assert_eq!(rules.len(), 20);
-    }
-
-    #[test]
-    fn probe_kinds_round_trip() {
-        for k in [Tcp, Health, Registry, RegistryTls, Ssh] {
-            assert_eq!(ProbeKind::parse(k.as_str()), Some(k));
-        }
-        assert_eq!(ProbeKind::parse("udp"), None);
     }
 }

@@ -1,17 +1,57 @@
-//! Connectivity checks of the security-group matrix (DESIGN §7): the matrix, the topology
-//! file, this host's addresses, the probes, and the reports agents send to deployd.
-
-pub mod host;
-pub mod matrix;
-pub mod probe;
-pub mod topology;
+//! The reports of the connectivity checks (DESIGN §7) as they travel: what a probe expected,
+//! saw and why, sent by agents to deployd and read back by `functl check --all` and
+//! `functl doctor`. The matrix, the topology file and the probes are the `probe` crate's.
 
 use serde::{Deserialize, Serialize};
 
-pub use matrix::{ProbeKind, Rule};
-pub use topology::{DEFAULT_TOPOLOGY_PATH, Target, Topology, TopologyError};
-
 use crate::Timestamp;
+
+/// What a probe does once TCP is connected (a report names it for each result).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    /// The TCP connect is the whole probe.
+    Tcp,
+    /// `GET /internal/health` answers 2xx (deployd 7002, agentd 7005).
+    Health,
+    /// `GET /v2/` over plain HTTP answers 200 or 401 (a Distribution registry or Harbor).
+    Registry,
+    /// `GET /v2/` over TLS answers 200 or 401.
+    RegistryTls,
+    /// An SSH handshake whose host key is checked against known_hosts (and, asked for, a
+    /// login with the deploy key).
+    Ssh,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Tcp => "tcp",
+            ProbeKind::Health => "health",
+            ProbeKind::Registry => "registry",
+            ProbeKind::RegistryTls => "registry-tls",
+            ProbeKind::Ssh => "ssh",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProbeKind> {
+        [
+            ProbeKind::Tcp,
+            ProbeKind::Health,
+            ProbeKind::Registry,
+            ProbeKind::RegistryTls,
+            ProbeKind::Ssh,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for ProbeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What the matrix says of a pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -296,5 +336,19 @@ mod tests {
         let mut rep = report(vec![]);
         rep.timeout_ms = 0;
         assert!(rep.validate().is_err());
+    }
+
+    #[test]
+    fn probe_kinds_round_trip() {
+        for k in [
+            ProbeKind::Tcp,
+            ProbeKind::Health,
+            ProbeKind::Registry,
+            ProbeKind::RegistryTls,
+            ProbeKind::Ssh,
+        ] {
+            assert_eq!(ProbeKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(ProbeKind::parse("udp"), None);
     }
 }
