@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::docker::{ContainerInfo, ContainerSpec, DockerError, Engine, RegistryAuth};
 use crate::gateway::{Backend, Gateway};
-use crate::settings::RuntimeSettings;
+use crate::settings::{PullPolicy, RuntimeSettings};
 pub use labels::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -316,7 +316,7 @@ impl Runtime {
         let plan = validate_deploy(&req)?;
         let _flight = self.mark_in_flight(&req.app_id)?;
         let started = Instant::now();
-        if self.settings.pull == "if-missing" && self.engine.has_image(&req.image).await? {
+        if self.settings.pull == PullPolicy::IfMissing && self.engine.has_image(&req.image).await? {
             tracing::info!(app = %req.app_id, image = %req.image, "deploy: image present, no pull");
         } else {
             tracing::info!(app = %req.app_id, image = %req.image, "deploy: pull");
@@ -341,7 +341,7 @@ impl Runtime {
             memory_bytes: (self.settings.memory_mb > 0)
                 .then(|| self.settings.memory_mb * 1024 * 1024),
             pids_limit: (self.settings.pids_limit > 0).then_some(self.settings.pids_limit),
-            restart_policy: self.settings.restart_policy.clone(),
+            restart_policy: self.settings.restart_policy,
             init: self.settings.init,
         };
         tracing::info!(app = %req.app_id, container = %name, "deploy: start new");
