@@ -197,7 +197,7 @@ pub struct ContainerSpec {
     pub nano_cpus: Option<i64>,
     pub memory_bytes: Option<i64>,
     pub pids_limit: Option<i64>,
-    pub restart_policy: String,
+    pub restart_policy: crate::settings::RestartPolicy,
     pub init: bool,
 }
 
@@ -343,11 +343,12 @@ impl Engine {
     }
 
     pub async fn create_and_start(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
-        let policy = match spec.restart_policy.as_str() {
-            "always" => RestartPolicyNameEnum::ALWAYS,
-            "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
-            "no" => RestartPolicyNameEnum::NO,
-            _ => RestartPolicyNameEnum::UNLESS_STOPPED,
+        use crate::settings::RestartPolicy as Policy;
+        let policy = match spec.restart_policy {
+            Policy::Always => RestartPolicyNameEnum::ALWAYS,
+            Policy::OnFailure => RestartPolicyNameEnum::ON_FAILURE,
+            Policy::No => RestartPolicyNameEnum::NO,
+            Policy::UnlessStopped => RestartPolicyNameEnum::UNLESS_STOPPED,
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),

@@ -105,7 +105,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         let api = tokio::net::TcpListener::bind(&rs.listen)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (runtime.listen): {e}", rs.listen))?;
-        let gateway = if rs.gateway.kind == "embedded" {
+        let gateway = if rs.gateway.kind == agentd::settings::GatewayKind::Embedded {
             Some(
                 tokio::net::TcpListener::bind(&rs.gateway.listen)
                     .await

@@ -147,12 +147,11 @@ pub struct RuntimeSettings {
     pub cpus: f64,
     pub memory_mb: i64,
     pub pids_limit: i64,
-    pub restart_policy: String,
+    pub restart_policy: RestartPolicy,
     /// Run an init process as PID 1 so that apps get SIGTERM and exit when stopped.
     pub init: bool,
-    /// `always`: the registry is the source of truth; `if-missing`: an image already on the
-    /// engine is used as it is (a local stack whose runner builds on the same engine).
-    pub pull: String,
+    /// `always` or `if-missing`.
+    pub pull: PullPolicy,
     /// How long a drained old container gets to exit on SIGTERM before it is killed.
     pub stop_grace_seconds: u32,
     pub gateway: GatewaySettings,
@@ -188,10 +187,10 @@ impl Default for RuntimeSettings {
             cpus: 1.0,
             memory_mb: 512,
             pids_limit: 256,
-            restart_policy: "unless-stopped".into(),
+            restart_policy: RestartPolicy::UnlessStopped,
             docker_host: String::new(),
             init: true,
-            pull: "always".into(),
+            pull: PullPolicy::Always,
             stop_grace_seconds: 10,
             gateway: GatewaySettings::default(),
             mongo: None,
@@ -202,18 +201,51 @@ impl Default for RuntimeSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GatewaySettings {
-    /// `embedded` (agentd routes itself) or `traefik` (labels only).
-    pub kind: String,
+    pub kind: GatewayKind,
     pub listen: String,
 }
 
 impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
-            kind: "embedded".into(),
+            kind: GatewayKind::Embedded,
             listen: "0.0.0.0:80".into(),
         }
     }
+}
+
+/// What the engine does when an app container exits; the TOML spells Docker's names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    No,
+    Always,
+    #[default]
+    UnlessStopped,
+    OnFailure,
+}
+
+/// Whether a deploy pulls its image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PullPolicy {
+    /// The registry is the source of truth.
+    #[default]
+    Always,
+    /// An image already on the engine is used as it is (a local stack whose runner builds
+    /// on the same engine).
+    IfMissing,
+}
+
+/// Who routes the gateway's paths to the app containers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GatewayKind {
+    /// agentd serves the routes itself on `gateway.listen`.
+    #[default]
+    Embedded,
+    /// A Traefik on the host reads the containers' labels; agentd routes nothing.
+    Traefik,
 }
 
 impl Settings {
@@ -238,7 +270,8 @@ impl Settings {
         protocol::config::load_shaped(&shape, source, "AGENTD_", env, overrides)
     }
 
-    /// Refuses placeholder secrets and unknown gateway kinds.
+    /// Refuses placeholder secrets and values out of range; a choice that is not one of its
+    /// values is already refused by [`Settings::load`].
     pub fn check(&self) -> Result<(), String> {
         let c = &self.check;
         if !(5..=86_400).contains(&c.interval_seconds) {
@@ -296,15 +329,6 @@ impl Settings {
                 }
             }
             protocol::validate::name(&r.node_name).map_err(|m| format!("runtime.node_name {m}"))?;
-            if !matches!(
-                r.restart_policy.as_str(),
-                "no" | "always" | "unless-stopped" | "on-failure"
-            ) {
-                return Err(format!(
-                    "runtime.restart_policy {:?} is unknown: no, always, unless-stopped or on-failure",
-                    r.restart_policy
-                ));
-            }
             if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
                 return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
             }
@@ -316,19 +340,75 @@ impl Settings {
                     "runtime.mongo.url must start with mongodb:// or mongodb+srv://".into(),
                 );
             }
-            if !matches!(r.pull.as_str(), "always" | "if-missing") {
-                return Err(format!(
-                    "runtime.pull {:?} is unknown: always or if-missing",
-                    r.pull
-                ));
-            }
-            if !matches!(r.gateway.kind.as_str(), "embedded" | "traefik") {
-                return Err(format!(
-                    "runtime.gateway.kind {:?} is unknown: use \"embedded\" or \"traefik\"",
-                    r.gateway.kind
-                ));
-            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_runtime(toml: &str) -> Result<Settings, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("agentd.toml");
+        std::fs::write(&path, format!("[runtime]\n{toml}")).map_err(|e| e.to_string())?;
+        Settings::load(Some(&path), Vec::new(), vec![]).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_choice_outside_its_values_is_refused_at_load_naming_the_values() {
+        for (key, bad, allowed) in [
+            (
+                "restart_policy = ",
+                "\"sometimes\"",
+                &["no", "always", "unless-stopped", "on-failure"][..],
+            ),
+            ("pull = ", "\"never\"", &["always", "if-missing"][..]),
+            (
+                "[runtime.gateway]\nkind = ",
+                "\"nginx\"",
+                &["embedded", "traefik"][..],
+            ),
+        ] {
+            let err = load_runtime(&format!("{key}{bad}\n")).unwrap_err();
+            for value in allowed {
+                assert!(
+                    err.contains(&format!("`{value}`")),
+                    "{value} not named: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn choices_keep_their_toml_spellings() {
+        let s = load_runtime(
+            "restart_policy = \"on-failure\"\npull = \"if-missing\"\n[runtime.gateway]\nkind = \"traefik\"\n",
+        )
+        .unwrap();
+        let rt = s.runtime.clone().unwrap();
+        assert_eq!(rt.restart_policy, RestartPolicy::OnFailure);
+        assert_eq!(rt.pull, PullPolicy::IfMissing);
+        assert_eq!(rt.gateway.kind, GatewayKind::Traefik);
+        let text = protocol::config::render(&s);
+        for line in [
+            "restart_policy = \"on-failure\"",
+            "pull = \"if-missing\"",
+            "kind = \"traefik\"",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn a_choice_set_from_the_environment_is_read_too() {
+        let s = Settings::load(
+            None,
+            vec![("AGENTD_RUNTIME__PULL".to_string(), "if-missing".to_string())],
+            vec![],
+        )
+        .unwrap();
+        assert_eq!(s.runtime.unwrap().pull, PullPolicy::IfMissing);
     }
 }

@@ -1,8 +1,14 @@
 //! One secret per channel, compared in constant time, and CIDR allowlists by peer address.
+//! A handler names its channel's extractor (`DeploySecret`, `RunnerToken`, `NodeToken`,
+//! `AdminToken`) in its signature, so it cannot run without the check.
 
-use std::net::IpAddr;
+use std::marker::PhantomData;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::http::HeaderMap;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use ipnet::IpNet;
 use protocol::{Secret, headers};
 use subtle::ConstantTimeEq;
@@ -43,7 +49,7 @@ fn matches(given: &[u8], expected: &Secret) -> bool {
     given.len() == expected.len() && bool::from(given.ct_eq(expected))
 }
 
-pub fn require(
+fn require(
     state: &AppState,
     channel: Channel,
     headers: &HeaderMap,
@@ -86,5 +92,78 @@ pub fn require(
         _ => Err(ApiError::unauthorized(format!(
             "more than one {header} header"
         ))),
+    }
+}
+
+/// A channel a handler can name: its marker type picks the header, secret and allowlist.
+pub trait ChannelKind {
+    const CHANNEL: Channel;
+}
+
+/// The marker types of the channels.
+pub mod channel {
+    use super::{Channel, ChannelKind};
+
+    pub struct Deploy;
+    pub struct Runner;
+    pub struct Node;
+    pub struct Admin;
+    /// One handler for both: the estate's API on the deploy secret, the admin page on the
+    /// admin token.
+    pub struct DeployOrAdmin<const ADMIN: bool>;
+
+    impl ChannelKind for Deploy {
+        const CHANNEL: Channel = Channel::Deploy;
+    }
+    impl ChannelKind for Runner {
+        const CHANNEL: Channel = Channel::Runner;
+    }
+    impl ChannelKind for Node {
+        const CHANNEL: Channel = Channel::Node;
+    }
+    impl ChannelKind for Admin {
+        const CHANNEL: Channel = Channel::Admin;
+    }
+    impl<const ADMIN: bool> ChannelKind for DeployOrAdmin<ADMIN> {
+        const CHANNEL: Channel = if ADMIN {
+            Channel::Admin
+        } else {
+            Channel::Deploy
+        };
+    }
+}
+
+/// A request that passed the check of channel `C`, and who sent it.
+pub struct Authed<C> {
+    pub caller: Caller,
+    channel: PhantomData<C>,
+}
+
+/// The estate's API (`X-Deploy-Secret`).
+pub type DeploySecret = Authed<channel::Deploy>;
+/// A runner (`X-Runner-Token`); `caller.legacy` when a legacy runner sent none.
+pub type RunnerToken = Authed<channel::Runner>;
+/// A runtime node's agentd (`X-Node-Token`).
+pub type NodeToken = Authed<channel::Node>;
+/// An operator (`X-Admin-Token`).
+pub type AdminToken = Authed<channel::Admin>;
+/// The deploy secret, or the admin token when `ADMIN`.
+pub type DeployOrAdminToken<const ADMIN: bool> = Authed<channel::DeployOrAdmin<ADMIN>>;
+
+impl<C: ChannelKind> FromRequestParts<Arc<AppState>> for Authed<C> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let ConnectInfo(peer) = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.body_text()))?;
+        let caller = require(state, C::CHANNEL, &parts.headers, peer.ip())?;
+        Ok(Authed {
+            caller,
+            channel: PhantomData,
+        })
     }
 }

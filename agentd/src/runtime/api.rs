@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol::agent::{AgentAppRef, AgentError, DeployAppRequest, StopAppAnswer};
@@ -85,28 +86,40 @@ async fn health() -> Response {
     axum::Json(serde_json::json!({ "ok": true })).into_response()
 }
 
-fn auth(rt: &Runtime, headers: &HeaderMap) -> Result<(), ApiError> {
-    let expected = rt.settings.runtime_token.expose().as_bytes();
-    let values: Vec<_> = headers
-        .get_all(protocol::headers::RUNTIME_TOKEN)
-        .iter()
-        .collect();
-    match values.as_slice() {
-        [] => Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "missing X-Runtime-Token header".into(),
-        )),
-        [v] if v.as_bytes().len() == expected.len() && bool::from(v.as_bytes().ct_eq(expected)) => {
-            Ok(())
+/// A request that carried the node's runtime token. A handler that names it in its
+/// signature cannot run without the check.
+pub struct RuntimeToken;
+
+impl FromRequestParts<Arc<Runtime>> for RuntimeToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, rt: &Arc<Runtime>) -> Result<Self, ApiError> {
+        let expected = rt.settings.runtime_token.expose().as_bytes();
+        let values: Vec<_> = parts
+            .headers
+            .get_all(protocol::headers::RUNTIME_TOKEN)
+            .iter()
+            .collect();
+        match values.as_slice() {
+            [] => Err(refused(
+                StatusCode::UNAUTHORIZED,
+                "missing X-Runtime-Token header".into(),
+            )),
+            // Length is not secret; the bytes are compared in constant time.
+            [v] if v.as_bytes().len() == expected.len()
+                && bool::from(v.as_bytes().ct_eq(expected)) =>
+            {
+                Ok(RuntimeToken)
+            }
+            [_] => Err(refused(
+                StatusCode::UNAUTHORIZED,
+                "wrong X-Runtime-Token".into(),
+            )),
+            _ => Err(refused(
+                StatusCode::UNAUTHORIZED,
+                "more than one X-Runtime-Token header".into(),
+            )),
         }
-        [_] => Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "wrong X-Runtime-Token".into(),
-        )),
-        _ => Err(refused(
-            StatusCode::UNAUTHORIZED,
-            "more than one X-Runtime-Token header".into(),
-        )),
     }
 }
 
@@ -146,10 +159,9 @@ fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiE
 
 async fn deploy(
     State(rt): St,
-    headers: HeaderMap,
+    _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    auth(&rt, &headers)?;
     let req: DeployAppRequest = body(b)?;
     match rt.deploy(req).await {
         Ok(ans) => Ok(axum::Json(ans).into_response()),
@@ -170,10 +182,9 @@ async fn deploy(
 
 async fn stop(
     State(rt): St,
-    headers: HeaderMap,
+    _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    auth(&rt, &headers)?;
     let req: AgentAppRef = body(b)?;
     rt.stop(&req.user_id, &req.app_id).await?;
     Ok(axum::Json(StopAppAnswer {
@@ -185,10 +196,9 @@ async fn stop(
 
 async fn delete(
     State(rt): St,
-    headers: HeaderMap,
+    _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    auth(&rt, &headers)?;
     let req: AgentAppRef = body(b)?;
     Ok(axum::Json(rt.delete(&req.user_id, &req.app_id).await?).into_response())
 }
@@ -204,10 +214,9 @@ struct StatusQuery {
 
 async fn status(
     State(rt): St,
-    headers: HeaderMap,
+    _: RuntimeToken,
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    auth(&rt, &headers)?;
     let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
     Ok(axum::Json(rt.status(&q.user_id, &q.app_id).await?).into_response())
 }
@@ -219,11 +228,10 @@ struct LogsQuery {
 
 async fn logs(
     State(rt): St,
-    headers: HeaderMap,
+    _: RuntimeToken,
     Path(app_id): Path<String>,
     q: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    auth(&rt, &headers)?;
     let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
     let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
     Ok(axum::Json(rt.logs(&app_id, tail).await?).into_response())

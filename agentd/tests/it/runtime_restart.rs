@@ -157,7 +157,7 @@ listen = "127.0.0.1:{gw_port}"
             image: v2.clone(),
             labels,
             network: "funai-runtime-net".into(),
-            restart_policy: "no".into(),
+            restart_policy: agentd::settings::RestartPolicy::No,
             init: true,
             ..Default::default()
         })

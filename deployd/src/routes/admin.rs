@@ -2,20 +2,15 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use protocol::node::{EstateSettings, ReassignRequest};
 use serde::Deserialize;
 
-use super::{Peer, St, check_id, check_name, query_error};
+use super::{St, check_id, check_name, query_error};
 use crate::AppState;
-use crate::auth::{Caller, Channel, require};
+use crate::auth::{AdminToken, Caller};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
 use crate::store::NodeFlag;
-
-fn admin(state: &AppState, headers: &HeaderMap, peer: &Peer) -> Result<Caller, ApiError> {
-    require(state, Channel::Admin, headers, peer.ip())
-}
 
 async fn audit(
     state: &AppState,
@@ -39,18 +34,15 @@ async fn audit(
     }
 }
 
-pub async fn list_nodes(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn list_nodes(State(state): St, _: AdminToken) -> ApiResult {
     Ok(ok(state.store.list_nodes(state.now()).await?))
 }
 
 pub async fn node_action(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    admin: AdminToken,
     Path((name, action)): Path<(String, String)>,
 ) -> ApiResult {
-    let caller = admin(&state, &headers, &peer)?;
     check_name("nodeName", &name)?;
     let flag = match action.as_str() {
         "drain" => NodeFlag::Drain,
@@ -65,7 +57,14 @@ pub async fn node_action(
     };
     let node = state.store.set_node_flag(&name, flag, state.now()).await?;
     tracing::info!(node = %name, action = %action, "node flag set");
-    audit(&state, &caller, &format!("node.{action}"), &name, None).await;
+    audit(
+        &state,
+        &admin.caller,
+        &format!("node.{action}"),
+        &name,
+        None,
+    )
+    .await;
     state.jobs_changed.notify_waiters();
     Ok(ok(node))
 }
@@ -78,18 +77,16 @@ pub struct RemoveQuery {
 
 pub async fn remove_node(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    admin: AdminToken,
     Path(name): Path<String>,
     q: Result<Query<RemoveQuery>, QueryRejection>,
 ) -> ApiResult {
-    let caller = admin(&state, &headers, &peer)?;
     check_name("nodeName", &name)?;
     let Query(q) = q.map_err(query_error)?;
     let force = q.force.unwrap_or(false);
     let removed = state.store.remove_node(&name, force).await?;
     let detail = format!("force={force}, placements removed={removed}");
-    audit(&state, &caller, "node.remove", &name, Some(&detail)).await;
+    audit(&state, &admin.caller, "node.remove", &name, Some(&detail)).await;
     Ok(ok(
         serde_json::json!({ "nodeName": name, "removed": true, "deletedPlacements": removed }),
     ))
@@ -103,11 +100,9 @@ pub struct PlacementQuery {
 
 pub async fn placements(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: AdminToken,
     q: Result<Query<PlacementQuery>, QueryRejection>,
 ) -> ApiResult {
-    admin(&state, &headers, &peer)?;
     let Query(q) = q.map_err(query_error)?;
     if let Some(n) = &q.node_name {
         check_name("nodeName", n)?;
@@ -120,11 +115,9 @@ pub async fn placements(
 
 pub async fn reassign(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    admin: AdminToken,
     body: Result<JsonBody<ReassignRequest>, ApiError>,
 ) -> ApiResult {
-    let caller = admin(&state, &headers, &peer)?;
     let JsonBody(req) = body?;
     check_id("appId", &req.app_id)?;
     check_name("nodeName", &req.node_name)?;
@@ -134,7 +127,7 @@ pub async fn reassign(
         .await?;
     audit(
         &state,
-        &caller,
+        &admin.caller,
         "placement.reassign",
         &req.app_id,
         Some(&req.node_name),
@@ -143,23 +136,15 @@ pub async fn reassign(
     Ok(ok(p))
 }
 
-pub async fn runners(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn runners(State(state): St, _: AdminToken) -> ApiResult {
     Ok(ok(state.store.list_runners(state.now()).await?))
 }
 
-pub async fn apps(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn apps(State(state): St, _: AdminToken) -> ApiResult {
     Ok(ok(state.store.list_app_runs().await?))
 }
 
-pub async fn app(
-    State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
-    Path(app_id): Path<String>,
-) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn app(State(state): St, _: AdminToken, Path(app_id): Path<String>) -> ApiResult {
     check_id("appId", &app_id)?;
     let run = state
         .store
@@ -177,11 +162,9 @@ pub struct AuditQuery {
 
 pub async fn audit_log(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: AdminToken,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> ApiResult {
-    admin(&state, &headers, &peer)?;
     let Query(q) = q.map_err(query_error)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
@@ -196,15 +179,13 @@ pub async fn audit_log(
 pub use audit_log as audit_route;
 
 /// `GET /admin/checks`: the latest connectivity check of each agent that sends them.
-pub async fn checks(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn checks(State(state): St, _: AdminToken) -> ApiResult {
     Ok(ok(state.store.list_check_reports().await?))
 }
 
 /// `GET /admin/settings`: the thresholds deployd judges nodes, runners and leases by, and
 /// its clock, for `functl doctor`. No secret is among them.
-pub async fn settings(State(state): St, peer: Peer, headers: HeaderMap) -> ApiResult {
-    admin(&state, &headers, &peer)?;
+pub async fn settings(State(state): St, _: AdminToken) -> ApiResult {
     let s = &state.settings;
     Ok(ok(EstateSettings {
         now: crate::store::rows::ts(state.now()),

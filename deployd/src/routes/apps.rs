@@ -2,13 +2,12 @@
 //! app's runtime node through its agentd.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use protocol::agent::AgentAppRef;
 use protocol::job::AppRef;
 
-use super::{Peer, St, check_id};
+use super::{St, check_id};
 use crate::AppState;
-use crate::auth::{Channel, require};
+use crate::auth::{AdminToken, DeploySecret};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
 
@@ -96,11 +95,9 @@ async fn call_agent_on(
 
 pub async fn stop(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeploySecret,
     body: Result<JsonBody<AppRef>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
     let JsonBody(app) = body?;
     check(&app)?;
     let answer = call_agent(&state, &app, "/agent/apps/stop").await?;
@@ -115,11 +112,9 @@ pub async fn stop(
 /// node of a migration), whatever its placement says now.
 pub async fn stop_on_node(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    admin: AdminToken,
     axum::extract::Path((node, app_id)): axum::extract::Path<(String, String)>,
 ) -> ApiResult {
-    require(&state, Channel::Admin, &headers, peer.ip())?;
     super::check_name("nodeName", &node)?;
     check_id("appId", &app_id)?;
     let user = state
@@ -131,7 +126,7 @@ pub async fn stop_on_node(
     if let Err(e) = state
         .store
         .audit(
-            &format!("admin@{}", peer.ip()),
+            &format!("admin@{}", admin.caller.ip),
             "app.stop-on-node",
             &app_id,
             Some(&node),
@@ -146,11 +141,9 @@ pub async fn stop_on_node(
 
 pub async fn purge(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeploySecret,
     body: Result<JsonBody<AppRef>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
     let JsonBody(app) = body?;
     check(&app)?;
     let answer = state.store.purge_app(&app.app_id).await?;
@@ -160,11 +153,9 @@ pub async fn purge(
 
 pub async fn cleanup(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeploySecret,
     body: Result<JsonBody<AppRef>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
     let JsonBody(app) = body?;
     check(&app)?;
     let run = state.store.get_app_run(&app.app_id).await?;

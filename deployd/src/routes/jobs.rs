@@ -4,31 +4,19 @@ use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use protocol::job::{CreateJobRequest, JobStatus, LogChunk};
 use serde::Deserialize;
 
-use super::{Peer, St, check_id, path_error, query_error};
-use crate::auth::{Channel, require};
+use super::{St, check_id, path_error, query_error};
+use crate::auth::{DeployOrAdminToken, DeploySecret};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
 
-/// The deploy channel for the estate's API; the admin channel for the admin page.
-fn channel<const ADMIN: bool>() -> Channel {
-    if ADMIN {
-        Channel::Admin
-    } else {
-        Channel::Deploy
-    }
-}
-
 pub async fn create(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeploySecret,
     body: Result<JsonBody<CreateJobRequest>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
     let JsonBody(req) = body?;
     req.payload
         .validate_with(state.settings.jobs.allow_local_repos)?;
@@ -56,11 +44,9 @@ fn check_limit(limit: Option<i64>, default: i64) -> Result<i64, ApiError> {
 
 pub async fn list<const ADMIN: bool>(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeployOrAdminToken<ADMIN>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult {
-    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Query(q) = q.map_err(query_error)?;
     let limit = check_limit(q.limit, 20)?;
     if let Some(a) = &q.app_id {
@@ -89,11 +75,9 @@ pub struct ByAppQuery {
 
 pub async fn by_app(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeploySecret,
     q: Result<Query<ByAppQuery>, QueryRejection>,
 ) -> ApiResult {
-    require(&state, Channel::Deploy, &headers, peer.ip())?;
     let Query(q) = q.map_err(query_error)?;
     let app = q
         .app_id
@@ -105,11 +89,9 @@ pub async fn by_app(
 
 pub async fn get<const ADMIN: bool>(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeployOrAdminToken<ADMIN>,
     id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
-    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let job = state
         .store
@@ -121,18 +103,16 @@ pub async fn get<const ADMIN: bool>(
 
 pub async fn cancel<const ADMIN: bool>(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    token: DeployOrAdminToken<ADMIN>,
     id: Result<Path<i64>, PathRejection>,
 ) -> ApiResult {
-    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let job = state.store.cancel_job(id, state.now()).await?;
     let detail = format!("status {}", job.status);
     if let Err(e) = state
         .store
         .audit(
-            &format!("api@{}", peer.ip()),
+            &format!("api@{}", token.caller.ip),
             "job.cancel",
             &id.to_string(),
             Some(&detail),
@@ -161,12 +141,10 @@ const LOG_READ_MAX: usize = 256 * 1024;
 
 pub async fn read_log<const ADMIN: bool>(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: DeployOrAdminToken<ADMIN>,
     id: Result<Path<i64>, PathRejection>,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> ApiResult {
-    require(&state, channel::<ADMIN>(), &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let Query(q) = q.map_err(query_error)?;
     let offset = q.offset.unwrap_or(0);

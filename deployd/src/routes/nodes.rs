@@ -1,12 +1,11 @@
 //! Runtime node heartbeats.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use protocol::check::Reporter;
 use protocol::node::NodeHeartbeat;
 
-use super::{Peer, St, check_name};
-use crate::auth::{Channel, require};
+use super::{St, check_name};
+use crate::auth::NodeToken;
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
 
@@ -27,11 +26,9 @@ fn check_url(field: &str, v: &str) -> Result<(), ApiError> {
 
 pub async fn heartbeat(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    node: NodeToken,
     body: Result<JsonBody<NodeHeartbeat>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Node, &headers, peer.ip())?;
     let JsonBody(hb) = body?;
     check_name("nodeName", &hb.node_name)?;
     check_url("agentBaseUrl", &hb.agent_base_url)?;
@@ -48,7 +45,7 @@ pub async fn heartbeat(
     if let Some(c) = &hb.checks {
         c.validate().map_err(|m| ApiError::field("checks", m))?;
     }
-    let remote = peer.ip().to_string();
+    let remote = node.caller.ip.to_string();
     let up = state
         .store
         .upsert_node(&hb, Some(&remote), state.now())

@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use protocol::check::{Reporter, RunnerChecks};
 use protocol::job::{ClaimRequest, HeartbeatRequest, LogAppendAnswer, ReportRequest};
 
-use super::{Peer, St, check_name, path_error};
-use crate::auth::{Channel, require};
+use super::{St, check_name, path_error};
+use crate::auth::RunnerToken;
 use crate::error::{ApiError, ApiResult, ok, ok_null};
 use crate::extract::{JsonBody, RawBody};
 use crate::store::ClaimParams;
@@ -19,11 +19,9 @@ const CLAIM_RECHECK: Duration = Duration::from_secs(2);
 
 pub async fn claim(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    runner: RunnerToken,
     body: Result<JsonBody<ClaimRequest>, ApiError>,
 ) -> ApiResult {
-    let caller = require(&state, Channel::Runner, &headers, peer.ip())?;
     let JsonBody(req) = body?;
     check_name("runnerId", &req.runner_id)?;
     if !(1..=3600).contains(&req.lease_seconds) {
@@ -41,8 +39,8 @@ pub async fn claim(
     let params = ClaimParams {
         runner_id: req.runner_id.clone(),
         lease_ms: req.lease_seconds * 1000,
-        remote_addr: Some(peer.ip().to_string()),
-        legacy: caller.legacy,
+        remote_addr: Some(runner.caller.ip.to_string()),
+        legacy: runner.caller.legacy,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_seconds as u64);
     loop {
@@ -83,12 +81,10 @@ pub async fn claim(
 
 pub async fn heartbeat(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: RunnerToken,
     id: Result<Path<i64>, PathRejection>,
     body: Result<JsonBody<HeartbeatRequest>, ApiError>,
 ) -> ApiResult {
-    let _caller = require(&state, Channel::Runner, &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let JsonBody(req) = body?;
     check_name("runnerId", &req.runner_id)?;
@@ -151,12 +147,11 @@ fn parse_content_range(v: &str) -> Option<(i64, i64)> {
 
 pub async fn append_log(
     State(state): St,
-    peer: Peer,
+    _: RunnerToken,
     headers: HeaderMap,
     id: Result<Path<i64>, PathRejection>,
     body: Result<RawBody, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Runner, &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let RawBody(bytes) = body?;
     let range = headers
@@ -192,12 +187,10 @@ pub async fn append_log(
 
 pub async fn report(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    _: RunnerToken,
     id: Result<Path<i64>, PathRejection>,
     body: Result<JsonBody<ReportRequest>, ApiError>,
 ) -> ApiResult {
-    require(&state, Channel::Runner, &headers, peer.ip())?;
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
     let JsonBody(req) = body?;
     check_name("runnerId", &req.runner_id)?;
@@ -254,17 +247,15 @@ pub async fn report(
 /// `POST /deploy/runners/checks`: a runner's latest connectivity check.
 pub async fn checks(
     State(state): St,
-    peer: Peer,
-    headers: HeaderMap,
+    runner: RunnerToken,
     body: Result<JsonBody<RunnerChecks>, ApiError>,
 ) -> ApiResult {
-    let _caller = require(&state, Channel::Runner, &headers, peer.ip())?;
     let JsonBody(req) = body?;
     check_name("runnerId", &req.runner_id)?;
     req.checks
         .validate()
         .map_err(|m| ApiError::field("checks", m))?;
-    let remote = peer.ip().to_string();
+    let remote = runner.caller.ip.to_string();
     state
         .store
         .save_check_report(

@@ -1,0 +1,235 @@
+//! The deploy switch without downtime, as named steps each logged: pull, start new, wait
+//! healthy, switch the route, drain old, remove old. A new container that never gets
+//! healthy is removed and the old one keeps serving.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocol::agent::{DeployAppAnswer, DeployAppRequest};
+
+use super::{Runtime, RuntimeError, check_ids, container_labels};
+use crate::docker::{ContainerSpec, RegistryAuth};
+use crate::gateway::Backend;
+use crate::settings::PullPolicy;
+
+impl Runtime {
+    /// Pull, start new, wait healthy, switch, drain old, remove old; counted for `/metrics`.
+    pub async fn deploy(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
+        let t0 = Instant::now();
+        let r = self.deploy_steps(req).await;
+        self.metrics.deploy_ended(&r, t0.elapsed());
+        r
+    }
+
+    async fn deploy_steps(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
+        let plan = validate_deploy(&req)?;
+        let _flight = self.mark_in_flight(&req.app_id)?;
+        let started = Instant::now();
+        let app = req.app_id.as_str();
+        self.pull(&req).await?;
+        let name = self.start_new(&req, &plan).await?;
+        let addr = self.wait_new_healthy(&req, &plan, &name).await?;
+        let old = self.switch_route(app, &plan, &name, addr).await;
+        self.drain_old(app, &name, &old).await;
+        self.remove_old(app, &name).await?;
+        self.beat_soon();
+        tracing::info!(app = %app, container = %name, elapsed_ms = started.elapsed().as_millis() as u64, "deployed");
+        Ok(DeployAppAnswer {
+            app_id: req.app_id.clone(),
+            container_name: name,
+            status: "DEPLOYED".into(),
+            preview_url: format!(
+                "{}{}/",
+                self.settings.gateway_base_url.trim_end_matches('/'),
+                plan.base_path
+            ),
+        })
+    }
+
+    /// Pulls the image, unless it is present and the node pulls only what is missing.
+    async fn pull(&self, req: &DeployAppRequest) -> Result<(), RuntimeError> {
+        if self.settings.pull == PullPolicy::IfMissing && self.engine.has_image(&req.image).await? {
+            tracing::info!(app = %req.app_id, image = %req.image, "deploy: image present, no pull");
+            return Ok(());
+        }
+        tracing::info!(app = %req.app_id, image = %req.image, "deploy: pull");
+        self.engine
+            .pull(&req.image, self.registry_auth(&req.image).as_ref())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts `rt-u-{userId}-{appId}-{shortId}` beside the one serving; answers its name.
+    async fn start_new(
+        &self,
+        req: &DeployAppRequest,
+        plan: &DeployPlan,
+    ) -> Result<String, RuntimeError> {
+        let s = &self.settings;
+        let name = format!("rt-u-{}-{}-{}", req.user_id, req.app_id, short_id());
+        let spec = ContainerSpec {
+            name: name.clone(),
+            image: req.image.clone(),
+            env: self.container_env(req),
+            labels: container_labels(&s.node_name, &s.network, req, &plan.base_path),
+            network: s.network.clone(),
+            nano_cpus: (s.cpus > 0.0).then_some((s.cpus * 1e9) as i64),
+            memory_bytes: (s.memory_mb > 0).then(|| s.memory_mb * 1024 * 1024),
+            pids_limit: (s.pids_limit > 0).then_some(s.pids_limit),
+            restart_policy: s.restart_policy,
+            init: s.init,
+        };
+        tracing::info!(app = %req.app_id, container = %name, "deploy: start new");
+        self.engine.create_and_start(&spec).await?;
+        Ok(name)
+    }
+
+    /// Waits for the new container; one that never gets healthy is removed and the old one
+    /// keeps serving.
+    async fn wait_new_healthy(
+        &self,
+        req: &DeployAppRequest,
+        plan: &DeployPlan,
+        name: &str,
+    ) -> Result<SocketAddr, RuntimeError> {
+        tracing::info!(app = %req.app_id, container = %name, "deploy: wait healthy");
+        match self
+            .wait_healthy(name, plan.port, req.health_path.as_deref())
+            .await
+        {
+            Ok(a) => Ok(a),
+            Err(e) => {
+                tracing::warn!(app = %req.app_id, container = %name, error = %e, "deploy: new container unhealthy, removing it; the old one keeps serving");
+                if let Err(rm) = self.engine.remove(name).await {
+                    tracing::error!(container = %name, error = %rm, "cannot remove the unhealthy container");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Routes the app's path to the new container at once and writes it in the route book;
+    /// answers the backends that served before.
+    async fn switch_route(
+        &self,
+        app: &str,
+        plan: &DeployPlan,
+        name: &str,
+        addr: SocketAddr,
+    ) -> Vec<Arc<Backend>> {
+        tracing::info!(app = %app, container = %name, "deploy: switch route");
+        let backend = Backend::new(app, name, addr);
+        let old = self.gateway.switch_app(app, &plan.base_path, backend);
+        let mut book = self.book.lock().await;
+        book.set(app, name, false);
+        book.save();
+        old
+    }
+
+    /// Lets the requests in flight on the old backends finish, up to `drain_timeout_seconds`.
+    async fn drain_old(&self, app: &str, name: &str, old: &[Arc<Backend>]) {
+        let drain = Duration::from_secs(self.settings.drain_timeout_seconds);
+        for old in old.iter().filter(|b| b.container != name) {
+            tracing::info!(app = %app, container = %old.container, inflight = old.inflight(), "deploy: drain old");
+            if !old.wait_idle(drain).await {
+                tracing::warn!(container = %old.container, inflight = old.inflight(), "drain deadline passed");
+            }
+        }
+    }
+
+    /// Stops and removes every other container of the app.
+    async fn remove_old(&self, app: &str, name: &str) -> Result<(), RuntimeError> {
+        for c in self.app_containers(app).await? {
+            if c.name != name {
+                tracing::info!(app = %app, container = %c.name, "deploy: remove old");
+                self.engine
+                    .stop(&c.name, self.settings.stop_grace_seconds as i32)
+                    .await?;
+                self.engine.remove(&c.name).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn container_env(&self, req: &DeployAppRequest) -> Vec<String> {
+        let mut env: BTreeMap<String, String> = req.env.clone().unwrap_or_default();
+        env.insert("PORT".into(), req.container_port.to_string());
+        if let Some(m) = &self.settings.mongo {
+            let db = format!("db_u{}_a{}", req.user_id, req.app_id);
+            let base = m.url.expose().trim_end_matches('/');
+            let uri = if m.options.is_empty() {
+                format!("{base}/{db}")
+            } else {
+                format!("{base}/{db}?{}", m.options)
+            };
+            env.insert("MONGODB_URI".into(), uri.clone());
+            env.insert("MONGO_URL".into(), uri);
+            env.insert("FUNAI_MONGO_DB_NAME".into(), db);
+        }
+        env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+
+    fn registry_auth(&self, image: &str) -> Option<RegistryAuth> {
+        let s = &self.settings;
+        if s.registry_username.is_empty() {
+            return None;
+        }
+        let parsed = protocol::validate::ImageRef::parse(image).ok()?;
+        (parsed.registry.as_deref() == Some(s.registry.as_str())).then(|| RegistryAuth {
+            server: s.registry.clone(),
+            username: s.registry_username.clone(),
+            password: s.registry_password.clone(),
+        })
+    }
+}
+
+fn short_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("{n:08x}")
+}
+
+struct DeployPlan {
+    port: u16,
+    base_path: String,
+}
+
+fn validate_deploy(req: &DeployAppRequest) -> Result<DeployPlan, RuntimeError> {
+    let bad = |f: &str, m: String| RuntimeError::BadInput(format!("{f}: {m}"));
+    check_ids(&req.user_id, &req.app_id)?;
+    protocol::validate::ImageRef::parse(&req.image).map_err(|m| bad("image", m))?;
+    let port = protocol::validate::port(req.container_port).map_err(|m| bad("containerPort", m))?;
+    let base_path = req
+        .base_path
+        .clone()
+        .unwrap_or_else(|| format!("/runtime/{}", req.app_id));
+    protocol::validate::base_path(&base_path).map_err(|m| bad("basePath", m))?;
+    if let Some(p) = &req.health_path
+        && (!p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(bad(
+            "healthPath",
+            "must start with '/' and contain no spaces".into(),
+        ));
+    }
+    if let Some(env) = &req.env {
+        for (k, v) in env {
+            let ok = !k.is_empty()
+                && k.len() <= 128
+                && !k.starts_with(|c: char| c.is_ascii_digit())
+                && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(bad(
+                    &format!("env.{k}"),
+                    "a variable name is letters, digits and '_'".into(),
+                ));
+            }
+            if v.contains('\0') {
+                return Err(bad(&format!("env.{k}"), "must not contain NUL".into()));
+            }
+        }
+    }
+    Ok(DeployPlan { port, base_path })
+}

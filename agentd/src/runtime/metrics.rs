@@ -1,0 +1,95 @@
+//! What the runtime counts for `/metrics`, and the Prometheus text of it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use protocol::metrics::{Histogram, counter, gauge};
+
+use super::{Runtime, RuntimeError};
+
+/// What the runtime counts for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RuntimeMetrics {
+    pub deploys_ok: AtomicU64,
+    pub deploys_failed: AtomicU64,
+    /// From the deploy call to the switch of the route.
+    pub deploy_duration: Histogram,
+}
+
+impl RuntimeMetrics {
+    /// Counts a deploy that ended; a refused one (bad input, already in flight) is not one.
+    pub(super) fn deploy_ended<T>(&self, result: &Result<T, RuntimeError>, took: Duration) {
+        match result {
+            Ok(_) => {
+                self.deploys_ok.fetch_add(1, Ordering::Relaxed);
+                self.deploy_duration.observe(took.as_secs_f64());
+            }
+            Err(RuntimeError::InFlight(_)) | Err(RuntimeError::BadInput(_)) => {}
+            Err(_) => {
+                self.deploys_failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl Runtime {
+    /// Prometheus text: deploys, their durations, the gateway's requests and errors, routes
+    /// and running app containers.
+    pub async fn render_metrics(&self) -> String {
+        let mut out = String::new();
+        let m = &self.metrics;
+        let _ = std::fmt::Write::write_str(
+            &mut out,
+            &format!(
+                "# HELP agentd_deploys_total Deploys of app containers, by result.\n# TYPE agentd_deploys_total counter\nagentd_deploys_total{{result=\"ok\"}} {}\nagentd_deploys_total{{result=\"failed\"}} {}\n",
+                m.deploys_ok.load(Ordering::Relaxed),
+                m.deploys_failed.load(Ordering::Relaxed)
+            ),
+        );
+        m.deploy_duration.render(
+            &mut out,
+            "agentd_deploy_duration_seconds",
+            "From the deploy call to the switch of the route.",
+        );
+        let g = &self.gateway.counters;
+        counter(
+            &mut out,
+            "agentd_gateway_requests_total",
+            "Requests the gateway received.",
+            g.requests.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "agentd_gateway_not_found_total",
+            "Requests for a path no app is routed at.",
+            g.not_found.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "agentd_gateway_errors_total",
+            "Requests whose app did not answer.",
+            g.errors.load(Ordering::Relaxed),
+        );
+        gauge(
+            &mut out,
+            "agentd_routes",
+            "Apps the gateway routes.",
+            self.gateway.routes().len() as f64,
+        );
+        match self.container_count().await {
+            Ok(n) => gauge(
+                &mut out,
+                "agentd_app_containers_running",
+                "Running app containers of this node.",
+                n as f64,
+            ),
+            Err(_) => gauge(
+                &mut out,
+                "agentd_docker_up",
+                "Whether the Docker engine answered this scrape.",
+                0.0,
+            ),
+        }
+        out
+    }
+}
