@@ -114,12 +114,19 @@ where
             message,
         })?;
     }
-    toml::Value::Table(merged)
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Invalid {
+    // The setting's path goes with the refusal: `runtime.restart_policy: unknown variant ...`.
+    serde_path_to_error::deserialize(toml::Value::Table(merged)).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().message().to_string();
+        ConfigError::Invalid {
             origin,
-            message: e.message().to_string(),
-        })
+            message: if path.is_empty() || path == "." {
+                message
+            } else {
+                format!("{path}: {message}")
+            },
+        }
+    })
 }
 
 /// An environment value takes the type of the default at the same key, so that `"01"`
