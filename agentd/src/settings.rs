@@ -203,6 +203,9 @@ impl Default for RuntimeSettings {
 pub struct GatewaySettings {
     pub kind: GatewayKind,
     pub listen: String,
+    /// With `kind = "traefik"`: Traefik's API (`http://127.0.0.1:8080`), asked after each new
+    /// container is healthy whether it routes the app; empty: not asked.
+    pub traefik_api: String,
 }
 
 impl Default for GatewaySettings {
@@ -210,6 +213,7 @@ impl Default for GatewaySettings {
         Self {
             kind: GatewayKind::Embedded,
             listen: "0.0.0.0:80".into(),
+            traefik_api: String::new(),
         }
     }
 }

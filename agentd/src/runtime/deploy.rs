@@ -8,11 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use protocol::agent::{DeployAppAnswer, DeployAppRequest};
+use protocol::failure::FailureCode;
 
 use super::{Runtime, RuntimeError, check_ids, container_labels};
 use crate::docker::{ContainerSpec, RegistryAuth};
 use crate::gateway::Backend;
-use crate::settings::PullPolicy;
+use crate::settings::{GatewayKind, PullPolicy};
+
+/// How long Traefik gets to report a new container's router.
+const TRAEFIK_WAIT: Duration = Duration::from_secs(10);
 
 impl Runtime {
     /// Pull, start new, wait healthy, switch, drain old, remove old; counted for `/metrics`.
@@ -31,6 +35,13 @@ impl Runtime {
         self.pull(&req).await?;
         let name = self.start_new(&req, &plan).await?;
         let addr = self.wait_new_healthy(&req, &plan, &name).await?;
+        if let Err(e) = self.traefik_routes(app).await {
+            tracing::warn!(app = %app, container = %name, error = %e, "deploy: Traefik does not route the app, removing the new container; the old one keeps serving");
+            if let Err(rm) = self.engine.remove(&name).await {
+                tracing::error!(container = %name, error = %rm, "cannot remove the new container");
+            }
+            return Err(e);
+        }
         let old = self.switch_route(app, &plan, &name, addr).await;
         self.drain_old(app, &name, &old).await;
         self.remove_old(app, &name).await?;
@@ -108,6 +119,50 @@ impl Runtime {
                 Err(e)
             }
         }
+    }
+
+    /// With Traefik as the gateway and its API configured: waits until Traefik reports the
+    /// app's router (`rt-app-{appId}` of its docker provider) enabled. A Traefik that does
+    /// not see the container (another engine, another network, a provider turned off) is
+    /// `ROUTE_NOT_ANSWERING`, not a deploy that silently serves nothing.
+    async fn traefik_routes(&self, app: &str) -> Result<(), RuntimeError> {
+        let g = &self.settings.gateway;
+        if g.kind != GatewayKind::Traefik || g.traefik_api.is_empty() {
+            return Ok(());
+        }
+        let api = g.traefik_api.trim_end_matches('/');
+        let router = format!("rt-app-{app}@docker");
+        let url = format!("{api}/api/http/routers/{router}");
+        tracing::info!(app = %app, %router, "deploy: ask Traefik for the route");
+        let deadline = tokio::time::Instant::now() + TRAEFIK_WAIT;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let last = loop {
+            tick.tick().await;
+            let seen = match self.http.get(&url).send().await {
+                Ok(r) if r.status().is_success() => match r.json::<serde_json::Value>().await {
+                    Ok(v) if v["status"] == "enabled" => return Ok(()),
+                    Ok(v) => format!("its router {router} is {}", v["status"]),
+                    Err(e) => format!("its answer is unreadable: {e}"),
+                },
+                Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
+                    format!("it has no router {router}")
+                }
+                Ok(r) => format!("its API answered {}", r.status()),
+                Err(e) => format!("its API does not answer: {e}"),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                break seen;
+            }
+        };
+        Err(RuntimeError::Unhealthy(
+            FailureCode::RouteNotAnswering,
+            format!(
+                "Traefik at {api} does not route app {app} after {} s: {last}; check that Traefik's docker provider watches this engine and that Traefik is on network {}",
+                TRAEFIK_WAIT.as_secs(),
+                self.settings.network
+            ),
+        ))
     }
 
     /// Routes the app's path to the new container at once and writes it in the route book;

@@ -310,3 +310,62 @@ async fn bad_requests_get_their_status_and_change_no_container() {
     assert_eq!(t.page("/runtime/bad1/").await.0, 200);
     t.cleanup().await;
 }
+
+/// Traefik cannot run here (no package, no image to pull): this stand-in answers the one
+/// call of its API that agentd makes, `GET /api/http/routers/{name}`, as Traefik answers it.
+async fn traefik_stand_in(routes: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use axum::extract::Path;
+    use axum::http::StatusCode;
+    let api = axum::Router::new().route(
+        "/api/http/routers/{name}",
+        axum::routing::get(move |Path(name): Path<String>| async move {
+            if routes.load(std::sync::atomic::Ordering::SeqCst) {
+                let body =
+                    serde_json::json!({"name": name, "provider": "docker", "status": "enabled"});
+                (StatusCode::OK, axum::Json(body))
+            } else {
+                let body = serde_json::json!({"message": "router not found"});
+                (StatusCode::NOT_FOUND, axum::Json(body))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traefik_that_does_not_route_the_app_fails_the_deploy_with_its_code() {
+    let Some(s) = services() else { return };
+    let tag = rand_hex();
+    let img = image(&s, "t-traefik", &tag, App::Serves("routed")).await;
+    let routes = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let api = traefik_stand_in(routes.clone()).await;
+    let d = testkit::deployd::start_for_real_nodes().await;
+    let t = start_runtime(&s, &d.url, |r| {
+        r.gateway.kind = agentd::settings::GatewayKind::Traefik;
+        r.gateway.traefik_api = api;
+    })
+    .await;
+
+    let (st, ans) = t.deploy("7", "20011", &img).await;
+    assert_eq!(st, 502, "{ans}");
+    assert_eq!(ans["code"], "ROUTE_NOT_ANSWERING", "{ans}");
+    let detail = ans["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("has no router rt-app-20011@docker") && detail.contains("docker provider"),
+        "{detail}"
+    );
+    assert!(
+        t.container_names().await.is_empty(),
+        "the unrouted container is removed: {:?}",
+        t.container_names().await
+    );
+
+    routes.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (st, ans) = t.deploy("7", "20011", &img).await;
+    assert_eq!(st, 200, "{ans}");
+    assert_eq!(ans["status"], "DEPLOYED");
+    t.cleanup().await;
+}
