@@ -85,6 +85,12 @@ codes! {
     LeaseExpired = "LEASE_EXPIRED",
     /// A phase (clone, build, push, deploy) ran past its time limit.
     PhaseTimeout = "PHASE_TIMEOUT",
+    /// A request refused as malformed (a field out of range, a bad id).
+    BadRequest = "BAD_REQUEST",
+    /// The thing asked about does not exist there.
+    NotFound = "NOT_FOUND",
+    /// A deploy of the same app is already in flight on the node.
+    DeployInFlight = "DEPLOY_IN_FLIGHT",
     /// Anything else: read the message.
     Internal = "INTERNAL",
     /// The job was cancelled.

@@ -32,7 +32,14 @@ impl IntoResponse for ApiError {
 
 /// A refused request: the caller's mistake, no failure code.
 fn refused(status: StatusCode, detail: String) -> ApiError {
-    ApiError(status, detail, None)
+    let code = match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FailureCode::AgentAuth,
+        StatusCode::NOT_FOUND => FailureCode::NotFound,
+        StatusCode::CONFLICT => FailureCode::DeployInFlight,
+        s if s.is_client_error() => FailureCode::BadRequest,
+        _ => FailureCode::Internal,
+    };
+    ApiError(status, detail, Some(code))
 }
 
 impl From<RuntimeError> for ApiError {
@@ -46,7 +53,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Unhealthy(..) => StatusCode::BAD_GATEWAY,
             RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(status, e.to_string(), e.code())
+        ApiError(status, e.to_string(), Some(e.code()))
     }
 }
 

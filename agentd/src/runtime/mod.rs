@@ -48,15 +48,15 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
-    /// The failure code callers get beside the message; none for a refused request.
-    pub fn code(&self) -> Option<FailureCode> {
+    /// The failure code callers get beside the message.
+    pub fn code(&self) -> FailureCode {
         match self {
-            RuntimeError::BadInput(_) | RuntimeError::NotFound(_) | RuntimeError::InFlight(_) => {
-                None
-            }
-            RuntimeError::Docker(d) => Some(d.code()),
-            RuntimeError::Unhealthy(code, _) => Some(*code),
-            RuntimeError::Internal(_) => Some(FailureCode::Internal),
+            RuntimeError::BadInput(_) => FailureCode::BadRequest,
+            RuntimeError::NotFound(_) => FailureCode::NotFound,
+            RuntimeError::InFlight(_) => FailureCode::DeployInFlight,
+            RuntimeError::Docker(d) => d.code(),
+            RuntimeError::Unhealthy(code, _) => *code,
+            RuntimeError::Internal(_) => FailureCode::Internal,
         }
     }
 }

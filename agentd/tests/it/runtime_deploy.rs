@@ -275,6 +275,7 @@ async fn bad_requests_get_their_status_and_change_no_container() {
             ans["detail"].as_str().unwrap_or_default().contains(needle),
             "{body}: {ans}"
         );
+        assert_eq!(ans["code"], "BAD_REQUEST", "{body}: {ans}");
     }
     let (st, ans) = t
         .post(
@@ -284,6 +285,7 @@ async fn bad_requests_get_their_status_and_change_no_container() {
         .await;
     assert_eq!(st, 404, "{ans}");
     assert!(ans["detail"].as_str().unwrap_or_default().contains("nope"));
+    assert_eq!(ans["code"], "NOT_FOUND", "{ans}");
     // Wrong and missing tokens.
     let http = reqwest::Client::new();
     for token in [Some("wrong"), None] {
@@ -301,6 +303,7 @@ async fn bad_requests_get_their_status_and_change_no_container() {
                 .as_str()
                 .is_some_and(|d| d.contains("X-Runtime-Token"))
         );
+        assert_eq!(v["code"], "AGENT_AUTH", "{v}");
     }
     assert_eq!(
         t.container_names().await,

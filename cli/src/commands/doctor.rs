@@ -1140,6 +1140,24 @@ fn classify(code: Option<&str>, phase: Option<&str>, err: &str) -> Option<Diagno
             "read the job log for the phase that hung; raise the runner's *_timeout_seconds if the work is legitimately slow",
             None,
         ),
+        C::BadRequest => diag(
+            "request",
+            "a request was refused as malformed",
+            "read the field named in the error; a runner and a node of different versions may disagree on the contract",
+            None,
+        ),
+        C::NotFound => diag(
+            "request",
+            "what the request named does not exist where it was sent",
+            "check the app, job or node in the error (functl apps list, functl nodes list)",
+            None,
+        ),
+        C::DeployInFlight => diag(
+            "runtime-agent",
+            "another deploy of the app was in flight on the node",
+            "wait for it (functl jobs list --app APP) and deploy again",
+            None,
+        ),
         C::Cancelled => return None,
         C::DbHostNotAllowed => diag(
             "database",
