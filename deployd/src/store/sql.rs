@@ -88,6 +88,23 @@ async fn job_row_locked<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<
         .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))
 }
 
+fn node_not_found(name: &str) -> StoreError {
+    StoreError::NotFound(format!("runtime node {name} not found"))
+}
+
+/// The node must exist; `locked` holds its row until the transaction ends.
+async fn node_exists<D: Dialect>(conn: &mut Conn<D>, name: &str, locked: bool) -> StoreResult<()> {
+    let sql = if locked {
+        "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?{for_update}"
+    } else {
+        "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?"
+    };
+    match one::<D, (String,)>(conn, sql, args![name]).await? {
+        Some(_) => Ok(()),
+        None => Err(node_not_found(name)),
+    }
+}
+
 impl<D: Dialect> SqlStore<D> {
     pub fn new(pool: Pool<D::Db>, dialect: D, policy: Policy) -> Self {
         Self {
@@ -776,17 +793,7 @@ impl<D: Dialect> SqlStore<D> {
     async fn remove_node_tx(&self, name: &str, force: bool) -> StoreResult<i64> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
-        let exists = one::<D, (String,)>(
-            &mut tx,
-            "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?{for_update}",
-            args![name],
-        )
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "runtime node {name} not found"
-            )));
-        }
+        node_exists::<D>(&mut tx, name, true).await?;
         let (placements,) = one::<D, (i64,)>(
             &mut tx,
             "SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement WHERE node_name = ?",
@@ -816,17 +823,7 @@ impl<D: Dialect> SqlStore<D> {
     async fn reassign_tx(&self, app_id: &str, node: &str, now: i64) -> StoreResult<Placement> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
-        let exists = one::<D, (String,)>(
-            &mut tx,
-            "SELECT node_name FROM fun_ai_deploy_runtime_node WHERE node_name = ?",
-            args![node],
-        )
-        .await?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound(format!(
-                "runtime node {node} not found"
-            )));
-        }
+        node_exists::<D>(&mut tx, node, false).await?;
         let user = one::<D, (Option<String>,)>(
             &mut tx,
             "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
@@ -1080,13 +1077,11 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         now: i64,
     ) -> StoreResult<RuntimeNode> {
         if retry_tx!(self.set_node_flag_tx(name, flag, now))? == 0 {
-            return Err(StoreError::NotFound(format!(
-                "runtime node {name} not found"
-            )));
+            return Err(node_not_found(name));
         }
         self.get_node(name, now)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("runtime node {name} not found")))
+            .ok_or_else(|| node_not_found(name))
     }
 
     async fn remove_node(&self, name: &str, force: bool) -> StoreResult<i64> {
