@@ -127,10 +127,8 @@ pub fn registry_code(engine_words: &str) -> FailureCode {
         "unauthorized",
         "authentication required",
         "no basic auth credentials",
-        "access denied",
-        "access to the resource is denied",
         "refused the credentials",
-        "denied: ",
+        "denied",
     ]
     .iter()
     .any(|w| m.contains(w))

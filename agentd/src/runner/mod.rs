@@ -530,7 +530,7 @@ impl Runner {
                     let (code, hint) = crate::docker::plain_http_behind_443(e.code(), &words).await;
                     let message = match hint {
                         Some(hint) => format!("{hint} ({words})"),
-                        None => self.explain_push(&image, &words),
+                        None => self.explain_push(&image, &words, code),
                     };
                     Err(RunError::Push { code, message })
                 }
@@ -549,28 +549,20 @@ impl Runner {
         }
     }
 
-    fn explain_push(&self, image: &str, msg: &str) -> String {
+    /// The push failure in words that say what to do, by its code (read once, from the
+    /// engine's words, in `protocol::failure::registry_code`).
+    fn explain_push(&self, image: &str, msg: &str, code: FailureCode) -> String {
         let reg = &self.settings.registry;
-        let m = msg.to_ascii_lowercase();
-        if m.contains("server gave http response to https client") {
-            format!(
+        match code {
+            FailureCode::RegistryInsecure => format!(
                 "registry {reg} speaks plain HTTP and is not in the engine's insecure-registries: add \"{reg}\" to insecure-registries in /etc/docker/daemon.json and restart Docker ({msg})"
-            )
-        } else if m.contains("unauthorized")
-            || m.contains("authentication required")
-            || m.contains("denied")
-        {
-            format!(
+            ),
+            FailureCode::RegistryAuth => format!(
                 "registry {reg} refused the credentials of user {:?} for {image}: check runner.registry_username and registry_password ({msg})",
                 self.settings.registry_username
-            )
-        } else if m.contains("connection refused")
-            || m.contains("no such host")
-            || m.contains("i/o timeout")
-        {
-            format!("registry {reg} is unreachable: {msg}")
-        } else {
-            format!("{image}: {msg}")
+            ),
+            FailureCode::RegistryUnreachable => format!("registry {reg} is unreachable: {msg}"),
+            _ => format!("{image}: {msg}"),
         }
     }
 

@@ -276,29 +276,29 @@ pub fn redact_url(url: &str) -> String {
 
 /// The URL's password taken out of `text` (an error a driver wrote may quote the URL).
 pub fn scrub_password(text: &str, url: &str) -> String {
-    let password = url
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(rest))
-        .and_then(|authority| authority.rsplit_once('@'))
-        .and_then(|(userinfo, _)| userinfo.split_once(':'))
-        .map(|(_, p)| p)
-        .unwrap_or_default();
+    let password = userinfo(url).and_then(|(_, p)| p).unwrap_or_default();
     if password.is_empty() {
         return text.to_string();
     }
     text.replace(url, &redact_url(url)).replace(password, "***")
 }
 
+/// The user and password of a URL's authority (`scheme://user:password@host/...`).
+fn userinfo(url: &str) -> Option<(&str, Option<&str>)> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let (info, _) = authority.rsplit_once('@')?;
+    Some(match info.split_once(':') {
+        Some((user, password)) => (user, Some(password)),
+        None => (info, None),
+    })
+}
+
 /// Why deployd cannot connect to its database, with the failure code and what to do: the
 /// database refusing this host (MySQL 1130, the estate's first-day error), the user or
 /// password, or no answer at all. `None` for anything else.
 pub fn connect_failure(e: &sqlx::Error, url: &str) -> Option<(FailureCode, String)> {
-    let user = url
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split(['/', '?', '#']).next())
-        .and_then(|authority| authority.rsplit_once('@'))
-        .map(|(userinfo, _)| userinfo.split(':').next().unwrap_or(userinfo).to_string())
-        .unwrap_or_else(|| "USER".into());
+    let user = userinfo(url).map_or("USER", |(u, _)| u);
     let db = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('/'))
