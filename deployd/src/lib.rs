@@ -5,16 +5,17 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod replicas;
 pub mod routes;
 pub mod settings;
 pub mod store;
+pub mod wake;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use settings::Allowlists;
@@ -44,10 +45,10 @@ pub struct AppState {
     pub allow: Allowlists,
     pub store: Arc<dyn Store>,
     pub clock: Clock,
-    /// Woken when a job may have become claimable (created, requeued, a node came up).
-    pub jobs_changed: Notify,
-    /// Woken when a job log grew or a job changed state.
-    pub logs_changed: Notify,
+    /// Long-polls waiting here: claims for a claimable job, log follows for their job.
+    pub wake: wake::Wakers,
+    /// The other replicas sharing the database, woken after this one's commits.
+    pub peers: replicas::Peers,
     pub shutdown: CancellationToken,
     /// For calls to runtime agents (app stop and cleanup).
     pub http: reqwest::Client,
@@ -84,6 +85,22 @@ impl AppState {
         self.clock.now_ms()
     }
 
+    /// A job may have become claimable (created, requeued, a node came up): wakes the
+    /// claims waiting here and on the other replicas.
+    pub fn wake_jobs(&self) {
+        self.wake.wake_jobs();
+        self.peers.send(|w| w.jobs = true);
+    }
+
+    /// Job `id`'s log grew or its state changed: wakes its follows here and on the other
+    /// replicas.
+    pub fn wake_log(&self, id: i64) {
+        self.wake.wake_log(id);
+        self.peers.send(|w| {
+            w.logs.insert(id);
+        });
+    }
+
     /// Requeues or fails jobs whose lease expired; wakes whoever waits on them.
     pub async fn sweep_once(&self) -> Result<store::SweepOutcome, store::StoreError> {
         let out = self.store.sweep(self.now()).await?;
@@ -101,8 +118,10 @@ impl AppState {
             for id in &out.cancelled {
                 tracing::info!(job = id, "lease expired after cancel, job cancelled");
             }
-            self.jobs_changed.notify_waiters();
-            self.logs_changed.notify_waiters();
+            self.wake_jobs();
+            for id in out.requeued.iter().chain(&out.failed).chain(&out.cancelled) {
+                self.wake_log(*id);
+            }
         }
         Ok(out)
     }
@@ -146,8 +165,8 @@ pub async fn build_state(
         allow,
         store,
         clock: Clock::default(),
-        jobs_changed: Notify::new(),
-        logs_changed: Notify::new(),
+        wake: wake::Wakers::default(),
+        peers: replicas::Peers::new(store::replica_id()),
         shutdown,
         http,
         waiting: Waiting::default(),
@@ -172,6 +191,23 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     let feed = tokio::spawn(follow_changes(state.clone()));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "deployd listening");
+    // SQLite has one process: no one else to wake.
+    let replica = if state.store.engine() != "sqlite" {
+        match replicas::internal_url(&state, addr) {
+            Some(url) => {
+                tracing::info!(replica = %state.peers.me(), %url, "replica registered: other replicas wake this one's long-polls");
+                Some(tokio::spawn(replicas::run(state.clone(), url)))
+            }
+            None => {
+                tracing::warn!(
+                    "listening on every address and database.replica_url unset: other replicas wake this one through the change feed only"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let app = routes::router(state.clone());
     let limits = daemon::Limits {
         header_read_timeout: std::time::Duration::from_millis(
@@ -183,6 +219,10 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     shutdown.cancel();
     sweeper.abort();
     feed.abort();
+    if let Some(r) = replica {
+        // Leaves the replica table, unless the database does not answer soon.
+        let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+    }
     result.map_err(|e| anyhow::anyhow!("deployd server error: {e}"))
 }
 
@@ -211,11 +251,16 @@ async fn follow_changes(state: Arc<AppState>) {
     };
     while let Some(change) = changes.recv().await {
         match change {
-            store::Change::Jobs => state.jobs_changed.notify_waiters(),
-            store::Change::Logs => state.logs_changed.notify_waiters(),
+            store::Change::Jobs => state.wake.wake_jobs(),
+            store::Change::Logs(ids) if ids.is_empty() => state.wake.wake_all_logs(),
+            store::Change::Logs(ids) => {
+                for id in ids {
+                    state.wake.wake_log(id);
+                }
+            }
             store::Change::Everything => {
-                state.jobs_changed.notify_waiters();
-                state.logs_changed.notify_waiters();
+                state.wake.wake_jobs();
+                state.wake.wake_all_logs();
             }
         }
     }

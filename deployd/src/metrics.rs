@@ -18,6 +18,8 @@ pub struct Metrics {
     /// From claim to the report of a successful deploy.
     pub deploy_duration: Histogram,
     pub reports: [AtomicU64; 3],
+    /// Wake-ups other replicas sent this one after their commits.
+    pub replica_wakes: AtomicU64,
 }
 
 impl Metrics {
@@ -124,6 +126,17 @@ pub async fn render(state: &AppState) -> String {
         &mut out,
         "deployd_deploy_duration_seconds",
         "Time from claim to a successful report.",
+    );
+    counter(
+        &mut out,
+        "deployd_replica_wakes_total",
+        "Wake-ups received from other replicas after their commits.",
+        m.replica_wakes.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP deployd_replica_peers Other replicas this one wakes after its commits.\n# TYPE deployd_replica_peers gauge\ndeployd_replica_peers {}",
+        state.peers.count()
     );
     let _ = writeln!(
         out,

@@ -60,8 +60,17 @@ pub struct DatabaseSettings {
     /// Connections per deployd to MySQL/MariaDB or PostgreSQL (SQLite uses 8).
     pub max_connections: u32,
     /// MySQL/MariaDB: how often a replica looks for jobs changed by the others (an indexed
-    /// query). PostgreSQL uses LISTEN/NOTIFY instead.
+    /// query). PostgreSQL uses LISTEN/NOTIFY instead. Replicas also wake each other
+    /// directly (`replica_url`); this poll is the fallback.
     pub change_poll_ms: u64,
+    /// The URL the other replicas reach this one at (`http://10.0.0.5:7002`), kept in the
+    /// replica table so that they wake this one's long-polls after their commits. Unset:
+    /// the address deployd listens on, when it names one; with `0.0.0.0` and no URL, this
+    /// replica is woken by the change feed only. Not used on SQLite (one process).
+    pub replica_url: Option<String>,
+    /// How often a replica refreshes its row and reads the others'; one not seen for three
+    /// periods is left out.
+    pub replica_refresh_ms: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -69,6 +78,8 @@ impl Default for DatabaseSettings {
         Self {
             max_connections: 16,
             change_poll_ms: 100,
+            replica_url: None,
+            replica_refresh_ms: 2000,
         }
     }
 }
@@ -217,6 +228,20 @@ impl Settings {
         }
         if !(10..=10_000).contains(&self.database.change_poll_ms) {
             return Err("database.change_poll_ms must be 10..=10000".into());
+        }
+        if !(100..=60_000).contains(&self.database.replica_refresh_ms) {
+            return Err("database.replica_refresh_ms must be 100..=60000".into());
+        }
+        if let Some(u) = &self.database.replica_url {
+            let ok = (u.starts_with("http://") || u.starts_with("https://"))
+                && u.len() <= 512
+                && u.len() > "https://".len()
+                && !u.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(format!(
+                    "database.replica_url {u:?} must be an http:// or https:// URL without spaces"
+                ));
+            }
         }
         if self.nodes.heartbeat_stale_seconds < 1 {
             return Err("nodes.heartbeat_stale_seconds must be at least 1".into());

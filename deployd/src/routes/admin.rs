@@ -65,7 +65,7 @@ pub async fn node_action(
         None,
     )
     .await;
-    state.jobs_changed.notify_waiters();
+    state.wake_jobs();
     Ok(ok(node))
 }
 

@@ -22,7 +22,7 @@ pub async fn create(
         .validate_with(state.settings.jobs.allow_local_repos)?;
     let job = state.store.create_job(&req.payload, state.now()).await?;
     tracing::info!(job = job.id, app = %job.app_id, "job created");
-    state.jobs_changed.notify_waiters();
+    state.wake_jobs();
     Ok(ok(job))
 }
 
@@ -122,7 +122,7 @@ pub async fn cancel<const ADMIN: bool>(
     {
         tracing::error!(error = %e, "audit write failed");
     }
-    state.logs_changed.notify_waiters();
+    state.wake_log(job.id);
     Ok(ok(job))
 }
 
@@ -159,8 +159,9 @@ pub async fn read_log<const ADMIN: bool>(
         ));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    let follow = state.wake.follow_log(id);
     loop {
-        let notified = state.logs_changed.notified();
+        let notified = follow.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let read = state.store.read_log(id, offset, LOG_READ_MAX).await?;

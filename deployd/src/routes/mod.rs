@@ -5,6 +5,7 @@ mod apps;
 mod jobs;
 mod nodes;
 mod page;
+mod replicas;
 mod runner;
 
 use std::net::SocketAddr;
@@ -27,6 +28,8 @@ pub type Peer = axum::extract::ConnectInfo<SocketAddr>;
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/internal/health", get(health))
+        .route("/internal/wake", post(replicas::wake))
+        .route("/admin/replicas", get(replicas::list))
         .route("/metrics", get(metrics))
         .route("/deploy/jobs", post(jobs::create).get(jobs::list::<false>))
         .route("/deploy/jobs/by-app", get(jobs::by_app))

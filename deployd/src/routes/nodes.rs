@@ -59,7 +59,7 @@ pub async fn heartbeat(
     // A node that was unknown or stale may unblock jobs waiting for a placement.
     if up.came_up {
         tracing::info!(node = %hb.node_name, "runtime node is up");
-        state.jobs_changed.notify_waiters();
+        state.wake_jobs();
     }
     Ok(ok(up.node))
 }

@@ -45,7 +45,7 @@ pub async fn claim(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_seconds as u64);
     loop {
         // Registered before looking, so a job created in between still wakes this claim.
-        let notified = state.jobs_changed.notified();
+        let notified = state.wake.jobs_changed();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some(job) = state.store.claim(&params, state.now()).await? {
@@ -62,7 +62,7 @@ pub async fn claim(
             }
             tracing::info!(job = job.id, app = %job.app_id, runner = %req.runner_id,
                 node = job.runtime_node.as_ref().map(|n| n.node_name.as_str()).unwrap_or("-"), "job claimed");
-            state.logs_changed.notify_waiters();
+            state.wake_log(job.id);
             return Ok(ok(job));
         }
         let now = tokio::time::Instant::now();
@@ -129,7 +129,7 @@ pub async fn heartbeat(
         )
         .await?;
     if changed_phase {
-        state.logs_changed.notify_waiters();
+        state.wake_log(id);
     }
     Ok(ok(ans))
 }
@@ -181,7 +181,7 @@ pub async fn append_log(
         .store
         .append_log(id, start, &bytes, state.now())
         .await?;
-    state.logs_changed.notify_waiters();
+    state.wake_log(id);
     Ok(ok(LogAppendAnswer { length }))
 }
 
@@ -221,14 +221,10 @@ pub async fn report(
             return Err(ApiError::field("errorMessage", "must not contain NUL"));
         }
     }
-    let was_terminal = state
-        .store
-        .get_job(id)
-        .await?
-        .is_some_and(|j| j.status.is_terminal());
-    let job = state.store.report(id, &req, state.now()).await?;
+    let reported = state.store.report(id, &req, state.now()).await?;
+    let job = reported.job;
     tracing::info!(job = id, status = %job.status, runner = %req.runner_id, "job reported");
-    if !was_terminal {
+    if !reported.repeat {
         state.metrics.reported(job.status);
         if job.status == protocol::job::JobStatus::Succeeded
             && let (Some(start), Some(end)) = (job.started_at, job.finished_at)
@@ -240,7 +236,7 @@ pub async fn report(
                 .observe(took.num_microseconds().unwrap_or(0) as f64 / 1e6);
         }
     }
-    state.logs_changed.notify_waiters();
+    state.wake_log(id);
     Ok(ok(job))
 }
 

@@ -367,6 +367,9 @@ pub trait Dialect: Send + Sync + 'static {
     /// Writes are serialised in this process: the engine has one writer anyway.
     const ONE_WRITER: bool = false;
 
+    /// `UPDATE … RETURNING` answers with the updated row (not on MySQL/MariaDB).
+    const UPDATE_RETURNING: bool = false;
+
     /// Queues a notification of `change` for the other replicas, sent when `conn`'s
     /// transaction commits. Engines whose replicas poll, or that have one process, do
     /// nothing.

@@ -97,6 +97,14 @@ impl SweepOutcome {
     }
 }
 
+/// A report as stored.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub job: Job,
+    /// The job had already finished with this report (a runner's retry): nothing changed.
+    pub repeat: bool,
+}
+
 /// A node heartbeat as stored.
 #[derive(Debug, Clone)]
 pub struct NodeUpsert {
@@ -108,12 +116,12 @@ pub struct NodeUpsert {
 
 /// A change made through another deployd replica sharing the database, as the store's
 /// change feed reports it; deployd turns it into wake-ups of long-polls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// A job may have become claimable (created, requeued, a node came up or changed).
     Jobs,
-    /// A job log grew or a job changed state.
-    Logs,
+    /// These jobs' logs grew or their states changed (none named: any job's).
+    Logs(Vec<i64>),
     /// The feed lost track (a reconnect): anything may have changed.
     Everything,
 }
@@ -178,7 +186,7 @@ pub trait Store: Send + Sync + 'static {
         phase_message: Option<&str>,
         now: i64,
     ) -> StoreResult<HeartbeatAnswer>;
-    async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job>;
+    async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported>;
     async fn sweep(&self, now: i64) -> StoreResult<SweepOutcome>;
     async fn touch_runner(
         &self,
@@ -233,6 +241,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// The latest check of every host that sent one, by reporter kind and name.
     async fn list_check_reports(&self) -> StoreResult<Vec<StoredCheckReport>>;
+
+    // replicas sharing the database
+    /// Records that replica `id` is alive at `url`.
+    async fn replica_seen(&self, id: &str, url: &str, now: i64) -> StoreResult<()>;
+    /// The replicas seen since `since`.
+    async fn list_replicas(&self, since: i64) -> StoreResult<Vec<ReplicaRow>>;
+    async fn remove_replica(&self, id: &str) -> StoreResult<()>;
+}
+
+/// A deployd replica as its table holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReplicaRow {
+    pub replica_id: String,
+    pub internal_url: String,
+    pub last_seen_at: i64,
 }
 
 /// The engine a database URL names.

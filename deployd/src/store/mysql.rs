@@ -134,29 +134,36 @@ async fn poll_changes(
                 continue;
             }
         };
-        let (mut jobs, mut logs) = (false, false);
-        if failing || rows.len() as i64 > POLL_MAX_ROWS {
-            (jobs, logs) = (true, true);
-            failing = false;
-        }
+        let mut jobs = false;
+        let mut logs = Vec::new();
+        let lost_track = failing || rows.len() as i64 > POLL_MAX_ROWS;
+        failing = false;
         for (id, updated_at, status, log_received) in rows {
             newest = Some(newest.map_or(updated_at, |n| n.max(updated_at)));
             let pending = status == "PENDING";
             let now_seen = (updated_at, status, log_received);
             if seen.get(&id) != Some(&now_seen) {
-                logs = true;
+                logs.push(id);
                 jobs |= pending;
                 seen.insert(id, now_seen);
             }
         }
         seen.retain(|_, s| s.0 >= since);
-        let change = match (jobs, logs) {
-            (true, _) => Change::Everything,
-            (false, true) => Change::Logs,
-            (false, false) => continue,
-        };
-        if tx.send(change).await.is_err() {
-            return;
+        let mut changes = Vec::new();
+        if lost_track {
+            changes.push(Change::Everything);
+        } else {
+            if jobs {
+                changes.push(Change::Jobs);
+            }
+            if !logs.is_empty() {
+                changes.push(Change::Logs(logs));
+            }
+        }
+        for change in changes {
+            if tx.send(change).await.is_err() {
+                return;
+            }
         }
     }
 }

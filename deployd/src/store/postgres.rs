@@ -19,7 +19,8 @@ use crate::settings::DatabaseSettings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The channel every replica listens on; the payload is `<replica>:jobs` or `<replica>:logs`.
+/// The channel every replica listens on; the payload is `<replica>:jobs`,
+/// `<replica>:logs:<id>,<id>…` or `<replica>:logs` (any job's).
 const CHANNEL: &str = "fun_ai_deploy_changes";
 
 pub struct Postgres {
@@ -31,17 +32,24 @@ pub struct Postgres {
 impl Dialect for Postgres {
     type Db = sqlx::Postgres;
     const SPELLING: Spelling = POSTGRES;
+    const UPDATE_RETURNING: bool = true;
 
     fn notify<'a>(
         &'a self,
         conn: &'a mut PgConnection,
         change: Change,
     ) -> BoxFuture<'a, sqlx::Result<()>> {
-        let kind = match change {
-            Change::Jobs | Change::Everything => "jobs",
-            Change::Logs => "logs",
+        let payload = match change {
+            Change::Jobs | Change::Everything => format!("{}:jobs", self.replica),
+            // A NOTIFY payload holds under 8,000 bytes: many jobs are sent as "any job".
+            Change::Logs(ids) if ids.is_empty() || ids.len() > 256 => {
+                format!("{}:logs", self.replica)
+            }
+            Change::Logs(ids) => {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                format!("{}:logs:{}", self.replica, ids.join(","))
+            }
         };
-        let payload = format!("{}:{kind}", self.replica);
         Box::pin(async move {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
@@ -155,11 +163,7 @@ async fn listen(
                     if payload.starts_with(&mine) {
                         continue;
                     }
-                    if payload.ends_with(":jobs") {
-                        Change::Jobs
-                    } else {
-                        Change::Logs
-                    }
+                    parse_payload(&payload[payload.find(':').map_or(0, |i| i + 1)..])
                 }
                 // Reconnected: notifications of the gap are lost.
                 Ok(None) => Change::Everything,
@@ -177,5 +181,38 @@ async fn listen(
                 return;
             }
         }
+    }
+}
+
+/// What another replica's notification (its replica id taken off) says changed; anything
+/// unreadable is taken as "anything may have changed".
+fn parse_payload(p: &str) -> Change {
+    if p == "jobs" {
+        return Change::Jobs;
+    }
+    if p == "logs" {
+        return Change::Logs(Vec::new());
+    }
+    let Some(ids) = p.strip_prefix("logs:") else {
+        return Change::Everything;
+    };
+    let parsed: Result<Vec<i64>, _> = ids.split(',').map(str::parse).collect();
+    match parsed {
+        Ok(ids) => Change::Logs(ids),
+        Err(_) => Change::Everything,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Change, parse_payload};
+
+    #[test]
+    fn notifications_name_the_jobs_they_concern() {
+        assert_eq!(parse_payload("jobs"), Change::Jobs);
+        assert_eq!(parse_payload("logs:3,17"), Change::Logs(vec![3, 17]));
+        assert_eq!(parse_payload("logs"), Change::Logs(vec![]));
+        assert_eq!(parse_payload("logs:x"), Change::Everything);
+        assert_eq!(parse_payload("what"), Change::Everything);
     }
 }

@@ -6,6 +6,7 @@
 //! (`BEGIN IMMEDIATE`, and writes serialised in this process). One active job per app is a
 //! unique index on every engine, the per-user limit is serialised by a lock row per user.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -26,8 +27,8 @@ use super::rows::{
     SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
 };
 use super::{
-    Change, ClaimParams, LogRead, NodeFlag, NodeUpsert, Policy, StoreError, StoreResult,
-    SweepOutcome, is_unique_violation, retry_tx,
+    Change, ClaimParams, LogRead, NodeFlag, NodeUpsert, Policy, ReplicaRow, Reported, StoreError,
+    StoreResult, SweepOutcome, is_unique_violation, retry_tx,
 };
 
 /// The placement query: the healthy, enabled, not draining node above the disk threshold
@@ -41,10 +42,16 @@ const JOB: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?";
 const JOB_LOCKED: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?{for_update}";
 const ACTIVE_JOB: &str = "SELECT id, status FROM fun_ai_deploy_job WHERE app_id = ? \
      AND status IN ('PENDING','RUNNING') LIMIT 1";
+/// Records a runner's claim: seen now, from where, and one more job claimed if the last
+/// value is 1 (0 for a claim that found nothing).
 const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_addr, legacy, jobs_claimed, \
-       last_seen_at, created_at) VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
-       remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at";
+       last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
+       remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at, \
+       jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
+
+/// A runner's `last_seen_at` is written at most this often per process.
+const RUNNER_SEEN_EVERY_MS: i64 = 1000;
 
 pub struct SqlStore<D: Dialect> {
     pool: Pool<D::Db>,
@@ -52,6 +59,8 @@ pub struct SqlStore<D: Dialect> {
     policy: Policy,
     /// Serialises writes in this process where the engine has one writer (SQLite).
     write: Mutex<()>,
+    /// When this process last wrote each runner's `last_seen_at`.
+    seen: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 async fn exec<D: Dialect>(
@@ -112,6 +121,7 @@ impl<D: Dialect> SqlStore<D> {
             dialect,
             policy,
             write: Mutex::new(()),
+            seen: Default::default(),
         }
     }
 
@@ -165,19 +175,21 @@ impl<D: Dialect> SqlStore<D> {
         one::<D, ChosenNode>(conn, BEST_NODE, args![since, self.policy.disk_free_min_pct]).await
     }
 
-    /// The app's sticky node, when it is usable (whatever its disk).
-    async fn usable_node(
+    /// The app's sticky node, when it has one and it is usable (whatever its disk): one
+    /// read of the placement joined to its node.
+    async fn sticky_node(
         &self,
         conn: &mut Conn<D>,
-        name: &str,
+        app_id: &str,
         now: i64,
     ) -> StoreResult<Option<ChosenNode>> {
         let since = healthy_since(now, self.policy.node_stale_ms);
         one::<D, ChosenNode>(
             conn,
-            "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
-             WHERE node_name = ? AND enabled = 1 AND draining = 0 AND last_heartbeat_at >= ?",
-            args![name, since],
+            "SELECT n.node_name, n.agent_base_url, n.gateway_base_url FROM fun_ai_deploy_runtime_placement p \
+             JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
+             WHERE p.app_id = ? AND n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ?",
+            args![app_id, since],
         )
         .await
     }
@@ -371,11 +383,34 @@ impl<D: Dialect> SqlStore<D> {
         };
         Self::trim_app_history(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
         self.notify(&mut tx, Change::Jobs).await?;
-        let row = job_row::<D>(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished after insert")))?;
         tx.commit().await?;
-        row.into_job()
+        // The answer is the row as inserted: no second read.
+        JobRow {
+            id,
+            status: JobStatus::Pending.as_str().to_string(),
+            app_id: payload.app_id.clone(),
+            user_id: payload.user_id.clone(),
+            payload_json: payload_json.to_string(),
+            runner_id: None,
+            lease_expire_at: None,
+            attempt: 1,
+            max_attempts: self.policy.max_attempts,
+            phase: None,
+            phase_message: None,
+            error_message: None,
+            error_code: None,
+            image: None,
+            commit_sha: None,
+            runtime_node: None,
+            deploy_url: None,
+            cancel_requested: 0,
+            log_stored: 0,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+        .into_job()
     }
 
     async fn cancel_job_tx(&self, id: i64, now: i64) -> StoreResult<Job> {
@@ -401,7 +436,7 @@ impl<D: Dialect> SqlStore<D> {
                 .await?;
             }
         }
-        self.notify(&mut tx, Change::Logs).await?;
+        self.notify(&mut tx, Change::Logs(vec![id])).await?;
         let row = job_row::<D>(&mut tx, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
@@ -412,6 +447,30 @@ impl<D: Dialect> SqlStore<D> {
     async fn append_log_tx(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
+        // The usual append: at the end of a log that is under its cap, so kept whole (and
+        // below the cap, bytes stored are bytes received): one update, no read first.
+        let len = data.len() as i64;
+        if len > 0 {
+            let n = exec::<D>(
+                &mut tx,
+                "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, log_stored = log_stored + ?, \
+                 updated_at = ? WHERE id = ? AND log_received = ? AND log_stored = ? AND log_truncated = 0 \
+                 AND log_stored + ? <= ?",
+                args![len, len, now, id, start, start, len, self.policy.log_cap_bytes],
+            )
+            .await?;
+            if n == 1 {
+                exec::<D>(
+                    &mut tx,
+                    "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)",
+                    args![id, start, data],
+                )
+                .await?;
+                self.notify(&mut tx, Change::Logs(vec![id])).await?;
+                tx.commit().await?;
+                return Ok(start + len);
+            }
+        }
         let (received, stored, truncated) = one::<D, (i64, i64, i64)>(
             &mut tx,
             "SELECT log_received, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?{for_update}",
@@ -445,7 +504,7 @@ impl<D: Dialect> SqlStore<D> {
             args![plan.received, plan.stored, plan.truncated, now, id],
         )
         .await?;
-        self.notify(&mut tx, Change::Logs).await?;
+        self.notify(&mut tx, Change::Logs(vec![id])).await?;
         tx.commit().await?;
         Ok(plan.received)
     }
@@ -453,50 +512,47 @@ impl<D: Dialect> SqlStore<D> {
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
-        exec::<D>(
-            &mut tx,
-            TOUCH_RUNNER,
-            args![&p.runner_id, &p.remote_addr, p.legacy, now, now],
-        )
-        .await?;
         // The oldest pending job goes to its sticky node if usable, else to the best node;
         // with no best node, only a job whose sticky node is usable can go. The job row is
         // locked, and rows that another replica's claim holds are skipped.
         let chosen = match self.best_node(&mut tx, now).await? {
             Some(best) => {
-                let first = one::<D, (i64, String)>(
+                let first = one::<D, JobRow>(
                     &mut tx,
-                    "SELECT id, app_id FROM fun_ai_deploy_job WHERE status = 'PENDING' \
+                    "SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' \
                      ORDER BY id LIMIT 1{skip_locked}",
                     args![],
                 )
                 .await?;
                 match first {
-                    Some((id, app_id)) => {
-                        let sticky = one::<D, (String,)>(
-                            &mut tx,
-                            "SELECT node_name FROM fun_ai_deploy_runtime_placement WHERE app_id = ?",
-                            args![&app_id],
-                        )
-                        .await?;
-                        let node = match sticky {
-                            Some((s,)) => self.usable_node(&mut tx, &s, now).await?,
-                            None => None,
-                        };
-                        Some((id, node.unwrap_or(best)))
+                    Some(row) => {
+                        let sticky = self.sticky_node(&mut tx, &row.app_id, now).await?;
+                        Some((row, sticky.unwrap_or(best)))
                     }
                     None => None,
                 }
             }
-            None => self.pending_on_sticky_node(&mut tx, now).await?,
+            None => match self.pending_on_sticky_node(&mut tx, now).await? {
+                Some((id, node)) => {
+                    let row = job_row::<D>(&mut tx, id).await?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("job {id} vanished during claim"))
+                    })?;
+                    Some((row, node))
+                }
+                None => None,
+            },
         };
-        let Some((id, node)) = chosen else {
+        let Some((mut row, node)) = chosen else {
+            exec::<D>(
+                &mut tx,
+                TOUCH_RUNNER,
+                args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
+            )
+            .await?;
             tx.commit().await?;
             return Ok(None);
         };
-        let row = job_row::<D>(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during claim")))?;
+        let id = row.id;
         let payload = row.payload()?;
         let deploy_url = node.deploy_url(&payload);
         let node_json = node.node_json();
@@ -554,18 +610,27 @@ impl<D: Dialect> SqlStore<D> {
         .await?;
         exec::<D>(
             &mut tx,
-            "UPDATE fun_ai_deploy_runner SET jobs_claimed = jobs_claimed + 1 WHERE runner_id = ?",
-            args![&p.runner_id],
+            TOUCH_RUNNER,
+            args![&p.runner_id, &p.remote_addr, p.legacy, 1i64, now, now],
         )
         .await?;
-        self.notify(&mut tx, Change::Logs).await?;
-        let row = job_row::<D>(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during claim")))?;
+        self.notify(&mut tx, Change::Logs(vec![id])).await?;
         tx.commit().await?;
+        // The answer is the row as the update left it: no second read.
+        row.status = JobStatus::Running.as_str().to_string();
+        row.runner_id = Some(p.runner_id.clone());
+        row.lease_expire_at = Some(now + p.lease_ms);
+        row.phase = Some("CLAIMED".to_string());
+        row.phase_message = None;
+        row.runtime_node = Some(node_json);
+        row.deploy_url = Some(deploy_url);
+        row.started_at = Some(row.started_at.unwrap_or(now));
+        row.updated_at = now;
         row.into_job().map(Some)
     }
 
+    /// One statement when the lease holds (the usual beat); the job is read only to say
+    /// why a beat is refused.
     async fn heartbeat_tx(
         &self,
         id: i64,
@@ -576,22 +641,35 @@ impl<D: Dialect> SqlStore<D> {
         now: i64,
     ) -> StoreResult<HeartbeatAnswer> {
         let _w = self.writing().await;
-        let mut tx = self.begin().await?;
-        let row = job_row_locked::<D>(&mut tx, id).await?;
-        rows::check_heartbeat(&row, runner_id)?;
+        let mut conn = self.pool.acquire().await?;
         let lease = now + extend_ms;
-        exec::<D>(
-            &mut tx,
+        let n = exec::<D>(
+            &mut conn,
             "UPDATE fun_ai_deploy_job SET lease_expire_at = ?, phase = COALESCE(?, phase), \
-             phase_message = CASE WHEN ? IS NULL THEN phase_message ELSE ? END, updated_at = ? WHERE id = ?",
-            args![lease, phase, phase_message, phase_message, now, id],
+             phase_message = CASE WHEN ? IS NULL THEN phase_message ELSE ? END, updated_at = ? \
+             WHERE id = ? AND status = 'RUNNING' AND runner_id = ? AND cancel_requested = 0",
+            args![
+                lease,
+                phase,
+                phase_message,
+                phase_message,
+                now,
+                id,
+                runner_id
+            ],
         )
         .await?;
-        exec::<D>(&mut tx, RUNNER_SEEN, args![now, runner_id]).await?;
-        if phase.is_some() {
-            self.notify(&mut tx, Change::Logs).await?;
+        if n != 1 {
+            // Refused, or (MySQL counts changed rows) the same beat twice in one millisecond.
+            let row = job_row::<D>(&mut conn, id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+            rows::check_heartbeat(&row, runner_id)?;
         }
-        tx.commit().await?;
+        if phase.is_some() {
+            self.notify(&mut conn, Change::Logs(vec![id])).await?;
+        }
+        self.runner_seen(&mut conn, runner_id, now).await?;
         Ok(HeartbeatAnswer {
             job_id: id,
             lease_expire_at: ts(lease),
@@ -599,14 +677,37 @@ impl<D: Dialect> SqlStore<D> {
         })
     }
 
-    async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job> {
+    /// Records that a runner was seen, at most once a second per runner and process: a
+    /// runner's liveness is read in seconds, and its every call need not write it.
+    async fn runner_seen(&self, conn: &mut Conn<D>, runner_id: &str, now: i64) -> StoreResult<()> {
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            match seen.get_mut(runner_id) {
+                Some(at) if now >= *at && now - *at < RUNNER_SEEN_EVERY_MS => return Ok(()),
+                Some(at) => *at = now,
+                None => {
+                    if seen.len() >= 100_000 {
+                        seen.clear();
+                    }
+                    seen.insert(runner_id.to_string(), now);
+                }
+            }
+        }
+        exec::<D>(conn, RUNNER_SEEN, args![now, runner_id]).await?;
+        Ok(())
+    }
+
+    async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
-        let row = job_row_locked::<D>(&mut tx, id).await?;
+        let mut row = job_row_locked::<D>(&mut tx, id).await?;
         let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
                 tx.commit().await?;
-                return row.into_job();
+                return Ok(Reported {
+                    job: row.into_job()?,
+                    repeat: true,
+                });
             }
             ReportAction::Finish { image, error, code } => (image, error, code),
         };
@@ -627,7 +728,6 @@ impl<D: Dialect> SqlStore<D> {
             ],
         )
         .await?;
-        exec::<D>(&mut tx, RUNNER_SEEN, args![now, &req.runner_id]).await?;
         let outcome = Outcome {
             status: req.status,
             image: image.as_deref(),
@@ -636,12 +736,22 @@ impl<D: Dialect> SqlStore<D> {
         };
         self.update_app_run_on_finish(&mut tx, &row, outcome, now)
             .await?;
-        self.notify(&mut tx, Change::Logs).await?;
-        let row = job_row::<D>(&mut tx, id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("job {id} vanished during report")))?;
+        self.runner_seen(&mut tx, &req.runner_id, now).await?;
+        self.notify(&mut tx, Change::Logs(vec![id])).await?;
         tx.commit().await?;
-        row.into_job()
+        // The answer is the row as the update left it: no second read.
+        row.status = req.status.as_str().to_string();
+        row.error_message = error;
+        row.error_code = code;
+        row.image = image.or(row.image);
+        row.commit_sha = req.commit_sha.clone().or(row.commit_sha);
+        row.lease_expire_at = None;
+        row.finished_at = Some(now);
+        row.updated_at = now;
+        Ok(Reported {
+            job: row.into_job()?,
+            repeat: false,
+        })
     }
 
     /// Every replica sweeps: the expired rows are locked and those another sweeper holds
@@ -709,13 +819,69 @@ impl<D: Dialect> SqlStore<D> {
             self.notify(&mut tx, Change::Jobs).await?;
         }
         if !out.is_empty() {
-            self.notify(&mut tx, Change::Logs).await?;
+            let ids = [&out.requeued, &out.failed, &out.cancelled]
+                .into_iter()
+                .flatten()
+                .copied()
+                .collect();
+            self.notify(&mut tx, Change::Logs(ids)).await?;
         }
         tx.commit().await?;
         out.requeued.sort_unstable();
         out.failed.sort_unstable();
         out.cancelled.sort_unstable();
         Ok(out)
+    }
+
+    /// The usual beat, from a node known and fresh: one update of its figures and time, no
+    /// lock taken before it, and the answer returned by the update itself where the engine
+    /// can (SQLite, PostgreSQL). `None` for a node unknown or stale: that beat brings it
+    /// up, in `upsert_node_tx`.
+    async fn beat_fresh_node(
+        &self,
+        hb: &NodeHeartbeat,
+        remote_addr: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Option<RuntimeNode>> {
+        const BEAT: &str = "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
+             disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, last_heartbeat_at = ?, \
+             updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ?";
+        const BEAT_RETURNING: &str = "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
+             disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, last_heartbeat_at = ?, \
+             updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ? \
+             RETURNING node_name, agent_base_url, gateway_base_url, disk_free_pct, disk_free_bytes, container_count, \
+             enabled, draining, last_heartbeat_at, created_at, (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p \
+             WHERE p.node_name = fun_ai_deploy_runtime_node.node_name) AS placements";
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        let values = args![
+            &hb.agent_base_url,
+            &hb.gateway_base_url,
+            hb.disk_free_pct,
+            hb.disk_free_bytes,
+            hb.container_count,
+            remote_addr,
+            now,
+            now,
+            &hb.node_name,
+            since
+        ];
+        let row = {
+            let _w = self.writing().await;
+            let mut conn = self.pool.acquire().await?;
+            if D::UPDATE_RETURNING {
+                one::<D, NodeRow>(&mut conn, BEAT_RETURNING, values).await?
+            } else if exec::<D>(&mut conn, BEAT, values).await? == 1 {
+                one::<D, NodeRow>(
+                    &mut conn,
+                    concat!(node_select!(), " WHERE n.node_name = ?"),
+                    args![&hb.node_name],
+                )
+                .await?
+            } else {
+                None
+            }
+        };
+        Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
     }
 
     /// Whether the node came up with this heartbeat (unknown or stale before).
@@ -997,7 +1163,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         retry_tx!(self.heartbeat_tx(id, runner_id, extend_ms, phase, phase_message, now))
     }
 
-    async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Job> {
+    async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         rows::check_report_status(req)?;
         retry_tx!(self.report_tx(id, req, now))
     }
@@ -1015,7 +1181,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     ) -> StoreResult<()> {
         self.write_once(
             TOUCH_RUNNER,
-            args![runner_id, remote_addr, legacy, now, now],
+            args![runner_id, remote_addr, legacy, 0i64, now, now],
         )
         .await?;
         Ok(())
@@ -1043,6 +1209,12 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<NodeUpsert> {
+        if let Some(node) = self.beat_fresh_node(hb, remote_addr, now).await? {
+            return Ok(NodeUpsert {
+                node,
+                came_up: false,
+            });
+        }
         let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
         let node = self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
             StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
@@ -1201,5 +1373,34 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         .into_iter()
         .map(CheckReportRow::into_stored)
         .collect()
+    }
+
+    async fn replica_seen(&self, id: &str, url: &str, now: i64) -> StoreResult<()> {
+        self.write_once(
+            "INSERT INTO fun_ai_deploy_replica (replica_id, internal_url, started_at, last_seen_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (replica_id) DO UPDATE SET \
+             internal_url = excluded.internal_url, last_seen_at = excluded.last_seen_at",
+            args![id, url, now, now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn list_replicas(&self, since: i64) -> StoreResult<Vec<ReplicaRow>> {
+        self.read_all::<ReplicaRow>(
+            "SELECT replica_id, internal_url, last_seen_at FROM fun_ai_deploy_replica \
+             WHERE last_seen_at >= ? ORDER BY replica_id",
+            args![since],
+        )
+        .await
+    }
+
+    async fn remove_replica(&self, id: &str) -> StoreResult<()> {
+        self.write_once(
+            "DELETE FROM fun_ai_deploy_replica WHERE replica_id = ?",
+            args![id],
+        )
+        .await?;
+        Ok(())
     }
 }

@@ -19,6 +19,7 @@ impl Dialect for Sqlite {
     const SPELLING: Spelling = SQLITE;
     const BEGIN: Option<&'static str> = Some("BEGIN IMMEDIATE");
     const ONE_WRITER: bool = true;
+    const UPDATE_RETURNING: bool = true;
 }
 
 pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>> {
@@ -44,8 +45,11 @@ pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>>
             )
         })?;
     }
+    // A file in this process cannot go away under a pooled connection: no ping before
+    // each use (a round trip to the connection's worker thread per transaction).
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
+        .test_before_acquire(false)
         .connect_with(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open SQLite database {url}: {e}"))?;

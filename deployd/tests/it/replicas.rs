@@ -660,3 +660,112 @@ async fn one_active_job_per_app_and_the_user_limit_hold_across_replicas() {
     }
     assert_eq!(accepted, 3, "the per-user limit held across replicas");
 }
+
+/// Waits until `d` knows `n` other replicas (its replica table is read every 100 ms here).
+async fn wait_for_peers(d: &TestDeployd, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while d.state.peers.count() != n {
+        assert!(
+            Instant::now() < deadline,
+            "replica {} knows {} peers, not {n}",
+            d.url,
+            d.state.peers.count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_find_each_other_and_wake_each_other_and_a_dead_one_holds_up_no_one() {
+    if shared_engine().is_none() {
+        return;
+    }
+    // The change poll of MySQL is as slow as it may be: the wake-ups counted here come
+    // from the other replica, after its commit.
+    let (a, b) = two_replicas(|s| {
+        s.database.change_poll_ms = 10_000;
+        s.database.replica_refresh_ms = 100;
+    })
+    .await;
+    // A replica that died without leaving the table, at an address that never answers
+    // (a blackhole: each wake-up to it waits for its timeout).
+    let far_future = a.state.now() + 3_600_000;
+    a.state
+        .store
+        .replica_seen("dead-replica", "http://10.255.255.1:7002", far_future)
+        .await
+        .unwrap();
+    wait_for_peers(&a, 2).await;
+    wait_for_peers(&b, 2).await;
+
+    // Operators see them.
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/replicas", a.url))
+        .header(
+            protocol::headers::ADMIN_TOKEN,
+            testkit::deployd::ADMIN_TOKEN,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = listed["data"]
+        .as_array()
+        .expect("a list of replicas")
+        .clone();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let mine: Vec<_> = listed.iter().filter(|r| r["me"] == true).collect();
+    assert_eq!(mine.len(), 1, "{listed:?}");
+    assert_eq!(mine[0]["internalUrl"], a.url.as_str());
+
+    let (ca, cb) = (a.client(), b.client());
+    node(&ca, "rt-01", 80.0, 1 << 40).await;
+    for round in 0..3 {
+        let before = a.state.metrics.replica_wakes.load(Ordering::Relaxed);
+        let waiter = {
+            let ca = ca.clone();
+            tokio::spawn(async move { claim(&ca, "poller", 20).await })
+        };
+        wait_until_waiting(&a.state.waiting.claims).await;
+        let job = create(&cb, payload(&format!("woken{round}"))).await;
+        let got = tokio::time::timeout(Duration::from_secs(30), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("the long-poll on replica A never answered"))
+            .unwrap()
+            .expect("the long-poll on replica A returned no job");
+        assert_eq!(got.id, job.id);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while a.state.metrics.replica_wakes.load(Ordering::Relaxed) == before {
+            assert!(Instant::now() < deadline, "replica B never woke replica A");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        report(&cb, job.id, "poller", JobStatus::Succeeded).await;
+    }
+
+    // A follow of one job on A is woken by an append through B.
+    let job = create(&ca, payload("followed")).await;
+    claim(&cb, "r1", 0).await.expect("no job");
+    let follower = {
+        let ca = ca.clone();
+        tokio::spawn(async move { ca.read_log(job.id, 0, 20).await })
+    };
+    wait_until_waiting(&a.state.waiting.log_follows).await;
+    cb.append_log(job.id, 0, b"built\n".to_vec()).await.unwrap();
+    let chunk = tokio::time::timeout(Duration::from_secs(30), follower)
+        .await
+        .unwrap_or_else(|_| panic!("the follower on replica A never answered"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(chunk.content, "built\n");
+
+    // A replica that stops leaves the table; the other stops waking it.
+    b.stop().await.unwrap();
+    let left = a.state.store.list_replicas(0).await.unwrap();
+    let ids: Vec<_> = left.iter().map(|r| r.replica_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&"dead-replica"));
+    assert!(ids.contains(&a.state.peers.me()));
+    wait_for_peers(&a, 1).await;
+}
