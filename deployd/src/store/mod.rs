@@ -2,6 +2,7 @@
 //! MySQL/MariaDB and PostgreSQL (several replicas sharing the database).
 
 pub mod dialect;
+pub mod held;
 pub mod mysql;
 pub mod postgres;
 pub mod rows;

@@ -86,7 +86,12 @@ pub async fn open(
     let dialect = Mysql {
         poll: Duration::from_millis(db.change_poll_ms),
     };
-    Ok(SqlStore::new(pool, dialect, policy))
+    Ok(SqlStore::new(
+        pool,
+        db.max_connections as usize,
+        dialect,
+        policy,
+    ))
 }
 
 /// The state of one job as the change poll compares it.

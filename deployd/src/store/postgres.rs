@@ -108,7 +108,12 @@ pub async fn open(
         options,
         replica: super::replica_id(),
     };
-    Ok(SqlStore::new(pool, dialect, policy))
+    Ok(SqlStore::new(
+        pool,
+        db.max_connections as usize,
+        dialect,
+        policy,
+    ))
 }
 
 /// Listens until `shutdown`, reconnecting after a lost connection; what the others changed

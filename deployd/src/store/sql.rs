@@ -16,11 +16,12 @@ use protocol::failure::FailureCode;
 use protocol::job::{HeartbeatAnswer, Job, JobPayload, JobStatus, PurgeAnswer, ReportRequest};
 use protocol::node::{AuditEntry, NodeHeartbeat, Placement, RuntimeNode};
 use protocol::runner::Runner;
-use sqlx::{Pool, Transaction};
+use sqlx::Pool;
 use tokio::sync::{Mutex, MutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
+use super::held::{Conns, Tx};
 use super::rows::{
     self, AppRunRow, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
     CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
@@ -54,7 +55,7 @@ const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHER
 const RUNNER_SEEN_EVERY_MS: i64 = 1000;
 
 pub struct SqlStore<D: Dialect> {
-    pool: Pool<D::Db>,
+    conns: Conns<D>,
     dialect: D,
     policy: Policy,
     /// Serialises writes in this process where the engine has one writer (SQLite).
@@ -68,7 +69,9 @@ async fn exec<D: Dialect>(
     sql: &'static str,
     args: &[Arg<'_>],
 ) -> StoreResult<u64> {
-    Ok(D::Db::execute(conn, D::SPELLING.sql(sql), args).await?)
+    D::Db::execute(conn, D::SPELLING.sql(sql), args)
+        .await
+        .map_err(noted)
 }
 
 async fn all<D: Dialect, T: Rowed>(
@@ -76,7 +79,9 @@ async fn all<D: Dialect, T: Rowed>(
     sql: &'static str,
     args: &[Arg<'_>],
 ) -> StoreResult<Vec<T>> {
-    Ok(D::Db::fetch_all(conn, D::SPELLING.sql(sql), args).await?)
+    D::Db::fetch_all(conn, D::SPELLING.sql(sql), args)
+        .await
+        .map_err(noted)
 }
 
 async fn one<D: Dialect, T: Rowed>(
@@ -84,7 +89,15 @@ async fn one<D: Dialect, T: Rowed>(
     sql: &'static str,
     args: &[Arg<'_>],
 ) -> StoreResult<Option<T>> {
-    Ok(D::Db::fetch_optional(conn, D::SPELLING.sql(sql), args).await?)
+    D::Db::fetch_optional(conn, D::SPELLING.sql(sql), args)
+        .await
+        .map_err(noted)
+}
+
+/// A failure of the connection (not of the statement) makes idle connections suspect.
+fn noted(e: sqlx::Error) -> StoreError {
+    super::held::note_failure(&e);
+    e.into()
 }
 
 async fn job_row<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<Option<JobRow>> {
@@ -115,9 +128,11 @@ async fn node_exists<D: Dialect>(conn: &mut Conn<D>, name: &str, locked: bool) -
 }
 
 impl<D: Dialect> SqlStore<D> {
-    pub fn new(pool: Pool<D::Db>, dialect: D, policy: Policy) -> Self {
+    /// `max` connections at most are held at once (the pool may open one more for a
+    /// connection it replaces).
+    pub fn new(pool: Pool<D::Db>, max: usize, dialect: D, policy: Policy) -> Self {
         Self {
-            pool,
+            conns: Conns::new(pool, max, D::SPELLING.engine != "sqlite"),
             dialect,
             policy,
             write: Mutex::new(()),
@@ -126,7 +141,7 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     pub fn pool(&self) -> &Pool<D::Db> {
-        &self.pool
+        self.conns.pool()
     }
 
     /// Taken before every write where the engine has one writer.
@@ -138,11 +153,8 @@ impl<D: Dialect> SqlStore<D> {
         }
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, D::Db>> {
-        Ok(match D::BEGIN {
-            Some(statement) => self.pool.begin_with(statement).await?,
-            None => self.pool.begin().await?,
-        })
+    async fn begin(&self) -> StoreResult<Tx<'_, D>> {
+        self.conns.begin().await
     }
 
     async fn notify(&self, conn: &mut Conn<D>, change: Change) -> StoreResult<()> {
@@ -152,12 +164,12 @@ impl<D: Dialect> SqlStore<D> {
     /// A statement outside a transaction.
     async fn write_once(&self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<u64> {
         let _w = self.writing().await;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         exec::<D>(&mut conn, sql, args).await
     }
 
     async fn read_all<T: Rowed>(&self, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         all::<D, T>(&mut conn, sql, args).await
     }
 
@@ -166,7 +178,7 @@ impl<D: Dialect> SqlStore<D> {
         sql: &'static str,
         args: &[Arg<'_>],
     ) -> StoreResult<Option<T>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         one::<D, T>(&mut conn, sql, args).await
     }
 
@@ -641,7 +653,7 @@ impl<D: Dialect> SqlStore<D> {
         now: i64,
     ) -> StoreResult<HeartbeatAnswer> {
         let _w = self.writing().await;
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         let lease = now + extend_ms;
         let n = exec::<D>(
             &mut conn,
@@ -867,7 +879,7 @@ impl<D: Dialect> SqlStore<D> {
         ];
         let row = {
             let _w = self.writing().await;
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = self.conns.get().await?;
             if D::UPDATE_RETURNING {
                 one::<D, NodeRow>(&mut conn, BEAT_RETURNING, values).await?
             } else if exec::<D>(&mut conn, BEAT, values).await? == 1 {
@@ -1071,13 +1083,13 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         exec::<D>(&mut conn, "SELECT 1", args![]).await?;
         Ok(())
     }
 
     fn change_feed(&self, shutdown: CancellationToken) -> Option<mpsc::Receiver<Change>> {
-        self.dialect.change_feed(&self.pool, shutdown)
+        self.dialect.change_feed(self.conns.pool(), shutdown)
     }
 
     async fn create_job(&self, payload: &JobPayload, now: i64) -> StoreResult<Job> {
@@ -1087,7 +1099,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn get_job(&self, id: i64) -> StoreResult<Option<Job>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         job_row::<D>(&mut conn, id)
             .await?
             .map(JobRow::into_job)
@@ -1120,7 +1132,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn read_log(&self, id: i64, offset: i64, max: usize) -> StoreResult<LogRead> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.conns.get().await?;
         let (status, stored, truncated) = one::<D, (String, i64, i64)>(
             &mut conn,
             "SELECT status, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?",

@@ -45,10 +45,11 @@ pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>>
             )
         })?;
     }
-    // A file in this process cannot go away under a pooled connection: no ping before
-    // each use (a round trip to the connection's worker thread per transaction).
+    // A file in this process cannot go away under a connection: no ping before each use
+    // (a round trip to the connection's worker thread). The store keeps its connections
+    // between uses itself (held.rs); the pool opens them.
     let pool = SqlitePoolOptions::new()
-        .max_connections(8)
+        .max_connections(9)
         .test_before_acquire(false)
         .connect_with(opts)
         .await
@@ -57,5 +58,5 @@ pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>>
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!("cannot migrate SQLite database {url}: {e}"))?;
-    Ok(SqlStore::new(pool, Sqlite, policy))
+    Ok(SqlStore::new(pool, 8, Sqlite, policy))
 }

@@ -1,0 +1,203 @@
+//! Connections the store keeps between uses itself, rather than handing them back to
+//! sqlx's pool after every statement: the pool tests a connection with a round trip each
+//! time it is given back (and by default each time it is taken), which for a one-statement
+//! write doubles its cost. Here a connection is tested only when it has been idle a while,
+//! or after a connection-level failure anywhere in the process; a SQLite connection (a
+//! file in this process) never is.
+//!
+//! A transaction ([`Tx`]) that ends without `commit` or `rollback` (an early return, an
+//! error) drops its connection: closing it ends the transaction in the engine, and no
+//! connection is reused in an unknown state.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, Pool};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::dialect::{Conn, Dialect, Engine};
+use super::{StoreError, StoreResult};
+
+/// Connection-level failures (I/O, protocol, a crashed worker) seen so far in this process:
+/// a connection last checked before the latest one is tested again before use.
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts `e` if it is about the connection rather than the statement.
+pub fn note_failure(e: &sqlx::Error) {
+    if !matches!(
+        e,
+        sqlx::Error::Database(_)
+            | sqlx::Error::RowNotFound
+            | sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::Encode(_)
+    ) {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A connection idle longer than this is tested before use (server engines).
+const IDLE_TEST_AFTER: Duration = Duration::from_secs(10);
+
+struct Idle<C> {
+    conn: C,
+    since: Instant,
+    failures: u64,
+}
+
+pub struct Conns<D: Dialect> {
+    pool: Pool<D::Db>,
+    idle: Mutex<Vec<Idle<Conn<D>>>>,
+    permits: Semaphore,
+    /// Test connections before reuse (not SQLite).
+    test: bool,
+}
+
+/// A connection taken from [`Conns`]; given back when dropped.
+pub struct Held<'a, D: Dialect> {
+    conn: Option<Conn<D>>,
+    home: &'a Conns<D>,
+    _permit: SemaphorePermit<'a>,
+}
+
+/// A write transaction on a held connection.
+pub struct Tx<'a, D: Dialect> {
+    held: Held<'a, D>,
+    /// Ended by COMMIT or ROLLBACK: the connection may be used again.
+    done: bool,
+}
+
+impl<D: Dialect> Conns<D> {
+    pub fn new(pool: Pool<D::Db>, max: usize, test: bool) -> Self {
+        Self {
+            pool,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(max),
+            test,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool<D::Db> {
+        &self.pool
+    }
+
+    fn take_idle(&self) -> Option<Idle<Conn<D>>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    pub async fn get(&self) -> StoreResult<Held<'_, D>> {
+        let permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Db(sqlx::Error::PoolClosed))?;
+        while let Some(mut idle) = self.take_idle() {
+            let suspect = self.test
+                && (idle.since.elapsed() > IDLE_TEST_AFTER
+                    || idle.failures != FAILURES.load(Ordering::Relaxed));
+            if suspect && idle.conn.ping().await.is_err() {
+                continue;
+            }
+            return Ok(Held {
+                conn: Some(idle.conn),
+                home: self,
+                _permit: permit,
+            });
+        }
+        let conn = self.pool.acquire().await?.detach();
+        Ok(Held {
+            conn: Some(conn),
+            home: self,
+            _permit: permit,
+        })
+    }
+
+    /// Opens a write transaction (`BEGIN`, or the dialect's own statement).
+    pub async fn begin(&self) -> StoreResult<Tx<'_, D>> {
+        let mut held = self.get().await?;
+        let begin = D::BEGIN.unwrap_or("BEGIN");
+        if let Err(e) = D::Db::execute(&mut held, begin, &[]).await {
+            note_failure(&e);
+            held.conn = None;
+            return Err(e.into());
+        }
+        Ok(Tx { held, done: false })
+    }
+}
+
+impl<D: Dialect> Drop for Held<'_, D> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.home
+                .idle
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Idle {
+                    conn,
+                    since: Instant::now(),
+                    failures: FAILURES.load(Ordering::Relaxed),
+                });
+        }
+    }
+}
+
+impl<D: Dialect> Deref for Held<'_, D> {
+    type Target = Conn<D>;
+    fn deref(&self) -> &Conn<D> {
+        self.conn.as_ref().unwrap_or_else(|| unreachable!("held"))
+    }
+}
+
+impl<D: Dialect> DerefMut for Held<'_, D> {
+    fn deref_mut(&mut self) -> &mut Conn<D> {
+        self.conn.as_mut().unwrap_or_else(|| unreachable!("held"))
+    }
+}
+
+impl<D: Dialect> Tx<'_, D> {
+    async fn end(mut self, statement: &'static str) -> StoreResult<()> {
+        match D::Db::execute(&mut self.held, statement, &[]).await {
+            Ok(_) => {
+                self.done = true;
+                Ok(())
+            }
+            Err(e) => {
+                note_failure(&e);
+                Err(e.into())
+            }
+        }
+    }
+
+    pub async fn commit(self) -> StoreResult<()> {
+        self.end("COMMIT").await
+    }
+
+    pub async fn rollback(self) -> StoreResult<()> {
+        self.end("ROLLBACK").await
+    }
+}
+
+impl<D: Dialect> Drop for Tx<'_, D> {
+    fn drop(&mut self) {
+        if !self.done {
+            // Ended without COMMIT or ROLLBACK: closing the connection ends it.
+            self.held.conn = None;
+        }
+    }
+}
+
+impl<D: Dialect> Deref for Tx<'_, D> {
+    type Target = Conn<D>;
+    fn deref(&self) -> &Conn<D> {
+        &self.held
+    }
+}
+
+impl<D: Dialect> DerefMut for Tx<'_, D> {
+    fn deref_mut(&mut self) -> &mut Conn<D> {
+        &mut self.held
+    }
+}
