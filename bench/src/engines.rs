@@ -15,7 +15,7 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::{Row, bare_sqlite, create_to_claim_with, lifecycle_with, ms, node, pct};
 
-fn name(e: Engine) -> &'static str {
+pub(crate) fn name(e: Engine) -> &'static str {
     match e {
         Engine::Sqlite => "SQLite",
         Engine::Mysql => "MariaDB",
@@ -53,7 +53,7 @@ async fn start(e: Engine) -> TestDeployd {
 
 /// The five write transactions of a job's lifecycle, straight on the engine with sqlx, from
 /// `tasks` tasks at once: no HTTP, no rules, no other rows.
-async fn bare_transactions(e: Engine, jobs: usize, tasks: usize) -> anyhow::Result<f64> {
+pub(crate) async fn bare_transactions(e: Engine, jobs: usize, tasks: usize) -> anyhow::Result<f64> {
     match e {
         Engine::Sqlite => bare_sqlite(jobs, tasks).await,
         Engine::Mysql => {
@@ -214,7 +214,7 @@ pub async fn replica_latency_rows(engines: &[Engine], samples: usize) -> anyhow:
     Ok(rows)
 }
 
-fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
+pub(crate) fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
     // Disks of every size, some below the placement threshold.
     let spread = ((i * 7919) % 5000) as i64;
     NodeHeartbeat {
@@ -428,7 +428,7 @@ pub async fn node_rows(engines: &[Engine], nodes: usize) -> anyhow::Result<Vec<R
     Ok(rows)
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()?
         .lines()
@@ -449,12 +449,21 @@ async fn spawn_deployd(
         Engine::Sqlite => format!("sqlite://{}", dir.join("deployd.db").display()),
         _ => testing::fresh_database(e).await,
     };
+    spawn_deployd_at(bin, &url).await
+}
+
+/// The deployd binary on the database at `url` (replicas share one); answers the child and
+/// its URL.
+pub(crate) async fn spawn_deployd_at(
+    bin: &std::path::Path,
+    url: &str,
+) -> anyhow::Result<(tokio::process::Child, String)> {
     let mut child = tokio::process::Command::new(bin)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
-        .env("DEPLOYD_DATABASE_URL", &url)
+        .env("DEPLOYD_DATABASE_URL", url)
         .env("DEPLOYD_LISTEN", "127.0.0.1:0")
         .env("DEPLOYD_AUTH__DEPLOY_SECRET", testing::DEPLOY_SECRET)
         .env("DEPLOYD_AUTH__RUNNER_TOKEN", testing::RUNNER_TOKEN)

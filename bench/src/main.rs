@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 
 mod engines;
+mod estate;
 mod runtime;
 use protocol::client::DeployClient;
 use protocol::job::{
@@ -42,10 +43,25 @@ struct Args {
     /// servers of scripts/services-db.sh: FUNAI_TEST_MYSQL_URL, FUNAI_TEST_POSTGRES_URL).
     #[arg(long, value_delimiter = ',', default_value = "sqlite,mysql,postgres")]
     engines: Vec<String>,
+    /// Apps already deployed in the estate section (seeded straight into the database).
+    #[arg(long, default_value_t = 100_000)]
+    estate_apps: usize,
+    /// Runtime nodes heartbeating every 15 s in the estate section.
+    #[arg(long, default_value_t = 1000)]
+    estate_nodes: usize,
+    /// Runners long-polling claim in the estate section.
+    #[arg(long, default_value_t = 200)]
+    estate_runners: usize,
+    /// Jobs of the estate section's deploy wave (redeploys of seeded apps).
+    #[arg(long, default_value_t = 5000)]
+    estate_jobs: usize,
     /// Sections to run: deployd (SQLite latency and lifecycle), engines (lifecycle per
     /// engine with 16 and 64 runners, latency across replicas), nodes (heartbeat ingest and
     /// placement at --nodes nodes), memory (resident memory of the deployd binary), runtime
-    /// (needs Docker and the registry of scripts/services.sh).
+    /// (needs Docker and the registry of scripts/services.sh). Not in the default list:
+    /// estate (the release deployd binary serving --estate-apps seeded apps, --estate-nodes
+    /// heartbeating nodes, --estate-runners runners and a wave of --estate-jobs jobs; one
+    /// deployd on SQLite, two replicas on PostgreSQL; a few minutes).
     #[arg(
         long,
         value_delimiter = ',',
@@ -369,6 +385,24 @@ async fn main() -> anyhow::Result<()> {
             ))
         };
         record("memory", r);
+    }
+    if wants("estate") {
+        let bin = std::env::current_exe()?.with_file_name("deployd");
+        let knobs = estate::Knobs {
+            apps: args.estate_apps,
+            nodes: args.estate_nodes,
+            runners: args.estate_runners,
+            jobs: args.estate_jobs,
+        };
+        let r = if bin.exists() {
+            estate::rows(&engines, &bin, &knobs).await
+        } else {
+            Err(anyhow::anyhow!(
+                "{} is missing: cargo build --release -p deployd",
+                bin.display()
+            ))
+        };
+        record("estate", r);
     }
     if wants("runtime") {
         match testkit::agentd::services() {
