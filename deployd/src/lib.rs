@@ -92,6 +92,12 @@ impl AppState {
         self.peers.send(|w| w.jobs = true);
     }
 
+    /// A job was created: wakes one waiting claim here and one on each other replica.
+    pub fn wake_created(&self) {
+        self.wake.wake_claims(1);
+        self.peers.send(|w| w.created = w.created.saturating_add(1));
+    }
+
     /// Job `id`'s log grew or its state changed: wakes its follows here and on the other
     /// replicas.
     pub fn wake_log(&self, id: i64) {
@@ -252,6 +258,7 @@ async fn follow_changes(state: Arc<AppState>) {
     while let Some(change) = changes.recv().await {
         match change {
             store::Change::Jobs => state.wake.wake_jobs(),
+            store::Change::Created(n) => state.wake.wake_claims(n),
             store::Change::Logs(ids) if ids.is_empty() => state.wake.wake_all_logs(),
             store::Change::Logs(ids) => {
                 for id in ids {

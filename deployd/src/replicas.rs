@@ -24,9 +24,12 @@ use crate::AppState;
 pub struct WakeRequest {
     /// The sending replica's id.
     pub from: String,
-    /// A job may have become claimable.
+    /// Jobs may have become claimable: wake every waiting claim.
     #[serde(default)]
     pub jobs: bool,
+    /// Jobs created: wake as many waiting claims.
+    #[serde(default)]
+    pub created: u32,
     /// Jobs whose log or state changed.
     #[serde(default)]
     pub logs: BTreeSet<i64>,
@@ -40,7 +43,7 @@ const SEND_TIMEOUT: Duration = Duration::from_millis(500);
 
 impl WakeRequest {
     fn is_empty(&self) -> bool {
-        !self.jobs && self.logs.is_empty()
+        !self.jobs && self.created == 0 && self.logs.is_empty()
     }
 }
 

@@ -65,8 +65,19 @@ impl Wakers {
         }
     }
 
+    /// Many jobs may have become claimable (a node came up, jobs were requeued): wakes
+    /// every waiting claim.
     pub fn wake_jobs(&self) {
         self.jobs.notify_waiters();
+    }
+
+    /// `n` jobs were created: wakes `n` waiting claims, not every one (a claim woken for
+    /// nothing costs a transaction). A woken claim that finds no job waits again; one that
+    /// goes away before its turn hands the wake-up on.
+    pub fn wake_claims(&self, n: u32) {
+        for _ in 0..n {
+            self.jobs.notify_one();
+        }
     }
 
     /// Wakes the follows of job `id`; no one else.

@@ -22,7 +22,7 @@ pub async fn create(
         .validate_with(state.settings.jobs.allow_local_repos)?;
     let job = state.store.create_job(&req.payload, state.now()).await?;
     tracing::info!(job = job.id, app = %job.app_id, "job created");
-    state.wake_jobs();
+    state.wake_created();
     Ok(ok(job))
 }
 

@@ -23,6 +23,8 @@ pub async fn wake(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if req.jobs {
         state.wake.wake_jobs();
+    } else if req.created > 0 {
+        state.wake.wake_claims(req.created.min(10_000));
     }
     if req.logs.len() > MAX_LOGS {
         state.wake.wake_all_logs();

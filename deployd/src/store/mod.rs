@@ -119,8 +119,11 @@ pub struct NodeUpsert {
 /// change feed reports it; deployd turns it into wake-ups of long-polls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A job may have become claimable (created, requeued, a node came up or changed).
+    /// Jobs may have become claimable (requeued, a node came up or changed): every
+    /// waiting claim should look.
     Jobs,
+    /// Jobs were created (or became pending): as many waiting claims should look.
+    Created(u32),
     /// These jobs' logs grew or their states changed (none named: any job's).
     Logs(Vec<i64>),
     /// The feed lost track (a reconnect): anything may have changed.

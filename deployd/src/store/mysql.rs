@@ -139,7 +139,7 @@ async fn poll_changes(
                 continue;
             }
         };
-        let mut jobs = false;
+        let mut created = 0u32;
         let mut logs = Vec::new();
         let lost_track = failing || rows.len() as i64 > POLL_MAX_ROWS;
         failing = false;
@@ -149,7 +149,7 @@ async fn poll_changes(
             let now_seen = (updated_at, status, log_received);
             if seen.get(&id) != Some(&now_seen) {
                 logs.push(id);
-                jobs |= pending;
+                created += u32::from(pending);
                 seen.insert(id, now_seen);
             }
         }
@@ -158,8 +158,8 @@ async fn poll_changes(
         if lost_track {
             changes.push(Change::Everything);
         } else {
-            if jobs {
-                changes.push(Change::Jobs);
+            if created > 0 {
+                changes.push(Change::Created(created));
             }
             if !logs.is_empty() {
                 changes.push(Change::Logs(logs));

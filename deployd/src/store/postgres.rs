@@ -19,7 +19,7 @@ use crate::settings::DatabaseSettings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The channel every replica listens on; the payload is `<replica>:jobs`,
+/// The channel every replica listens on; the payload is `<replica>:jobs`, `<replica>:created:<n>`,
 /// `<replica>:logs:<id>,<id>…` or `<replica>:logs` (any job's).
 const CHANNEL: &str = "fun_ai_deploy_changes";
 
@@ -41,6 +41,7 @@ impl Dialect for Postgres {
     ) -> BoxFuture<'a, sqlx::Result<()>> {
         let payload = match change {
             Change::Jobs | Change::Everything => format!("{}:jobs", self.replica),
+            Change::Created(n) => format!("{}:created:{n}", self.replica),
             // A NOTIFY payload holds under 8,000 bytes: many jobs are sent as "any job".
             Change::Logs(ids) if ids.is_empty() || ids.len() > 256 => {
                 format!("{}:logs", self.replica)
@@ -195,6 +196,9 @@ fn parse_payload(p: &str) -> Change {
     if p == "jobs" {
         return Change::Jobs;
     }
+    if let Some(n) = p.strip_prefix("created:") {
+        return n.parse().map_or(Change::Everything, Change::Created);
+    }
     if p == "logs" {
         return Change::Logs(Vec::new());
     }
@@ -215,6 +219,7 @@ mod tests {
     #[test]
     fn notifications_name_the_jobs_they_concern() {
         assert_eq!(parse_payload("jobs"), Change::Jobs);
+        assert_eq!(parse_payload("created:2"), Change::Created(2));
         assert_eq!(parse_payload("logs:3,17"), Change::Logs(vec![3, 17]));
         assert_eq!(parse_payload("logs"), Change::Logs(vec![]));
         assert_eq!(parse_payload("logs:x"), Change::Everything);

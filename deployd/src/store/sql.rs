@@ -394,7 +394,7 @@ impl<D: Dialect> SqlStore<D> {
             Err(e) => return Err(e.into()),
         };
         Self::trim_app_history(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
-        self.notify(&mut tx, Change::Jobs).await?;
+        self.notify(&mut tx, Change::Created(1)).await?;
         tx.commit().await?;
         // The answer is the row as inserted: no second read.
         JobRow {
@@ -522,6 +522,24 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
+        // Nothing pending, the usual answer to an idle runner's poll: one indexed read, no
+        // write lock; the runner's row is touched at most once a second.
+        let pending = self
+            .read_one::<(i64,)>(
+                "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
+                args![],
+            )
+            .await?;
+        if pending.is_none() {
+            if self.seen_due(&p.runner_id, now) {
+                self.write_once(
+                    TOUCH_RUNNER,
+                    args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
+                )
+                .await?;
+            }
+            return Ok(None);
+        }
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
         // The oldest pending job goes to its sticky node if usable, else to the best node;
@@ -692,21 +710,30 @@ impl<D: Dialect> SqlStore<D> {
     /// Records that a runner was seen, at most once a second per runner and process: a
     /// runner's liveness is read in seconds, and its every call need not write it.
     async fn runner_seen(&self, conn: &mut Conn<D>, runner_id: &str, now: i64) -> StoreResult<()> {
-        {
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            match seen.get_mut(runner_id) {
-                Some(at) if now >= *at && now - *at < RUNNER_SEEN_EVERY_MS => return Ok(()),
-                Some(at) => *at = now,
-                None => {
-                    if seen.len() >= 100_000 {
-                        seen.clear();
-                    }
-                    seen.insert(runner_id.to_string(), now);
+        if self.seen_due(runner_id, now) {
+            exec::<D>(conn, RUNNER_SEEN, args![now, runner_id]).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether this process should write that `runner_id` was seen `now`; if so, it is
+    /// taken as written.
+    fn seen_due(&self, runner_id: &str, now: i64) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match seen.get_mut(runner_id) {
+            Some(at) if now >= *at && now - *at < RUNNER_SEEN_EVERY_MS => false,
+            Some(at) => {
+                *at = now;
+                true
+            }
+            None => {
+                if seen.len() >= 100_000 {
+                    seen.clear();
                 }
+                seen.insert(runner_id.to_string(), now);
+                true
             }
         }
-        exec::<D>(conn, RUNNER_SEEN, args![now, runner_id]).await?;
-        Ok(())
     }
 
     async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
