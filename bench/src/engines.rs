@@ -191,14 +191,23 @@ pub async fn replica_latency_rows(engines: &[Engine], samples: usize) -> anyhow:
         single.stop().await?;
         let a = start(e).await;
         let b = testing::replica_of(&a, |_| {}).await;
+        // The replicas find each other at their first look at the replica table.
+        let t0 = Instant::now();
+        while a.state.peers.count() == 0 || b.state.peers.count() == 0 {
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(30),
+                "the replicas never found each other"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let (ca, cb) = (a.client(), b.client());
         node(&ca).await?;
         let (p50, p99) = create_to_claim_with(&cb, &ca, &a.state, samples).await?;
         b.stop().await?;
         a.stop().await?;
         let how = match e {
-            Engine::Postgres => "LISTEN/NOTIFY",
-            _ => "100 ms change poll",
+            Engine::Postgres => "replica wake-up after commit, LISTEN/NOTIFY beside it",
+            _ => "replica wake-up after commit, 100 ms change poll beside it",
         };
         rows.push(Row {
             what: format!(
