@@ -136,6 +136,47 @@ pub trait Engine: Database {
         sql: &'static str,
         args: &'a [Arg<'a>],
     ) -> BoxFuture<'a, sqlx::Result<i64>>;
+
+    /// The driver takes several statements in one call (SQLite: one trip to the
+    /// connection's thread for a whole transaction tail). Elsewhere statements go one by one.
+    const JOINS: bool = false;
+
+    /// Runs the statements of a joined `sql` (see [`joined`]) and answers each one's rows
+    /// affected. Only where [`Engine::JOINS`].
+    fn execute_each<'a>(
+        conn: &'a mut Self::Connection,
+        sql: &'static str,
+        args: &'a [Arg<'a>],
+    ) -> BoxFuture<'a, sqlx::Result<Vec<u64>>> {
+        let _ = (conn, sql, args);
+        Box::pin(async {
+            Err(sqlx::Error::Protocol(
+                "statements cannot be joined here".into(),
+            ))
+        })
+    }
+}
+
+/// Statements (already spelled) run as one, separated by `;`: spelled once per process and
+/// kept, like [`Spelling::sql`].
+pub fn joined(parts: &[&'static str]) -> &'static str {
+    type Key = Vec<(usize, usize)>;
+    static JOINED: OnceLock<RwLock<HashMap<Key, &'static str>>> = OnceLock::new();
+    let key: Key = parts
+        .iter()
+        .map(|p| (p.as_ptr() as usize, p.len()))
+        .collect();
+    let cache = JOINED.get_or_init(Default::default);
+    if let Some(s) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return s;
+    }
+    // A fixed set of statement lists: leaking them is bounded.
+    let sql: &'static str = Box::leak(parts.join(";\n").into_boxed_str());
+    cache
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, sql);
+    sql
 }
 
 macro_rules! engine {
@@ -154,8 +195,31 @@ macro_rules! engine {
         i64::try_from(done.last_insert_id())
             .map_err(|e| sqlx::Error::Protocol(format!("insert id: {e}")))
     }};
-    ($db:ty, $insert:ident) => {
+    // SQLite runs a string of several statements in one call, binding the values in order.
+    (@joins $db:ty) => {
+        const JOINS: bool = true;
+
+        fn execute_each<'a>(
+            conn: &'a mut Self::Connection,
+            sql: &'static str,
+            args: &'a [Arg<'a>],
+        ) -> BoxFuture<'a, sqlx::Result<Vec<u64>>> {
+            Box::pin(async move {
+                use futures_util::TryStreamExt;
+                // sqlx marks several statements in one string as SQLite's alone; it is
+                // what saves a trip to the connection's thread per statement here.
+                #[allow(deprecated)]
+                let results = sqlx::query_with(sql, arguments::<$db>(args)?)
+                    .execute_many(conn)
+                    .await;
+                results.map_ok(|r| r.rows_affected()).try_collect().await
+            })
+        }
+    };
+    ($db:ty, $insert:ident $(, $joins:ident)?) => {
         impl Engine for $db {
+            $(engine!(@$joins $db);)?
+
             fn execute<'a>(
                 conn: &'a mut Self::Connection,
                 sql: &'static str,
@@ -204,7 +268,7 @@ macro_rules! engine {
     };
 }
 
-engine!(sqlx::Sqlite, returning);
+engine!(sqlx::Sqlite, returning, joins);
 engine!(sqlx::Postgres, returning);
 engine!(sqlx::MySql, last_insert_id);
 

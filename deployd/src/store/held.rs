@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::dialect::{Conn, Dialect, Engine};
+use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, joined};
 use super::{StoreError, StoreResult};
 
 /// Connection-level failures (I/O, protocol, a crashed worker) seen so far in this process:
@@ -126,6 +126,65 @@ impl<D: Dialect> Conns<D> {
         }
         Ok(Tx { held, done: false })
     }
+
+    /// Opens a write transaction and reads one row with its first statement (in the same
+    /// call where the engine joins statements).
+    pub async fn begin_then_one<T: Rowed>(
+        &self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<(Tx<'_, D>, Option<T>)> {
+        if !D::Db::JOINS {
+            let mut tx = self.begin().await?;
+            let row = D::Db::fetch_optional(&mut tx, D::SPELLING.sql(sql), args)
+                .await
+                .map_err(noted)?;
+            return Ok((tx, row));
+        }
+        let mut held = self.get().await?;
+        let both = joined(&[D::BEGIN.unwrap_or("BEGIN"), D::SPELLING.sql(sql)]);
+        match D::Db::fetch_optional(&mut held, both, args).await {
+            Ok(row) => Ok((Tx { held, done: false }, row)),
+            Err(e) => {
+                // The BEGIN may have run: the connection goes.
+                held.conn = None;
+                Err(noted(e))
+            }
+        }
+    }
+
+    /// Opens a write transaction whose first statement is a write; answers its rows
+    /// affected.
+    pub async fn begin_then_exec(
+        &self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<(Tx<'_, D>, u64)> {
+        if !D::Db::JOINS {
+            let mut tx = self.begin().await?;
+            let n = D::Db::execute(&mut tx, D::SPELLING.sql(sql), args)
+                .await
+                .map_err(noted)?;
+            return Ok((tx, n));
+        }
+        let mut held = self.get().await?;
+        let both = joined(&[D::BEGIN.unwrap_or("BEGIN"), D::SPELLING.sql(sql)]);
+        match D::Db::execute_each(&mut held, both, args).await {
+            Ok(counts) => {
+                let n = counts.last().copied().unwrap_or(0);
+                Ok((Tx { held, done: false }, n))
+            }
+            Err(e) => {
+                held.conn = None;
+                Err(noted(e))
+            }
+        }
+    }
+}
+
+fn noted(e: sqlx::Error) -> StoreError {
+    note_failure(&e);
+    e.into()
 }
 
 impl<D: Dialect> Drop for Held<'_, D> {
@@ -173,6 +232,56 @@ impl<D: Dialect> Tx<'_, D> {
 
     pub async fn commit(self) -> StoreResult<()> {
         self.end("COMMIT").await
+    }
+
+    /// Runs `stmts` (neutral spelling) and commits: in one call where the engine joins
+    /// statements, else one by one, stopping at the first whose rows affected differ from
+    /// the `Some` it expects (the transaction then ends without COMMIT). Answers each
+    /// statement's rows affected. Where statements are joined, an expectation is checked
+    /// after the commit: only statements that cannot miss there (one writer holds the
+    /// whole database) may carry one.
+    pub async fn commit_with(
+        mut self,
+        stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
+    ) -> StoreResult<Vec<u64>> {
+        if !D::Db::JOINS {
+            let mut counts = Vec::with_capacity(stmts.len());
+            for (sql, args, expect) in stmts {
+                let n = D::Db::execute(&mut self.held, D::SPELLING.sql(sql), args)
+                    .await
+                    .map_err(noted)?;
+                if expect.is_some_and(|e| e != n) {
+                    return Err(StoreError::Conflict(format!(
+                        "a row changed under this transaction ({n} rows where {expect:?} were expected); try again"
+                    )));
+                }
+                counts.push(n);
+            }
+            self.end("COMMIT").await?;
+            return Ok(counts);
+        }
+        let mut parts: Vec<&'static str> = stmts
+            .iter()
+            .map(|(sql, _, _)| D::SPELLING.sql(sql))
+            .collect();
+        parts.push("COMMIT");
+        let args: Vec<Arg<'_>> = stmts
+            .iter()
+            .flat_map(|(_, a, _)| a.iter().copied())
+            .collect();
+        let mut counts = D::Db::execute_each(&mut self.held, joined(&parts), &args)
+            .await
+            .map_err(noted)?;
+        self.done = true;
+        counts.truncate(stmts.len());
+        for ((_, _, expect), n) in stmts.iter().zip(&counts) {
+            if expect.is_some_and(|e| e != *n) {
+                return Err(StoreError::Corrupt(format!(
+                    "{n} rows changed where {expect:?} were expected"
+                )));
+            }
+        }
+        Ok(counts)
     }
 
     pub async fn rollback(self) -> StoreResult<()> {

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
 use super::held::{Conns, Tx};
 use super::rows::{
-    self, AppRunRow, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
+    self, AppRunRow, AppRunWrite, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
     CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
     SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
 };
@@ -50,6 +50,38 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at, \
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
+
+/// An app run as a finished job leaves it (`rows::app_run_on_finish`).
+const APP_RUN_WRITE: &str = "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
+       image, commit_sha, deploy_url, error_message, recent_images_json, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+     ON CONFLICT (app_id) DO UPDATE SET \
+       user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
+       node_name = COALESCE(excluded.node_name, fun_ai_deploy_app_run.node_name), \
+       last_job_id = excluded.last_job_id, last_job_status = excluded.last_job_status, \
+       status = excluded.status, image = excluded.image, commit_sha = excluded.commit_sha, \
+       deploy_url = excluded.deploy_url, error_message = excluded.error_message, \
+       recent_images_json = excluded.recent_images_json, updated_at = excluded.updated_at";
+
+/// The values of [`APP_RUN_WRITE`].
+macro_rules! app_run_args {
+    ($w:expr) => {
+        args![
+            &$w.app_id,
+            &$w.user_id,
+            &$w.node_name,
+            $w.last_job_id,
+            $w.last_job_status,
+            $w.status,
+            &$w.image,
+            &$w.commit_sha,
+            &$w.deploy_url,
+            &$w.error_message,
+            &$w.recent_images_json,
+            $w.updated_at,
+        ]
+    };
+}
 
 /// A runner's `last_seen_at` is written at most this often per process.
 const RUNNER_SEEN_EVERY_MS: i64 = 1000;
@@ -182,11 +214,6 @@ impl<D: Dialect> SqlStore<D> {
         one::<D, T>(&mut conn, sql, args).await
     }
 
-    async fn best_node(&self, conn: &mut Conn<D>, now: i64) -> StoreResult<Option<ChosenNode>> {
-        let since = healthy_since(now, self.policy.node_stale_ms);
-        one::<D, ChosenNode>(conn, BEST_NODE, args![since, self.policy.disk_free_min_pct]).await
-    }
-
     /// The app's sticky node, when it has one and it is usable (whatever its disk): one
     /// read of the placement joined to its node.
     async fn sticky_node(
@@ -245,31 +272,39 @@ impl<D: Dialect> SqlStore<D> {
         Ok(None)
     }
 
-    /// Deletes the app's finished jobs older than its newest `keep`.
-    async fn trim_app_history(conn: &mut Conn<D>, app_id: &str, keep: i64) -> StoreResult<()> {
-        let cutoff = one::<D, (i64,)>(
+    /// The id below which the app's finished jobs go (its newest `keep` stay), if any.
+    async fn trim_cutoff(conn: &mut Conn<D>, app_id: &str, keep: i64) -> StoreResult<Option<i64>> {
+        Ok(one::<D, (i64,)>(
             conn,
             "SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
             args![app_id, keep - 1],
         )
-        .await?;
-        let Some((cutoff,)) = cutoff else {
-            return Ok(());
-        };
-        exec::<D>(
+        .await?
+        .map(|(id,)| id))
+    }
+
+    /// What the app run becomes with the outcome of `job` (its row read, and locked where
+    /// the engine locks rows).
+    async fn app_run_after(
+        &self,
+        conn: &mut Conn<D>,
+        job: &JobRow,
+        outcome: Outcome<'_>,
+        now: i64,
+    ) -> StoreResult<AppRunWrite> {
+        let existing = one::<D, AppRunRow>(
             conn,
-            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
-             WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
-            args![app_id, cutoff],
+            "SELECT * FROM fun_ai_deploy_app_run WHERE app_id = ?{for_update}",
+            args![&job.app_id],
         )
         .await?;
-        exec::<D>(
-            conn,
-            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING')",
-            args![app_id, cutoff],
-        )
-        .await?;
-        Ok(())
+        Ok(app_run_on_finish(
+            existing.as_ref(),
+            job,
+            outcome,
+            self.policy.recent_images,
+            now,
+        ))
     }
 
     /// Records the outcome of a job on its app run.
@@ -280,47 +315,8 @@ impl<D: Dialect> SqlStore<D> {
         outcome: Outcome<'_>,
         now: i64,
     ) -> StoreResult<()> {
-        let existing = one::<D, AppRunRow>(
-            conn,
-            "SELECT * FROM fun_ai_deploy_app_run WHERE app_id = ?{for_update}",
-            args![&job.app_id],
-        )
-        .await?;
-        let w = app_run_on_finish(
-            existing.as_ref(),
-            job,
-            outcome,
-            self.policy.recent_images,
-            now,
-        );
-        exec::<D>(
-            conn,
-            "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
-               image, commit_sha, deploy_url, error_message, recent_images_json, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (app_id) DO UPDATE SET \
-               user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
-               node_name = COALESCE(excluded.node_name, fun_ai_deploy_app_run.node_name), \
-               last_job_id = excluded.last_job_id, last_job_status = excluded.last_job_status, \
-               status = excluded.status, image = excluded.image, commit_sha = excluded.commit_sha, \
-               deploy_url = excluded.deploy_url, error_message = excluded.error_message, \
-               recent_images_json = excluded.recent_images_json, updated_at = excluded.updated_at",
-            args![
-                &w.app_id,
-                &w.user_id,
-                &w.node_name,
-                w.last_job_id,
-                w.last_job_status,
-                w.status,
-                &w.image,
-                &w.commit_sha,
-                &w.deploy_url,
-                &w.error_message,
-                &w.recent_images_json,
-                w.updated_at,
-            ],
-        )
-        .await?;
+        let w = self.app_run_after(conn, job, outcome, now).await?;
+        exec::<D>(conn, APP_RUN_WRITE, app_run_args!(w)).await?;
         Ok(())
     }
 
@@ -331,19 +327,28 @@ impl<D: Dialect> SqlStore<D> {
         now: i64,
     ) -> StoreResult<Job> {
         let _w = self.writing().await;
-        let mut tx = self.begin().await?;
-        if let Some(user) = &payload.user_id {
-            // Serialises job creation per user across replicas (an exclusive lock on the
-            // user's row, new or not): the limit below is a read.
-            exec::<D>(
-                &mut tx,
-                "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
-                 ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
-                args![user],
-            )
-            .await?;
-        }
-        let active = one::<D, (i64, String)>(&mut tx, ACTIVE_JOB, args![&payload.app_id]).await?;
+        let (mut tx, active) = match &payload.user_id {
+            Some(user) => {
+                // Serialises job creation per user across replicas (an exclusive lock on
+                // the user's row, new or not): the limit below is a read.
+                let (mut tx, _) = self
+                    .conns
+                    .begin_then_exec(
+                        "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
+                         ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
+                        args![user],
+                    )
+                    .await?;
+                let active =
+                    one::<D, (i64, String)>(&mut tx, ACTIVE_JOB, args![&payload.app_id]).await?;
+                (tx, active)
+            }
+            None => {
+                self.conns
+                    .begin_then_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                    .await?
+            }
+        };
         if active.is_some() {
             return Err(rows::active_job_conflict(&payload.app_id, active));
         }
@@ -393,9 +398,29 @@ impl<D: Dialect> SqlStore<D> {
             }
             Err(e) => return Err(e.into()),
         };
-        Self::trim_app_history(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+        let cutoff = Self::trim_cutoff(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
         self.notify(&mut tx, Change::Created(1)).await?;
-        tx.commit().await?;
+        match cutoff {
+            // The app's finished jobs older than its newest `keep_per_app` go, logs first.
+            Some(cutoff) => {
+                tx.commit_with(&[
+                    (
+                        "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+                         WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
+                        args![&payload.app_id, cutoff],
+                        None,
+                    ),
+                    (
+                        "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? \
+                         AND status NOT IN ('PENDING','RUNNING')",
+                        args![&payload.app_id, cutoff],
+                        None,
+                    ),
+                ])
+                .await?;
+            }
+            None => tx.commit().await?,
+        }
         // The answer is the row as inserted: no second read.
         JobRow {
             id,
@@ -458,31 +483,33 @@ impl<D: Dialect> SqlStore<D> {
 
     async fn append_log_tx(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64> {
         let _w = self.writing().await;
-        let mut tx = self.begin().await?;
         // The usual append: at the end of a log that is under its cap, so kept whole (and
         // below the cap, bytes stored are bytes received): one update, no read first.
         let len = data.len() as i64;
-        if len > 0 {
-            let n = exec::<D>(
-                &mut tx,
-                "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, log_stored = log_stored + ?, \
-                 updated_at = ? WHERE id = ? AND log_received = ? AND log_stored = ? AND log_truncated = 0 \
-                 AND log_stored + ? <= ?",
-                args![len, len, now, id, start, start, len, self.policy.log_cap_bytes],
-            )
-            .await?;
-            if n == 1 {
-                exec::<D>(
-                    &mut tx,
-                    "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)",
-                    args![id, start, data],
+        let mut tx = if len > 0 {
+            let (mut tx, n) = self
+                .conns
+                .begin_then_exec(
+                    "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, log_stored = log_stored + ?, \
+                     updated_at = ? WHERE id = ? AND log_received = ? AND log_stored = ? AND log_truncated = 0 \
+                     AND log_stored + ? <= ?",
+                    args![len, len, now, id, start, start, len, self.policy.log_cap_bytes],
                 )
                 .await?;
+            if n == 1 {
                 self.notify(&mut tx, Change::Logs(vec![id])).await?;
-                tx.commit().await?;
+                tx.commit_with(&[(
+                    "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)",
+                    args![id, start, data],
+                    None,
+                )])
+                .await?;
                 return Ok(start + len);
             }
-        }
+            tx
+        } else {
+            self.begin().await?
+        };
         let (received, stored, truncated) = one::<D, (i64, i64, i64)>(
             &mut tx,
             "SELECT log_received, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?{for_update}",
@@ -541,11 +568,15 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(None);
         }
         let _w = self.writing().await;
-        let mut tx = self.begin().await?;
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        let (mut tx, best) = self
+            .conns
+            .begin_then_one::<ChosenNode>(BEST_NODE, args![since, self.policy.disk_free_min_pct])
+            .await?;
         // The oldest pending job goes to its sticky node if usable, else to the best node;
         // with no best node, only a job whose sticky node is usable can go. The job row is
         // locked, and rows that another replica's claim holds are skipped.
-        let chosen = match self.best_node(&mut tx, now).await? {
+        let chosen = match best {
             Some(best) => {
                 let first = one::<D, JobRow>(
                     &mut tx,
@@ -586,66 +617,60 @@ impl<D: Dialect> SqlStore<D> {
         let payload = row.payload()?;
         let deploy_url = node.deploy_url(&payload);
         let node_json = node.node_json();
-        let updated = exec::<D>(
-            &mut tx,
-            "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, phase = 'CLAIMED', \
-               phase_message = NULL, runtime_node = ?, deploy_url = ?, started_at = COALESCE(started_at, ?), \
-               updated_at = ? WHERE id = ? AND status = 'PENDING'",
-            args![
-                &p.runner_id,
-                now + p.lease_ms,
-                &node_json,
-                &deploy_url,
-                now,
-                now,
-                id
-            ],
-        )
-        .await?;
-        if updated != 1 {
-            return Err(StoreError::Conflict(format!(
-                "job {id} was claimed concurrently"
-            )));
-        }
-        // The moment of a move is decided before node_name changes (MySQL assigns left to
-        // right, each assignment seeing the ones before).
-        exec::<D>(
-            &mut tx,
-            "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
-             updated_at = CASE WHEN fun_ai_deploy_runtime_placement.node_name = excluded.node_name \
-               THEN fun_ai_deploy_runtime_placement.updated_at ELSE excluded.updated_at END, \
-             user_id = COALESCE(excluded.user_id, fun_ai_deploy_runtime_placement.user_id), \
-             node_name = excluded.node_name",
-            args![&row.app_id, &row.user_id, &node.node_name, now, now],
-        )
-        .await?;
-        exec::<D>(
-            &mut tx,
-            "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
-               deploy_url, recent_images_json, updated_at) VALUES (?, ?, ?, ?, 'RUNNING', 'DEPLOYING', ?, '[]', ?) \
-             ON CONFLICT (app_id) DO UPDATE SET \
-               user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
-               node_name = excluded.node_name, last_job_id = excluded.last_job_id, last_job_status = 'RUNNING', \
-               status = 'DEPLOYING', error_message = NULL, updated_at = excluded.updated_at",
-            args![
-                &row.app_id,
-                &row.user_id,
-                &node.node_name,
-                id,
-                &deploy_url,
-                now
-            ],
-        )
-        .await?;
-        exec::<D>(
-            &mut tx,
-            TOUCH_RUNNER,
-            args![&p.runner_id, &p.remote_addr, p.legacy, 1i64, now, now],
-        )
-        .await?;
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
-        tx.commit().await?;
+        // The job row is locked (or the one writer holds the database): the update cannot
+        // miss. The moment of a move is decided before node_name changes (MySQL assigns
+        // left to right, each assignment seeing the ones before).
+        tx.commit_with(&[
+            (
+                "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, phase = 'CLAIMED', \
+                   phase_message = NULL, runtime_node = ?, deploy_url = ?, started_at = COALESCE(started_at, ?), \
+                   updated_at = ? WHERE id = ? AND status = 'PENDING'",
+                args![
+                    &p.runner_id,
+                    now + p.lease_ms,
+                    &node_json,
+                    &deploy_url,
+                    now,
+                    now,
+                    id
+                ],
+                Some(1),
+            ),
+            (
+                "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
+                 updated_at = CASE WHEN fun_ai_deploy_runtime_placement.node_name = excluded.node_name \
+                   THEN fun_ai_deploy_runtime_placement.updated_at ELSE excluded.updated_at END, \
+                 user_id = COALESCE(excluded.user_id, fun_ai_deploy_runtime_placement.user_id), \
+                 node_name = excluded.node_name",
+                args![&row.app_id, &row.user_id, &node.node_name, now, now],
+                None,
+            ),
+            (
+                "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
+                   deploy_url, recent_images_json, updated_at) VALUES (?, ?, ?, ?, 'RUNNING', 'DEPLOYING', ?, '[]', ?) \
+                 ON CONFLICT (app_id) DO UPDATE SET \
+                   user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
+                   node_name = excluded.node_name, last_job_id = excluded.last_job_id, last_job_status = 'RUNNING', \
+                   status = 'DEPLOYING', error_message = NULL, updated_at = excluded.updated_at",
+                args![
+                    &row.app_id,
+                    &row.user_id,
+                    &node.node_name,
+                    id,
+                    &deploy_url,
+                    now
+                ],
+                None,
+            ),
+            (
+                TOUCH_RUNNER,
+                args![&p.runner_id, &p.remote_addr, p.legacy, 1i64, now, now],
+                None,
+            ),
+        ])
+        .await?;
         // The answer is the row as the update left it: no second read.
         row.status = JobStatus::Running.as_str().to_string();
         row.runner_id = Some(p.runner_id.clone());
@@ -738,8 +763,11 @@ impl<D: Dialect> SqlStore<D> {
 
     async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         let _w = self.writing().await;
-        let mut tx = self.begin().await?;
-        let mut row = job_row_locked::<D>(&mut tx, id).await?;
+        let (mut tx, row) = self
+            .conns
+            .begin_then_one::<JobRow>(JOB_LOCKED, args![id])
+            .await?;
+        let mut row = row.ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
         let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
                 tx.commit().await?;
@@ -750,8 +778,16 @@ impl<D: Dialect> SqlStore<D> {
             }
             ReportAction::Finish { image, error, code } => (image, error, code),
         };
-        exec::<D>(
-            &mut tx,
+        let outcome = Outcome {
+            status: req.status,
+            image: image.as_deref(),
+            commit: req.commit_sha.as_deref(),
+            error: error.as_deref(),
+        };
+        let run = self.app_run_after(&mut tx, &row, outcome, now).await?;
+        self.notify(&mut tx, Change::Logs(vec![id])).await?;
+        // The job row is locked: the update cannot miss.
+        let job = (
             "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, error_code = ?, image = COALESCE(?, image), \
              commit_sha = COALESCE(?, commit_sha), lease_expire_at = NULL, finished_at = ?, updated_at = ? \
              WHERE id = ?",
@@ -765,19 +801,15 @@ impl<D: Dialect> SqlStore<D> {
                 now,
                 id
             ],
-        )
-        .await?;
-        let outcome = Outcome {
-            status: req.status,
-            image: image.as_deref(),
-            commit: req.commit_sha.as_deref(),
-            error: error.as_deref(),
-        };
-        self.update_app_run_on_finish(&mut tx, &row, outcome, now)
-            .await?;
-        self.runner_seen(&mut tx, &req.runner_id, now).await?;
-        self.notify(&mut tx, Change::Logs(vec![id])).await?;
-        tx.commit().await?;
+            Some(1),
+        );
+        let run = (APP_RUN_WRITE, app_run_args!(run), None);
+        if self.seen_due(&req.runner_id, now) {
+            let seen = (RUNNER_SEEN, args![now, &req.runner_id], None);
+            tx.commit_with(&[job, run, seen]).await?;
+        } else {
+            tx.commit_with(&[job, run]).await?;
+        }
         // The answer is the row as the update left it: no second read.
         row.status = req.status.as_str().to_string();
         row.error_message = error;

@@ -12,7 +12,11 @@ use tokio::sync::Mutex;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claim_is_never_granted_twice() {
-    let (d, c) = with_node().await;
+    // A load test: on a busy machine it may outlast the node's 60 s freshness, and a stale
+    // node takes no job (the claimers would stop early).
+    let d = testkit::deployd::start_with(|s| s.nodes.heartbeat_stale_seconds = 3600).await;
+    let c = d.client();
+    node(&c, "rt-01", 80.0, 100_000_000_000).await;
     const JOBS: usize = 2000;
     const CLAIMERS: usize = 64;
     for i in 0..JOBS {
