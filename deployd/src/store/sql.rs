@@ -549,14 +549,19 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
-        // Nothing pending, the usual answer to an idle runner's poll: one indexed read, no
-        // write lock; the runner's row is touched at most once a second.
-        let pending = self
-            .read_one::<(i64,)>(
+        // Nothing pending, the usual answer to an idle runner's poll: where one writer holds
+        // the whole database, one indexed read instead of the write lock (elsewhere the claim
+        // below locks nothing when nothing is pending, and this read would be one more trip
+        // for every claim that finds a job). The runner's row is touched at most once a second.
+        let pending = if D::ONE_WRITER {
+            self.read_one::<(i64,)>(
                 "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
                 args![],
             )
-            .await?;
+            .await?
+        } else {
+            Some((0,))
+        };
         if pending.is_none() {
             if self.seen_due(&p.runner_id, now) {
                 self.write_once(
@@ -604,12 +609,14 @@ impl<D: Dialect> SqlStore<D> {
             },
         };
         let Some((mut row, node)) = chosen else {
-            exec::<D>(
-                &mut tx,
-                TOUCH_RUNNER,
-                args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
-            )
-            .await?;
+            if self.seen_due(&p.runner_id, now) {
+                exec::<D>(
+                    &mut tx,
+                    TOUCH_RUNNER,
+                    args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
+                )
+                .await?;
+            }
             tx.commit().await?;
             return Ok(None);
         };
