@@ -166,13 +166,14 @@ pub async fn build_state(
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(120))
         .build()?;
+    let peers = replicas::Peers::new(store::replica_id(), store.clone());
     Ok(Arc::new(AppState {
         settings,
         allow,
         store,
         clock: Clock::default(),
         wake: wake::Wakers::default(),
-        peers: replicas::Peers::new(store::replica_id()),
+        peers,
         shutdown,
         http,
         waiting: Waiting::default(),
@@ -199,18 +200,18 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     tracing::info!(%addr, "deployd listening");
     // SQLite has one process: no one else to wake.
     let replica = if state.store.engine() != "sqlite" {
-        match replicas::internal_url(&state, addr) {
-            Some(url) => {
-                tracing::info!(replica = %state.peers.me(), %url, "replica registered: other replicas wake this one's long-polls");
-                Some(tokio::spawn(replicas::run(state.clone(), url)))
-            }
-            None => {
-                tracing::warn!(
-                    "listening on every address and database.replica_url unset: other replicas wake this one through the change feed only"
-                );
-                None
-            }
+        let url = replicas::internal_url(&state, addr);
+        match &url {
+            Some(url) => tracing::info!(
+                replica = %state.peers.me(),
+                %url,
+                "replica registered: other replicas wake this one's long-polls"
+            ),
+            None => tracing::warn!(
+                "listening on every address and database.replica_url unset: other replicas wake this one through the change feed only"
+            ),
         }
+        Some(tokio::spawn(replicas::run(state.clone(), url)))
     } else {
         None
     };

@@ -33,23 +33,29 @@ pub struct WakeRequest {
     /// Jobs whose log or state changed.
     #[serde(default)]
     pub logs: BTreeSet<i64>,
+    /// The sender has just joined: a receiver that does not know it yet reads the replica
+    /// table now rather than at its next refresh.
+    #[serde(default)]
+    pub hello: bool,
 }
 
 /// Most job ids one wake-up names; more and the receiver wakes every log follow.
 pub const MAX_LOGS: usize = 4096;
 
 /// How long one wake-up may take before the peer is given up on for this round.
-const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 
 impl WakeRequest {
     fn is_empty(&self) -> bool {
-        !self.jobs && self.created == 0 && self.logs.is_empty()
+        !self.jobs && self.created == 0 && self.logs.is_empty() && !self.hello
     }
 }
 
 struct Pending {
     next: Mutex<WakeRequest>,
     ready: Notify,
+    /// The peer's last wake-up failed: the change feed must carry everything again.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 struct Peer {
@@ -67,8 +73,12 @@ impl Drop for Peer {
 /// The other live replicas, each with its sender.
 pub struct Peers {
     me: String,
+    /// Told at once when a peer stops taking wake-ups.
+    store: Arc<dyn crate::store::Store>,
     peers: Mutex<HashMap<String, Peer>>,
     http: reqwest::Client,
+    /// Asks for a look at the replica table before the next refresh.
+    pub refresh: Notify,
 }
 
 /// A replica as the table lists it.
@@ -83,10 +93,12 @@ pub struct Replica {
 }
 
 impl Peers {
-    pub fn new(me: String) -> Self {
+    pub fn new(me: String, store: Arc<dyn crate::store::Store>) -> Self {
         Self {
             me,
+            store,
             peers: Mutex::new(HashMap::new()),
+            refresh: Notify::new(),
             http: reqwest::Client::builder()
                 .connect_timeout(SEND_TIMEOUT)
                 .timeout(SEND_TIMEOUT)
@@ -112,17 +124,26 @@ impl Peers {
     }
 
     /// Replaces the peers with `live` (id, URL), keeping the senders of those that stay.
-    pub fn set(&self, live: Vec<(String, String)>, secret: &str) {
+    /// Answers whether every other live replica is woken this way (none has an empty URL).
+    pub fn set(&self, live: Vec<(String, String)>, secret: &str) -> bool {
         let mut peers = self.lock();
+        let reachable = live.iter().all(|(id, url)| {
+            *id == self.me
+                || (!url.is_empty()
+                    && peers.get(id).is_none_or(|p| {
+                        !p.pending.failing.load(std::sync::atomic::Ordering::Relaxed)
+                    }))
+        });
         peers.retain(|id, p| live.iter().any(|(i, u)| i == id && *u == p.url));
         for (id, url) in live {
-            if id == self.me || peers.contains_key(&id) {
+            if id == self.me || url.is_empty() || peers.contains_key(&id) {
                 continue;
             }
             tracing::info!(replica = %id, %url, "replica peer found");
             let pending = Arc::new(Pending {
                 next: Mutex::new(WakeRequest::default()),
                 ready: Notify::new(),
+                failing: Default::default(),
             });
             let task = tokio::spawn(send_loop(
                 self.http.clone(),
@@ -130,13 +151,20 @@ impl Peers {
                 self.me.clone(),
                 secret.to_string(),
                 pending.clone(),
+                self.store.clone(),
             ));
             peers.insert(id, Peer { url, pending, task });
         }
+        reachable
     }
 
     pub fn count(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Whether `id` is a peer here (or this replica).
+    pub fn knows(&self, id: &str) -> bool {
+        id == self.me || self.lock().contains_key(id)
     }
 }
 
@@ -146,6 +174,7 @@ async fn send_loop(
     me: String,
     secret: String,
     pending: Arc<Pending>,
+    store: Arc<dyn crate::store::Store>,
 ) {
     let mut failing = false;
     loop {
@@ -170,13 +199,23 @@ async fn send_loop(
             Ok(_) if failing => {
                 tracing::info!(%url, "replica peer answers wake-ups again");
                 failing = false;
+                pending
+                    .failing
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
             }
             Ok(_) => {}
-            Err(e) if !failing => {
-                tracing::warn!(%url, error = %e, "replica peer did not take a wake-up (its change feed remains)");
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(%url, error = %e, "replica peer did not take a wake-up (its change feed remains)");
+                }
                 failing = true;
+                // The change feed carries everything again until the next look at the
+                // table finds every peer answering.
+                pending
+                    .failing
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                store.set_peers_woken(false);
             }
-            Err(_) => {}
         }
     }
 }
@@ -194,18 +233,25 @@ pub fn internal_url(state: &AppState, bound: std::net::SocketAddr) -> Option<Str
 }
 
 /// Keeps this replica's row fresh and the peers current until shutdown; removes the row
-/// at shutdown.
-pub async fn run(state: Arc<AppState>, url: String) {
+/// at shutdown. A replica without a URL (`None`) registers with an empty one: the others
+/// then keep telling it of their changes through the change feed. While every other
+/// replica has a URL, the store leaves out the change feed's notifications that the
+/// wake-ups carry (PostgreSQL's `NOTIFY` of logs and created jobs: a round trip in each
+/// transaction).
+pub async fn run(state: Arc<AppState>, url: Option<String>) {
+    let url = url.unwrap_or_default();
     let period = Duration::from_millis(state.settings.database.replica_refresh_ms);
     let secret = state.settings.auth.deploy_secret.expose().to_string();
     let me = state.peers.me().to_string();
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
+    let mut greeted = false;
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => break,
             _ = tick.tick() => {}
+            _ = state.peers.refresh.notified() => {}
         }
         let now = state.now();
         let since = now - 3 * period.as_millis() as i64;
@@ -217,21 +263,29 @@ pub async fn run(state: Arc<AppState>, url: String) {
         match refreshed {
             Ok(list) => {
                 failing = false;
-                state.peers.set(
+                let reachable = state.peers.set(
                     list.into_iter()
                         .map(|r| (r.replica_id, r.internal_url))
                         .collect(),
                     &secret,
                 );
+                state.store.set_peers_woken(reachable);
+                if !greeted && !url.is_empty() {
+                    // The others learn of this replica now, not at their next refresh.
+                    state.peers.send(|w| w.hello = true);
+                    greeted = true;
+                }
             }
             Err(e) => {
                 if !failing {
                     tracing::warn!(error = %e, "cannot refresh the replica table; retrying");
                 }
                 failing = true;
+                state.store.set_peers_woken(false);
             }
         }
     }
+    state.store.set_peers_woken(false);
     if let Err(e) = state.store.remove_replica(&me).await {
         tracing::warn!(error = %e, "cannot remove this replica from the replica table");
     }

@@ -17,6 +17,11 @@ pub async fn wake(
 ) -> ApiResult {
     let JsonBody(req) = body?;
     super::check_name("from", &req.from)?;
+    if !state.peers.knows(&req.from) {
+        // A replica that joined since the last look: read the table now, so that this
+        // one wakes it too.
+        state.peers.refresh.notify_one();
+    }
     state
         .metrics
         .replica_wakes

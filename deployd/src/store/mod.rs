@@ -252,6 +252,12 @@ pub trait Store: Send + Sync + 'static {
     /// The replicas seen since `since`.
     async fn list_replicas(&self, since: i64) -> StoreResult<Vec<ReplicaRow>>;
     async fn remove_replica(&self, id: &str) -> StoreResult<()>;
+
+    /// Every other replica is woken directly after this one's commits: the change feed's
+    /// notifications of log changes and created jobs may be left out.
+    fn set_peers_woken(&self, yes: bool) {
+        let _ = yes;
+    }
 }
 
 /// A deployd replica as its table holds it.

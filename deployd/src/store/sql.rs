@@ -94,6 +94,8 @@ pub struct SqlStore<D: Dialect> {
     write: Mutex<()>,
     /// When this process last wrote each runner's `last_seen_at`.
     seen: std::sync::Mutex<HashMap<String, i64>>,
+    /// Every other replica is woken directly after this one's commits (`replicas.rs`).
+    peers_woken: std::sync::atomic::AtomicBool,
 }
 
 async fn exec<D: Dialect>(
@@ -169,6 +171,7 @@ impl<D: Dialect> SqlStore<D> {
             policy,
             write: Mutex::new(()),
             seen: Default::default(),
+            peers_woken: Default::default(),
         }
     }
 
@@ -190,6 +193,10 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn notify(&self, conn: &mut Conn<D>, change: Change) -> StoreResult<()> {
+        let carried = matches!(change, Change::Logs(_) | Change::Created(_));
+        if carried && self.peers_woken.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         Ok(self.dialect.notify(conn, change).await?)
     }
 
@@ -1471,6 +1478,11 @@ impl<D: Dialect> super::Store for SqlStore<D> {
             args![since],
         )
         .await
+    }
+
+    fn set_peers_woken(&self, yes: bool) {
+        self.peers_woken
+            .store(yes, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn remove_replica(&self, id: &str) -> StoreResult<()> {
