@@ -156,6 +156,13 @@ async fn fuzzed_bodies_never_crash_or_answer_500() {
         ),
         (
             "POST",
+            "/internal/wake".into(),
+            "X-DEPLOY-SECRET",
+            DEPLOY_SECRET,
+            json!({"from":"replica-fz","jobs":false,"created":1,"logs":[1,2],"hello":true}),
+        ),
+        (
+            "POST",
             "/admin/placements/reassign".into(),
             "X-Admin-Token",
             ADMIN_TOKEN,
