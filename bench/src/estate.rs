@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use deployd::store::Engine;
 use protocol::client::DeployClient;
-use protocol::job::{
-    ClaimRequest, CreateJobRequest, HeartbeatRequest, JobPayload, JobStatus, ReportRequest,
-};
+use protocol::job::{ClaimRequest, CreateJobRequest, JobPayload};
 use testkit::deployd as testing;
 use tokio_util::sync::CancellationToken;
 
@@ -636,33 +634,7 @@ async fn runner(
             .zip(job.runtime_node.as_ref())
             .is_some_and(|(a, n)| n.node_name == heartbeat((a - 1) % nodes, 0).node_name);
         lock(&seen.claimed).insert(job.app_id.clone(), (at, sticky));
-        let work = async {
-            c.heartbeat(
-                job.id,
-                &HeartbeatRequest {
-                    runner_id: id.clone(),
-                    extend_seconds: Some(30),
-                    phase: Some("BUILD".into()),
-                    phase_message: None,
-                },
-            )
-            .await?;
-            c.append_log(job.id, 0, b"Step 1/2 : FROM scratch\n".to_vec())
-                .await?;
-            c.report(
-                job.id,
-                &ReportRequest {
-                    error_code: None,
-                    runner_id: id.clone(),
-                    status: JobStatus::Succeeded,
-                    error_message: None,
-                    image: None,
-                    commit_sha: None,
-                },
-            )
-            .await?;
-            Ok::<(), anyhow::Error>(())
-        };
+        let work = crate::run_job(&c, job.id, &id);
         match work.await {
             Ok(()) => {
                 *lock(&seen.last_report) = Some(Instant::now());

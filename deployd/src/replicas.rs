@@ -220,6 +220,11 @@ async fn send_loop(
     }
 }
 
+/// Replicas seen since this moment count as live: three refresh periods before `now`.
+pub fn live_since(state: &AppState, now: i64) -> i64 {
+    now - 3 * state.settings.database.replica_refresh_ms as i64
+}
+
 /// The URL the other replicas reach this one at: the setting, else the address deployd
 /// listens on when it names one (not 0.0.0.0 or ::).
 pub fn internal_url(state: &AppState, bound: std::net::SocketAddr) -> Option<String> {
@@ -254,10 +259,9 @@ pub async fn run(state: Arc<AppState>, url: Option<String>) {
             _ = state.peers.refresh.notified() => {}
         }
         let now = state.now();
-        let since = now - 3 * period.as_millis() as i64;
         let refreshed = async {
             state.store.replica_seen(&me, &url, now).await?;
-            state.store.list_replicas(since).await
+            state.store.list_replicas(live_since(&state, now)).await
         }
         .await;
         match refreshed {

@@ -43,8 +43,8 @@ pub async fn wake(
 
 /// `GET /admin/replicas`: the replicas seen lately, this one marked.
 pub async fn list(State(state): St, _: AdminToken) -> ApiResult {
-    let period = state.settings.database.replica_refresh_ms as i64;
-    let rows = state.store.list_replicas(state.now() - 3 * period).await?;
+    let since = crate::replicas::live_since(&state, state.now());
+    let rows = state.store.list_replicas(since).await?;
     let list: Vec<Replica> = rows
         .into_iter()
         .map(|r| Replica {

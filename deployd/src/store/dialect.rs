@@ -160,23 +160,34 @@ pub trait Engine: Database {
 /// Statements (already spelled) run as one, separated by `;`: spelled once per process and
 /// kept, like [`Spelling::sql`].
 pub fn joined(parts: &[&'static str]) -> &'static str {
-    type Key = Vec<(usize, usize)>;
-    static JOINED: OnceLock<RwLock<HashMap<Key, &'static str>>> = OnceLock::new();
-    let key: Key = parts
+    static JOINED: Kept<Vec<(usize, usize)>> = OnceLock::new();
+    let key = parts
         .iter()
         .map(|p| (p.as_ptr() as usize, p.len()))
         .collect();
-    let cache = JOINED.get_or_init(Default::default);
+    // A fixed set of statement lists: leaking them is bounded.
+    kept(&JOINED, key, || parts.join(";\n"))
+}
+
+/// Statements made once per process from `'static` parts, by the parts' addresses.
+type Kept<K> = OnceLock<RwLock<HashMap<K, &'static str>>>;
+
+/// The statement kept under `key`, made by `make` (and leaked) the first time.
+fn kept<K: std::hash::Hash + Eq>(
+    cache: &'static Kept<K>,
+    key: K,
+    make: impl FnOnce() -> String,
+) -> &'static str {
+    let cache = cache.get_or_init(Default::default);
     if let Some(s) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return s;
     }
-    // A fixed set of statement lists: leaking them is bounded.
-    let sql: &'static str = Box::leak(parts.join(";\n").into_boxed_str());
+    let made: &'static str = Box::leak(make().into_boxed_str());
     cache
         .write()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key, sql);
-    sql
+        .insert(key, made);
+    made
 }
 
 macro_rules! engine {
@@ -345,20 +356,10 @@ pub const POSTGRES: Spelling = Spelling {
 impl Spelling {
     /// The statement as this engine reads it, spelled once per process and kept.
     pub fn sql(&self, neutral: &'static str) -> &'static str {
-        type Key = (&'static str, usize, usize);
-        static SPELLED: OnceLock<RwLock<HashMap<Key, &'static str>>> = OnceLock::new();
+        static SPELLED: Kept<(&'static str, usize, usize)> = OnceLock::new();
         let key = (self.engine, neutral.as_ptr() as usize, neutral.len());
-        let cache = SPELLED.get_or_init(Default::default);
-        if let Some(s) = cache.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            return s;
-        }
         // A fixed set of statements, each spelled once per engine: leaking them is bounded.
-        let spelled: &'static str = Box::leak(self.spell(neutral).into_boxed_str());
-        cache
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, spelled);
-        spelled
+        kept(&SPELLED, key, || self.spell(neutral))
     }
 
     pub fn spell(&self, neutral: &str) -> String {

@@ -94,20 +94,17 @@ impl<D: Dialect> Conns<D> {
             .acquire()
             .await
             .map_err(|_| StoreError::Db(sqlx::Error::PoolClosed))?;
-        while let Some(mut idle) = self.take_idle() {
+        let conn = loop {
+            let Some(mut idle) = self.take_idle() else {
+                break self.pool.acquire().await?.detach();
+            };
             let suspect = self.test
                 && (idle.since.elapsed() > IDLE_TEST_AFTER
                     || idle.failures != FAILURES.load(Ordering::Relaxed));
-            if suspect && idle.conn.ping().await.is_err() {
-                continue;
+            if !suspect || idle.conn.ping().await.is_ok() {
+                break idle.conn;
             }
-            return Ok(Held {
-                conn: Some(idle.conn),
-                home: self,
-                _permit: permit,
-            });
-        }
-        let conn = self.pool.acquire().await?.detach();
+        };
         Ok(Held {
             conn: Some(conn),
             home: self,
@@ -118,11 +115,9 @@ impl<D: Dialect> Conns<D> {
     /// Opens a write transaction (`BEGIN`, or the dialect's own statement).
     pub async fn begin(&self) -> StoreResult<Tx<'_, D>> {
         let mut held = self.get().await?;
-        let begin = D::BEGIN.unwrap_or("BEGIN");
-        if let Err(e) = D::Db::execute(&mut held, begin, &[]).await {
-            note_failure(&e);
+        if let Err(e) = D::Db::execute(&mut held, begin_statement::<D>(), &[]).await {
             held.conn = None;
-            return Err(e.into());
+            return Err(noted(e));
         }
         Ok(Tx { held, done: false })
     }
@@ -142,7 +137,7 @@ impl<D: Dialect> Conns<D> {
             return Ok((tx, row));
         }
         let mut held = self.get().await?;
-        let both = joined(&[D::BEGIN.unwrap_or("BEGIN"), D::SPELLING.sql(sql)]);
+        let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
         match D::Db::fetch_optional(&mut held, both, args).await {
             Ok(row) => Ok((Tx { held, done: false }, row)),
             Err(e) => {
@@ -168,7 +163,7 @@ impl<D: Dialect> Conns<D> {
             return Ok((tx, n));
         }
         let mut held = self.get().await?;
-        let both = joined(&[D::BEGIN.unwrap_or("BEGIN"), D::SPELLING.sql(sql)]);
+        let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
         match D::Db::execute_each(&mut held, both, args).await {
             Ok(counts) => {
                 let n = counts.last().copied().unwrap_or(0);
@@ -182,9 +177,15 @@ impl<D: Dialect> Conns<D> {
     }
 }
 
-fn noted(e: sqlx::Error) -> StoreError {
+/// `e` as the store's error, counted first if it is about the connection.
+pub(super) fn noted(e: sqlx::Error) -> StoreError {
     note_failure(&e);
     e.into()
+}
+
+/// The statement that opens a write transaction on this engine.
+fn begin_statement<D: Dialect>() -> &'static str {
+    D::BEGIN.unwrap_or("BEGIN")
 }
 
 impl<D: Dialect> Drop for Held<'_, D> {
@@ -223,10 +224,7 @@ impl<D: Dialect> Tx<'_, D> {
                 self.done = true;
                 Ok(())
             }
-            Err(e) => {
-                note_failure(&e);
-                Err(e.into())
-            }
+            Err(e) => Err(noted(e)),
         }
     }
 

@@ -21,7 +21,7 @@ use tokio::sync::{Mutex, MutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
-use super::held::{Conns, Tx};
+use super::held::{Conns, Tx, noted};
 use super::rows::{
     self, AppRunRow, AppRunWrite, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
     CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
@@ -49,6 +49,8 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
        remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at, \
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
+/// One node as the API shows it.
+const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
 const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
 
 /// An app run as a finished job leaves it (`rows::app_run_on_finish`).
@@ -128,12 +130,6 @@ async fn one<D: Dialect, T: Rowed>(
         .map_err(noted)
 }
 
-/// A failure of the connection (not of the statement) makes idle connections suspect.
-fn noted(e: sqlx::Error) -> StoreError {
-    super::held::note_failure(&e);
-    e.into()
-}
-
 async fn job_row<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<Option<JobRow>> {
     one::<D, JobRow>(conn, JOB, args![id]).await
 }
@@ -141,7 +137,11 @@ async fn job_row<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<Option<
 async fn job_row_locked<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<JobRow> {
     one::<D, JobRow>(conn, JOB_LOCKED, args![id])
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))
+        .ok_or_else(|| job_not_found(id))
+}
+
+fn job_not_found(id: i64) -> StoreError {
+    StoreError::NotFound(format!("job {id} not found"))
 }
 
 fn node_not_found(name: &str) -> StoreError {
@@ -483,7 +483,7 @@ impl<D: Dialect> SqlStore<D> {
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
         let row = job_row::<D>(&mut tx, id)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+            .ok_or_else(|| job_not_found(id))?;
         tx.commit().await?;
         row.into_job()
     }
@@ -523,7 +523,7 @@ impl<D: Dialect> SqlStore<D> {
             args![id],
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        .ok_or_else(|| job_not_found(id))?;
         let Some(plan) = rows::plan_log_append(
             received,
             stored,
@@ -560,16 +560,15 @@ impl<D: Dialect> SqlStore<D> {
         // the whole database, one indexed read instead of the write lock (elsewhere the claim
         // below locks nothing when nothing is pending, and this read would be one more trip
         // for every claim that finds a job). The runner's row is touched at most once a second.
-        let pending = if D::ONE_WRITER {
-            self.read_one::<(i64,)>(
-                "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
-                args![],
-            )
-            .await?
-        } else {
-            Some((0,))
-        };
-        if pending.is_none() {
+        let nothing_pending = D::ONE_WRITER
+            && self
+                .read_one::<(i64,)>(
+                    "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
+                    args![],
+                )
+                .await?
+                .is_none();
+        if nothing_pending {
             if self.seen_due(&p.runner_id, now) {
                 self.write_once(
                     TOUCH_RUNNER,
@@ -732,7 +731,7 @@ impl<D: Dialect> SqlStore<D> {
             // Refused, or (MySQL counts changed rows) the same beat twice in one millisecond.
             let row = job_row::<D>(&mut conn, id)
                 .await?
-                .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+                .ok_or_else(|| job_not_found(id))?;
             rows::check_heartbeat(&row, runner_id)?;
         }
         if phase.is_some() {
@@ -781,7 +780,7 @@ impl<D: Dialect> SqlStore<D> {
             .conns
             .begin_then_one::<JobRow>(JOB_LOCKED, args![id])
             .await?;
-        let mut row = row.ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        let mut row = row.ok_or_else(|| job_not_found(id))?;
         let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
                 tx.commit().await?;
@@ -928,15 +927,21 @@ impl<D: Dialect> SqlStore<D> {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<Option<RuntimeNode>> {
-        const BEAT: &str = "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
-             disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, last_heartbeat_at = ?, \
-             updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ?";
-        const BEAT_RETURNING: &str = "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
-             disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, last_heartbeat_at = ?, \
-             updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ? \
-             RETURNING node_name, agent_base_url, gateway_base_url, disk_free_pct, disk_free_bytes, container_count, \
-             enabled, draining, last_heartbeat_at, created_at, (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p \
-             WHERE p.node_name = fun_ai_deploy_runtime_node.node_name) AS placements";
+        macro_rules! beat {
+            () => {
+                "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
+                 disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, \
+                 last_heartbeat_at = ?, updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ?"
+            };
+        }
+        const BEAT: &str = beat!();
+        const BEAT_RETURNING: &str = concat!(
+            beat!(),
+            " RETURNING node_name, agent_base_url, gateway_base_url, disk_free_pct, disk_free_bytes, \
+             container_count, enabled, draining, last_heartbeat_at, created_at, \
+             (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p \
+             WHERE p.node_name = fun_ai_deploy_runtime_node.node_name) AS placements"
+        );
         let since = healthy_since(now, self.policy.node_stale_ms);
         let values = args![
             &hb.agent_base_url,
@@ -956,12 +961,7 @@ impl<D: Dialect> SqlStore<D> {
             if D::UPDATE_RETURNING {
                 one::<D, NodeRow>(&mut conn, BEAT_RETURNING, values).await?
             } else if exec::<D>(&mut conn, BEAT, values).await? == 1 {
-                one::<D, NodeRow>(
-                    &mut conn,
-                    concat!(node_select!(), " WHERE n.node_name = ?"),
-                    args![&hb.node_name],
-                )
-                .await?
+                one::<D, NodeRow>(&mut conn, NODE_BY_NAME, args![&hb.node_name]).await?
             } else {
                 None
             }
@@ -1212,7 +1212,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
             args![id],
         )
         .await?
-        .ok_or_else(|| StoreError::NotFound(format!("job {id} not found")))?;
+        .ok_or_else(|| job_not_found(id))?;
         let mut data = Vec::new();
         if offset < stored {
             let chunks = all::<D, (i64, Vec<u8>)>(
@@ -1318,12 +1318,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>> {
-        let row = self
-            .read_one::<NodeRow>(
-                concat!(node_select!(), " WHERE n.node_name = ?"),
-                args![name],
-            )
-            .await?;
+        let row = self.read_one::<NodeRow>(NODE_BY_NAME, args![name]).await?;
         Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
     }
 
