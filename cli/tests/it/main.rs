@@ -6,13 +6,16 @@
 // the test functions themselves.
 #![allow(clippy::unwrap_used)]
 
+mod app_logs;
 mod check_matrix;
 mod cli;
+mod contexts;
 mod docs;
 mod doctor;
 mod lab;
 mod operator;
 mod pipeline;
+mod scripting;
 mod secrets;
 mod stack;
 mod tmux;

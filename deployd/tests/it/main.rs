@@ -19,3 +19,4 @@ mod metrics;
 mod packaging;
 mod replicas;
 mod runner_protocol;
+mod versions;
