@@ -33,3 +33,25 @@ pub fn println(text: &str) -> std::io::Result<()> {
     out.write_all(b"\n")?;
     out.flush()
 }
+
+/// `-q/--quiet` of a listing command: ids only, one per line, for `xargs` and `while read`.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct QuietArg {
+    /// Print only the ids, one per line, no header (wins over --output)
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+}
+
+/// Prints each id on its own line; nothing at all when there are none.
+pub fn print_ids<I, S>(ids: I) -> std::io::Result<()>
+where
+    I: IntoIterator<Item = S>,
+    S: std::fmt::Display,
+{
+    let mut text = String::new();
+    for id in ids {
+        text.push_str(&id.to_string());
+        text.push('\n');
+    }
+    print(&text)
+}

@@ -6,14 +6,21 @@ use protocol::runner::RunnerHealth;
 
 use crate::ctx::Ctx;
 use crate::exit::Exit;
-use crate::output::{format, json, table};
+use crate::output::{QuietArg, format, json, print_ids, table};
 
 #[derive(Debug, Args)]
-pub struct Cmd {}
+pub struct Cmd {
+    #[command(flatten)]
+    quiet: QuietArg,
+}
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let runners = ctx.admin()?.runners().await?;
+        if self.quiet.quiet {
+            print_ids(runners.iter().map(|r| &r.runner_id))?;
+            return Ok(Exit::Success);
+        }
         if ctx.json() {
             json::print(&runners)?;
             return Ok(Exit::Success);
