@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
+use bollard::container::LogOutput;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings, HostConfig,
     NetworkCreateRequest, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
@@ -16,6 +17,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use protocol::Secret;
+use protocol::agent::LogStream;
 use protocol::failure::FailureCode;
 
 #[derive(Debug, thiserror::Error)]
@@ -215,6 +217,11 @@ pub struct ContainerInfo {
     pub restart_count: i64,
     /// The address on `network`, when attached and running.
     pub ip: Option<String>,
+    /// When it last started and last exited, and whether the kernel killed it for memory
+    /// (from an inspect; a listing does not tell).
+    pub started_at: Option<protocol::Timestamp>,
+    pub finished_at: Option<protocol::Timestamp>,
+    pub oom_killed: Option<bool>,
 }
 
 #[derive(Clone)]
@@ -511,6 +518,43 @@ impl Engine {
         Ok(out)
     }
 
+    /// A container's output as the engine streams it, stdout and stderr apart: the last
+    /// `tail` chunks (all when `None`) written since `since` (Unix seconds), then, with
+    /// `follow`, new output until the container stops. Dropping the stream ends the
+    /// engine's request.
+    pub fn logs_stream(
+        &self,
+        name: &str,
+        tail: Option<u64>,
+        since: Option<i64>,
+        follow: bool,
+    ) -> impl futures_util::Stream<Item = Result<(LogStream, bytes::Bytes), DockerError>> + Send + use<>
+    {
+        let opts = LogsOptions {
+            stdout: true,
+            stderr: true,
+            follow,
+            tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
+            since: since.map_or(0, |s| s.clamp(0, i64::from(i32::MAX)) as i32),
+            ..Default::default()
+        };
+        let name = name.to_string();
+        self.docker
+            .logs(&name, Some(opts))
+            .map(move |item| match item {
+                Ok(LogOutput::StdErr { message }) => Ok((LogStream::Stderr, message)),
+                Ok(
+                    LogOutput::StdOut { message }
+                    | LogOutput::Console { message }
+                    | LogOutput::StdIn { message },
+                ) => Ok((LogStream::Stdout, message)),
+                Err(e) => Err(DockerError::Logs {
+                    name: name.clone(),
+                    message: words(&e).1,
+                }),
+            })
+    }
+
     /// Removes an image; gone already or still used by another container is fine.
     pub async fn remove_image(&self, image: &str) -> Result<bool, DockerError> {
         let opts = RemoveImageOptions {
@@ -651,6 +695,9 @@ fn info_from_inspect(c: ContainerInspectResponse, network: &str) -> ContainerInf
         .unwrap_or_default();
     ContainerInfo {
         restart_count,
+        started_at: engine_time(state.started_at.as_deref()),
+        finished_at: engine_time(state.finished_at.as_deref()),
+        oom_killed: state.oom_killed,
         id: c.id.unwrap_or_default(),
         name: c
             .name
@@ -694,5 +741,14 @@ fn info_from_summary(c: ContainerSummary, network: &str) -> ContainerInfo {
         exit_code: None,
         restart_count: 0,
         ip,
+        started_at: None,
+        finished_at: None,
+        oom_killed: None,
     }
+}
+
+/// A time the engine gave; its zero time (`0001-01-01T00:00:00Z`) means never.
+fn engine_time(text: Option<&str>) -> Option<protocol::Timestamp> {
+    let t = chrono::DateTime::parse_from_rfc3339(text?).ok()?;
+    (chrono::Datelike::year(&t) > 1).then(|| t.with_timezone(&chrono::Utc))
 }

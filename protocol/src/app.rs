@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+use crate::agent::AppStatusAnswer;
 use crate::job::JobStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,4 +80,35 @@ pub struct AppRun {
     #[serde(default)]
     pub recent_images: Vec<DeployedImage>,
     pub updated_at: Timestamp,
+}
+
+/// `GET /admin/apps/{appId}/logs`: which output of the app's container to send. The answer
+/// is NDJSON, one [`crate::agent::AppLogChunk`] a line, streamed as the engine gives it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppLogsQuery {
+    /// The last N lines only (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tail: Option<u64>,
+    /// Only output written at or after this Unix time (seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+    /// Keep the stream open and send new output as it comes.
+    #[serde(default)]
+    pub follow: bool,
+}
+
+/// `GET /admin/apps/{appId}/container`: the app's container as the agent of its node sees
+/// it, and where the public reaches it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppContainer {
+    pub app_id: String,
+    pub node_name: String,
+    pub agent_base_url: String,
+    pub gateway_base_url: String,
+    /// The node's gateway plus the base path the container is routed under.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    pub container: AppStatusAnswer,
 }

@@ -6,7 +6,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppRun;
+use crate::agent::AppLogChunk;
+use crate::app::{AppContainer, AppLogsQuery, AppRun};
 use crate::check::{RunnerChecks, StoredCheckReport};
 use crate::envelope::Envelope;
 use crate::headers;
@@ -484,5 +485,110 @@ impl DeployClient {
             .request(Method::GET, "/admin/audit", Channel::Admin)?
             .query(&[("limit", limit)]);
         self.call(rb).await
+    }
+
+    // ---- an app's container, through the agent of its node (X-Admin-Token) ----
+
+    /// The app's container state on its node, and its public URL.
+    pub async fn app_container(&self, app_id: &str) -> Result<AppContainer, ClientError> {
+        self.call(self.request(
+            Method::GET,
+            &format!("/admin/apps/{app_id}/container"),
+            Channel::Admin,
+        )?)
+        .await
+    }
+
+    /// Opens the output of the app's container; with `follow` the reader keeps yielding
+    /// new output until the container stops or the reader is dropped (which ends the
+    /// request upstream too).
+    pub async fn app_logs(
+        &self,
+        app_id: &str,
+        q: &AppLogsQuery,
+    ) -> Result<AppLogReader, ClientError> {
+        let rb = self
+            .request(
+                Method::GET,
+                &format!("/admin/apps/{app_id}/logs"),
+                Channel::Admin,
+            )?
+            .query(q);
+        let req = rb.build().map_err(|source| ClientError::Transport {
+            url: self.base.clone(),
+            source,
+        })?;
+        let url = req.url().to_string();
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        if !resp.status().is_success() {
+            // The error is an envelope, read as every other answer is.
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap_or_default();
+            return Err(
+                match serde_json::from_slice::<Envelope<serde_json::Value>>(&bytes) {
+                    Ok(env) => ClientError::Api {
+                        status: if env.code != 0 { env.code } else { status },
+                        message: env.message,
+                    },
+                    Err(_) => ClientError::Api {
+                        status,
+                        message: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                    },
+                },
+            );
+        }
+        Ok(AppLogReader {
+            resp,
+            url,
+            buf: Vec::new(),
+        })
+    }
+}
+
+/// The NDJSON answer of [`DeployClient::app_logs`], a chunk at a time.
+pub struct AppLogReader {
+    resp: reqwest::Response,
+    url: String,
+    buf: Vec<u8>,
+}
+
+impl AppLogReader {
+    /// The next chunk of output; `None` when the stream ended.
+    pub async fn next(&mut self) -> Result<Option<AppLogChunk>, ClientError> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=end).collect();
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return serde_json::from_slice(&line)
+                    .map(Some)
+                    .map_err(|e| ClientError::Decode {
+                        url: self.url.clone(),
+                        message: e.to_string(),
+                    });
+            }
+            match self.resp.chunk().await {
+                Ok(Some(bytes)) => self.buf.extend_from_slice(&bytes),
+                Ok(None) if self.buf.iter().all(u8::is_ascii_whitespace) => return Ok(None),
+                Ok(None) => {
+                    // A last line without its newline.
+                    self.buf.push(b'\n');
+                }
+                Err(source) => {
+                    return Err(ClientError::Transport {
+                        url: self.url.clone(),
+                        source,
+                    });
+                }
+            }
+        }
     }
 }

@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use protocol::agent::{AgentAppRef, AgentError, DeployAppRequest, StopAppAnswer};
+use protocol::agent::{
+    AgentAppRef, AgentError, AppLogChunk, DeployAppRequest, LogStream, StopAppAnswer,
+};
 use protocol::failure::FailureCode;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -230,18 +232,94 @@ async fn status(
 
 #[derive(Deserialize)]
 struct LogsQuery {
-    tail: Option<u32>,
+    /// The last N lines (all when absent in NDJSON, 100 in the old JSON answer).
+    tail: Option<u64>,
+    /// Unix seconds: only output written since then.
+    since: Option<i64>,
+    #[serde(default)]
+    follow: bool,
+    /// `json` (the old agent's answer, whole) or `ndjson` (streamed); `follow` streams.
+    format: Option<String>,
 }
 
+/// `GET /agent/apps/{appId}/logs`: the serving container's stdout and stderr. The old
+/// answer `{appId, containerName, logs}` unless asked for NDJSON (one
+/// [`AppLogChunk`] a line, sent as the engine gives it, to the end of the output or, with
+/// `follow`, until the container stops or the caller goes away).
 async fn logs(
     State(rt): St,
     _: RuntimeToken,
     Path(app_id): Path<String>,
     q: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
+
     let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
-    let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
-    Ok(axum::Json(rt.logs(&app_id, tail).await?).into_response())
+    let ndjson = match q.format.as_deref() {
+        None => q.follow,
+        Some("ndjson") => true,
+        Some("json") if q.follow => {
+            return Err(refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "follow streams its answer: ask for format=ndjson".into(),
+            ));
+        }
+        Some("json") => false,
+        Some(other) => {
+            return Err(refused(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("format {other:?}: one of json, ndjson"),
+            ));
+        }
+    };
+    if !ndjson {
+        let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
+        let (name, mut stream) = rt.logs(&app_id, Some(tail), q.since, false).await?;
+        let mut text = String::new();
+        while let Some(item) = stream.next().await {
+            let (_, bytes) = item.map_err(RuntimeError::from)?;
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        return Ok(axum::Json(
+            serde_json::json!({ "appId": app_id, "containerName": name, "logs": text }),
+        )
+        .into_response());
+    }
+    let (name, stream) = rt.logs(&app_id, q.tail, q.since, q.follow).await?;
+    tracing::debug!(app = %app_id, container = %name, follow = q.follow, "logs");
+    let line = |chunk: AppLogChunk| {
+        let mut v = serde_json::to_vec(&chunk).unwrap_or_default();
+        v.push(b'\n');
+        Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(v))
+    };
+    // A failure of the engine mid-stream is the last line, saying so.
+    let body = stream
+        .map(|item| match item {
+            Ok((stream, bytes)) => (
+                AppLogChunk {
+                    stream,
+                    text: String::from_utf8_lossy(&bytes).into_owned(),
+                },
+                false,
+            ),
+            Err(e) => (
+                AppLogChunk {
+                    stream: LogStream::Error,
+                    text: e.to_string(),
+                },
+                true,
+            ),
+        })
+        .scan(false, move |ended, (chunk, last)| {
+            let item = (!*ended).then(|| line(chunk));
+            *ended = last;
+            std::future::ready(item)
+        });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// A body announced larger than the limit is refused from the head alone.

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::agent::AppStatusAnswer;
+use protocol::agent::{AppStatusAnswer, LogStream};
 use protocol::check::CheckReport;
 use protocol::client::DeployClient;
 use protocol::failure::FailureCode;
@@ -243,49 +243,85 @@ impl Runtime {
         app_id: &str,
     ) -> Result<AppStatusAnswer, RuntimeError> {
         check_ids(user_id, app_id)?;
-        let routed = self
-            .gateway
-            .route_of(app_id)
-            .map(|(_, b)| b.container.clone());
-        let cs = self.app_containers(app_id).await?;
-        let current = routed
-            .and_then(|n| cs.iter().find(|c| c.name == n))
-            .or_else(|| cs.first());
-        Ok(match current {
-            Some(c) => AppStatusAnswer {
-                app_id: app_id.to_string(),
-                container_name: Some(c.name.clone()),
-                exists: true,
-                running: c.running,
-                image: Some(c.image.clone()),
-                port: c.labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
-            },
-            None => AppStatusAnswer {
+        let Some(listed) = self.serving_container(app_id).await? else {
+            return Ok(AppStatusAnswer {
                 app_id: app_id.to_string(),
                 container_name: None,
                 exists: false,
                 running: false,
                 image: None,
                 port: None,
-            },
+                state: None,
+                restart_count: None,
+                started_at: None,
+                last_exit_code: None,
+                last_exit_at: None,
+                oom_killed: None,
+                base_path: None,
+            });
+        };
+        // A listing does not tell restarts and exits; an inspect does. Gone in between:
+        // what the listing said.
+        let c = self
+            .engine
+            .inspect(&listed.name, &self.settings.network)
+            .await?
+            .unwrap_or(listed);
+        // While it runs the engine reports exit code 0 whatever the last exit was.
+        let exited = !c.running && c.finished_at.is_some();
+        Ok(AppStatusAnswer {
+            app_id: app_id.to_string(),
+            container_name: Some(c.name.clone()),
+            exists: true,
+            running: c.running,
+            image: Some(c.image.clone()),
+            port: c.labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
+            state: Some(c.status.clone()).filter(|s| !s.is_empty()),
+            restart_count: Some(c.restart_count),
+            started_at: c.started_at,
+            last_exit_code: c.exit_code.filter(|_| exited),
+            last_exit_at: c.finished_at,
+            oom_killed: c.oom_killed.filter(|_| exited),
+            base_path: c.labels.get(LABEL_BASE_PATH).cloned(),
         })
     }
 
-    pub async fn logs(&self, app_id: &str, tail: u32) -> Result<serde_json::Value, RuntimeError> {
-        protocol::validate::id(app_id).map_err(|m| RuntimeError::BadInput(format!("appId {m}")))?;
+    /// The app's container that serves (the routed one), else its newest.
+    async fn serving_container(&self, app_id: &str) -> Result<Option<ContainerInfo>, RuntimeError> {
         let routed = self
             .gateway
             .route_of(app_id)
             .map(|(_, b)| b.container.clone());
-        let cs = self.app_containers(app_id).await?;
-        let c = routed
-            .and_then(|n| cs.iter().find(|c| c.name == n).cloned())
-            .or_else(|| cs.first().cloned())
-            .ok_or_else(|| {
-                RuntimeError::NotFound(format!("app {app_id} has no container on this node"))
-            })?;
-        let text = self.engine.logs_tail(&c.name, tail).await?;
-        Ok(serde_json::json!({ "appId": app_id, "containerName": c.name, "logs": text }))
+        let mut cs = self.app_containers(app_id).await?;
+        let at = routed
+            .and_then(|n| cs.iter().position(|c| c.name == n))
+            .unwrap_or(0);
+        Ok((at < cs.len()).then(|| cs.swap_remove(at)))
+    }
+
+    /// The output of the app's serving container as the engine streams it (see
+    /// [`Engine::logs_stream`]), and the container's name.
+    pub async fn logs(
+        &self,
+        app_id: &str,
+        tail: Option<u64>,
+        since: Option<i64>,
+        follow: bool,
+    ) -> Result<
+        (
+            String,
+            impl futures_util::Stream<Item = Result<(LogStream, bytes::Bytes), DockerError>>
+            + Send
+            + use<>,
+        ),
+        RuntimeError,
+    > {
+        protocol::validate::id(app_id).map_err(|m| RuntimeError::BadInput(format!("appId {m}")))?;
+        let c = self.serving_container(app_id).await?.ok_or_else(|| {
+            RuntimeError::NotFound(format!("app {app_id} has no container on this node"))
+        })?;
+        let stream = self.engine.logs_stream(&c.name, tail, since, follow);
+        Ok((c.name, stream))
     }
 
     /// Running app containers of this node.

@@ -62,6 +62,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/runners", get(admin::runners))
         .route("/admin/apps", get(admin::apps))
         .route("/admin/apps/{app_id}", get(admin::app))
+        .route("/admin/apps/{app_id}/{view}", get(apps::on_node))
         .route("/admin/audit", get(admin::audit_route))
         .route("/admin/jobs", get(jobs::list::<true>))
         .route("/admin/jobs/{id}", get(jobs::get::<true>))
