@@ -18,7 +18,39 @@ struct Run {
 }
 
 async fn functl(cwd: &std::path::Path, args: &[&str]) -> Run {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_functl"))
+    run(tokio::process::Command::new(env!("CARGO_BIN_EXE_functl")), cwd, args).await
+}
+
+/// As root, functl runs in a mount namespace of its own where every busybox of the machine
+/// reads as an empty file: the demo must need nothing but Docker and the build.
+async fn functl_without_busybox(cwd: &std::path::Path, args: &[&str]) -> Run {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !root {
+        eprintln!("not root: busybox stays visible to functl up --demo");
+        return functl(cwd, args).await;
+    }
+    let mut cmd = tokio::process::Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-ec",
+        "for b in /bin/busybox /usr/bin/busybox /sbin/busybox /usr/sbin/busybox; do \
+           if [ -e \"$b\" ]; then mount --bind /dev/null \"$b\"; fi; done; \
+         if [ -s /bin/busybox ] || [ -s /usr/bin/busybox ]; then echo busybox still visible >&2; exit 99; fi; \
+         exec \"$0\" \"$@\"",
+        env!("CARGO_BIN_EXE_functl"),
+    ]);
+    run(cmd, cwd, args).await
+}
+
+async fn run(mut cmd: tokio::process::Command, cwd: &std::path::Path, args: &[&str]) -> Run {
+    let out = cmd
         .current_dir(cwd)
         .args(args)
         .env_clear()
@@ -50,7 +82,6 @@ async fn up_demo_serves_the_example_page_and_down_stops_only_what_up_started() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (dp, ap, gp) = (free_port(), free_port(), free_port());
-    let busybox = std::env::var("FUNAI_TEST_BUSYBOX").unwrap_or_else(|_| "/bin/busybox".into());
     let ports = [
         "--deployd-port".to_string(),
         dp.to_string(),
@@ -59,9 +90,9 @@ async fn up_demo_serves_the_example_page_and_down_stops_only_what_up_started() {
         "--gateway-port".to_string(),
         gp.to_string(),
     ];
-    let mut args: Vec<&str> = vec!["up", "--demo", "--busybox", &busybox];
+    let mut args: Vec<&str> = vec!["up", "--demo"];
     args.extend(ports.iter().map(String::as_str));
-    let run = functl(dir.path(), &args).await;
+    let run = functl_without_busybox(dir.path(), &args).await;
     assert_eq!(
         run.code, 0,
         "stdout:\n{}\nstderr:\n{}",
@@ -153,4 +184,91 @@ async fn up_demo_serves_the_example_page_and_down_stops_only_what_up_started() {
     let down = functl(dir.path(), &["down"]).await;
     assert_eq!(down.code, 0);
     assert!(down.stdout.contains("nothing to stop"), "{}", down.stdout);
+
+    // The node keeps its identity across down and up: one node, the same name.
+    let node = std::fs::read_to_string(dir.path().join(".funai/node-name")).unwrap();
+    let node = node.trim().to_string();
+    let up = |extra: &'static [&'static str]| {
+        let mut a: Vec<String> = vec!["up".into()];
+        a.extend(ports.iter().cloned());
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let up_args = up(&[]);
+    let up_args: Vec<&str> = up_args.iter().map(String::as_str).collect();
+    let again = functl(dir.path(), &up_args).await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(node_names(dir.path(), &cfg).await, vec![node.clone()]);
+
+    // A daemon killed behind the stack's back: the next `up` says the stack was stale,
+    // stops what is left and starts afresh.
+    let state = std::fs::read_to_string(dir.path().join(".funai/stack.toml")).unwrap();
+    let deployd_pid = state
+        .split("[[daemons]]")
+        .find(|d| d.contains("name = \"deployd\""))
+        .and_then(|d| d.lines().find_map(|l| l.strip_prefix("pid = ")))
+        .unwrap()
+        .trim()
+        .to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &deployd_pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let stale = functl(dir.path(), &up_args).await;
+    assert_eq!(stale.code, 0, "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("was stale: deployd not running")
+            && stale.stderr.contains("stopped agentd"),
+        "{}",
+        stale.stderr
+    );
+    assert_eq!(node_names(dir.path(), &cfg).await, vec![node.clone()]);
+
+    // A node an earlier functl registered under another name is removed, so no deploy is
+    // placed on it.
+    let down = functl(dir.path(), &["down"]).await;
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    std::fs::write(dir.path().join(".funai/node-name"), "local-renamed\n").unwrap();
+    let renamed = functl(dir.path(), &up_args).await;
+    assert_eq!(renamed.code, 0, "{}", renamed.stderr);
+    assert!(
+        renamed
+            .stderr
+            .contains(&format!("removed runtime node {node} (left by an earlier stack")),
+        "{}",
+        renamed.stderr
+    );
+    assert_eq!(
+        node_names(dir.path(), &cfg).await,
+        vec!["local-renamed".to_string()]
+    );
+    let down = functl(dir.path(), &["down"]).await;
+    assert_eq!(down.code, 0, "{}", down.stderr);
+}
+
+/// The runtime nodes deployd lists, by name.
+async fn node_names(cwd: &std::path::Path, cfg: &std::path::Path) -> Vec<String> {
+    let list = functl(
+        cwd,
+        &[
+            "--config",
+            cfg.to_str().unwrap_or_default(),
+            "-o",
+            "json",
+            "nodes",
+            "list",
+        ],
+    )
+    .await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let mut names: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["nodeName"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }

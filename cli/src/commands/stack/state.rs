@@ -13,6 +13,11 @@ pub struct Daemon {
     pub binary: PathBuf,
     pub config: PathBuf,
     pub log: PathBuf,
+    /// When the process started (clock ticks after boot, from `/proc/PID/stat`): with the
+    /// pid, who it is; a recycled pid has another start time. Absent in state files of
+    /// older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,8 +59,13 @@ impl Stack {
 }
 
 impl Daemon {
-    /// Alive and still the program `up` started (a recycled pid is not ours).
+    /// Alive and still the process `up` started: same pid and start time, not a zombie (a
+    /// recycled pid is not ours). State files without a start time fall back to the binary
+    /// and config the process runs.
     pub fn alive(&self) -> bool {
+        if let Some(started) = self.started {
+            return proc_stat(self.pid).is_some_and(|(state, t)| t == started && state != 'Z');
+        }
         let exe = std::fs::read_link(format!("/proc/{}/exe", self.pid)).ok();
         let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.pid)).unwrap_or_default();
         let cmdline = String::from_utf8_lossy(&cmdline);
@@ -85,6 +95,18 @@ impl Daemon {
         }
         Ok(true)
     }
+}
+
+/// A process's state letter and start time (clock ticks after boot) from `/proc/PID/stat`.
+pub fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the
+    // last ')'. The start time is field 22 of the line, the 20th after the comm.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let started = fields.nth(18)?.parse().ok()?;
+    Some((state, started))
 }
 
 fn signal(pid: u32, sig: &str) -> anyhow::Result<()> {

@@ -10,7 +10,7 @@ use protocol::Secret;
 use protocol::client::DeployClient;
 use protocol::job::{CreateJobRequest, JobPayload, JobType};
 
-use super::state::{Daemon, Stack, find_binary};
+use super::state::{Daemon, Stack, find_binary, proc_stat};
 use crate::ctx::Ctx;
 use crate::exit::Exit;
 use crate::output;
@@ -38,9 +38,6 @@ pub struct Cmd {
     /// The gateway's port on 127.0.0.1 (apps at /runtime/{appId}/)
     #[arg(long, default_value_t = 8080, value_name = "PORT")]
     gateway_port: u16,
-    /// Static busybox copied into the demo app [default: /bin/busybox]
-    #[arg(long, value_name = "PATH")]
-    busybox: Option<PathBuf>,
 }
 
 fn secret() -> String {
@@ -82,16 +79,35 @@ impl Cmd {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", self.dir.display()))?;
         let dir = self.dir.canonicalize()?;
-        let stack = match Stack::load(&dir)? {
+        let (stack, mut children) = match Stack::load(&dir)? {
             Some(s) if s.daemons.iter().all(Daemon::alive) => {
                 eprintln!("the stack in {} is already up", dir.display());
-                s
+                (s, Vec::new())
             }
             Some(s) => {
-                // Half up: stop what is left, then start afresh.
+                // Stale (a reboot, a killed daemon): stop what is left, then start afresh.
+                let gone: Vec<&str> = s
+                    .daemons
+                    .iter()
+                    .filter(|d| !d.alive())
+                    .map(|d| d.name.as_str())
+                    .collect();
+                let mut stopped = Vec::new();
                 for d in &s.daemons {
-                    d.stop(Duration::from_secs(10))?;
+                    if d.stop(Duration::from_secs(10))? {
+                        stopped.push(format!("{} (pid {})", d.name, d.pid));
+                    }
                 }
+                eprintln!(
+                    "the stack in {} was stale: {} not running{}; starting it afresh",
+                    dir.display(),
+                    gone.join(" and "),
+                    if stopped.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", stopped {}", stopped.join(", "))
+                    }
+                );
                 self.start(&dir).await?
             }
             None => self.start(&dir).await?,
@@ -101,7 +117,9 @@ impl Cmd {
         let client = DeployClient::new(&stack.deploy_url)
             .deploy_secret(Some(cfg.deploy_secret.clone()))
             .admin_token(Some(cfg.admin_token.clone()));
-        wait_ready(&client, &stack).await?;
+        wait_ready(&client, &stack, &mut children).await?;
+        drop(children);
+        forget_ghost_nodes(&client, &stack).await?;
         if !ctx.json() {
             output::println(&format!(
                 "stack up in {}\n  deployd  {}\n  agentd   {} (runner local-runner, node {})\n  gateway  {}\n  logs     {}\nuse it:   export FUNCTL_CONFIG={}",
@@ -123,7 +141,7 @@ impl Cmd {
         self.demo(&client, &stack, ctx).await
     }
 
-    async fn start(&self, dir: &Path) -> anyhow::Result<Stack> {
+    async fn start(&self, dir: &Path) -> anyhow::Result<(Stack, Vec<Started>)> {
         port_free(self.deployd_port, "--deployd-port")?;
         port_free(self.agent_port, "--agent-port")?;
         port_free(self.gateway_port, "--gateway-port")?;
@@ -134,7 +152,7 @@ impl Cmd {
         }
         let (deploy, runner, node, admin, runtime) =
             (secret(), secret(), secret(), secret(), secret());
-        let node_name = format!("local-{}", &secret()[..6]);
+        let node_name = node_identity(dir)?;
         let deploy_url = format!("http://127.0.0.1:{}", self.deployd_port);
         let agent_url = format!("http://127.0.0.1:{}", self.agent_port);
         let gateway_url = format!("http://127.0.0.1:{}", self.gateway_port);
@@ -173,7 +191,11 @@ impl Cmd {
                 functl_cfg.deploy_url
             ),
         )?;
-        let spawn = |name: &str, bin: &Path, args: &[&str], cfg: &Path| -> anyhow::Result<Daemon> {
+        let spawn = |name: &str,
+                     bin: &Path,
+                     args: &[&str],
+                     cfg: &Path|
+         -> anyhow::Result<(Daemon, Started)> {
             use std::os::unix::process::CommandExt;
             let log = dir.join("logs").join(format!("{name}.log"));
             let out = std::fs::OpenOptions::new()
@@ -192,16 +214,18 @@ impl Cmd {
                 .process_group(0)
                 .spawn()
                 .map_err(|e| anyhow::anyhow!("cannot start {}: {e}", bin.display()))?;
-            Ok(Daemon {
+            let daemon = Daemon {
                 name: name.to_string(),
                 pid: child.id(),
                 binary: bin.canonicalize()?,
                 config: cfg.to_path_buf(),
                 log,
-            })
+                started: proc_stat(child.id()).map(|(_, t)| t),
+            };
+            Ok((daemon, (name.to_string(), child)))
         };
-        let d = spawn("deployd", &deployd_bin, &["serve"], &deployd_cfg)?;
-        let a = spawn("agentd", &agentd_bin, &["run"], &agentd_cfg)?;
+        let (d, dc) = spawn("deployd", &deployd_bin, &["serve"], &deployd_cfg)?;
+        let (a, ac) = spawn("agentd", &agentd_bin, &["run"], &agentd_cfg)?;
         let stack = Stack {
             dir: dir.to_path_buf(),
             deploy_url,
@@ -212,36 +236,13 @@ impl Cmd {
             daemons: vec![d, a],
         };
         stack.save()?;
-        Ok(stack)
+        Ok((stack, vec![dc, ac]))
     }
 
     async fn demo(&self, client: &DeployClient, stack: &Stack, ctx: &Ctx) -> anyhow::Result<Exit> {
-        let busybox = match &self.busybox {
-            Some(b) => b.clone(),
-            None => ["/bin/busybox", "/usr/bin/busybox"]
-                .iter()
-                .map(PathBuf::from)
-                .find(|p| p.is_file())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "the demo needs a static busybox: apt-get install busybox-static"
-                    )
-                })?,
-        };
-        let bb = std::fs::read(&busybox)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", busybox.display()))?;
-        if bb
-            .windows(10)
-            .take(8192)
-            .any(|w| w == b"ld-linux-x" || w == b"/lib/ld-mu")
-        {
-            anyhow::bail!(
-                "{} is dynamically linked and cannot run in an image FROM scratch: apt-get install busybox-static",
-                busybox.display()
-            );
-        }
+        let server = find_binary("funai-hello")?;
         let repo = stack.dir.join("demo").join("hello-app");
-        write_demo_repo(&repo, &bb)?;
+        write_demo_repo(&repo, &server)?;
         let url = format!("file://{}", repo.display());
         let job = client
             .create_job(&CreateJobRequest {
@@ -276,17 +277,38 @@ impl Cmd {
     }
 }
 
-/// The demo's Git repository: examples/hello-app plus busybox, committed on `main`.
-fn write_demo_repo(repo: &Path, busybox: &[u8]) -> anyhow::Result<()> {
+/// The demo's Git repository, committed on `main`: examples/hello-app, and under `rootfs/`
+/// the demo's web server (`funai-hello`, built with functl) with the shared libraries it
+/// loads, at the paths where it looks for them, so the image needs no base image.
+fn write_demo_repo(repo: &Path, server: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(repo.join("www"))?;
     std::fs::write(repo.join("Dockerfile"), HELLO_DOCKERFILE)?;
     std::fs::write(repo.join("www").join("index.html"), HELLO_INDEX)?;
     std::fs::write(repo.join(".dockerignore"), HELLO_DOCKERIGNORE)?;
     std::fs::write(repo.join("README.md"), HELLO_README)?;
-    let bb = repo.join("busybox");
-    std::fs::write(&bb, busybox)?;
-    std::fs::set_permissions(&bb, std::fs::Permissions::from_mode(0o755))?;
+    // A demo repository written by an older functl held a busybox.
+    let _ = std::fs::remove_file(repo.join("busybox"));
+    let rootfs = repo.join("rootfs");
+    if rootfs.exists() {
+        std::fs::remove_dir_all(&rootfs)?;
+    }
+    let mut files = vec![(server.to_path_buf(), PathBuf::from("/bin/funai-hello"))];
+    files.extend(
+        shared_libraries(server)?
+            .into_iter()
+            .map(|l| (l.clone(), l)),
+    );
+    for (from, to) in files {
+        let dest = rootfs.join(to.strip_prefix("/").unwrap_or(&to));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(&from, &dest).map_err(|e| {
+            anyhow::anyhow!("cannot copy {} into the demo app: {e}", from.display())
+        })?;
+        std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))?;
+    }
     let git = |args: &[&str]| -> anyhow::Result<()> {
         let out = std::process::Command::new("git")
             .current_dir(repo)
@@ -318,8 +340,93 @@ fn write_demo_repo(repo: &Path, busybox: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The shared libraries `bin` loads (its ELF interpreter included), as `ldd` lists them;
+/// none for a static binary.
+fn shared_libraries(bin: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let out = std::process::Command::new("ldd")
+        .arg(bin)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run ldd on {}: {e}", bin.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        // "not a dynamic executable": nothing to carry.
+        return Ok(Vec::new());
+    }
+    let mut libs = Vec::new();
+    for line in text.lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)", "/lib64/ld-linux-x86-64.so.2 (0x…)",
+        // "linux-vdso.so.1 (0x…)" (in the kernel, nothing to copy).
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            libs.push(PathBuf::from(p));
+        } else if line.contains("not found") {
+            anyhow::bail!(
+                "{} needs a library that is missing: {}",
+                bin.display(),
+                line.trim()
+            );
+        }
+    }
+    Ok(libs)
+}
+
+/// The runtime node's name in this directory: made once, kept across `down` and `up`, so
+/// deployd's record of the node (and the apps placed on it) stays the same node.
+fn node_identity(dir: &Path) -> anyhow::Result<String> {
+    let file = dir.join("node-name");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        let name = text.trim();
+        let valid = name.len() <= 64
+            && !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if valid {
+            return Ok(name.to_string());
+        }
+        eprintln!(
+            "{} holds no valid node name: making a new one",
+            file.display()
+        );
+    }
+    let name = format!("local-{}", &secret()[..6]);
+    std::fs::write(&file, format!("{name}\n"))
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+    Ok(name)
+}
+
+/// Runtime nodes that earlier stacks in this directory registered under other names (up to
+/// now each `up` made a new one): removed, so no deploy is placed on a node that is gone.
+async fn forget_ghost_nodes(client: &DeployClient, stack: &Stack) -> anyhow::Result<()> {
+    for node in client.list_nodes().await? {
+        if node.node_name == stack.node_name || !node.node_name.starts_with("local-") {
+            continue;
+        }
+        client.remove_node(&node.node_name, true).await?;
+        eprintln!(
+            "removed runtime node {} (left by an earlier stack in {}; this stack's node is {})",
+            node.node_name,
+            stack.dir.display(),
+            stack.node_name
+        );
+    }
+    Ok(())
+}
+
+/// A daemon this `up` started: its name and the handle on the process.
+type Started = (String, std::process::Child);
+
 /// deployd answers, the runtime node heartbeated, the runner claims.
-async fn wait_ready(client: &DeployClient, stack: &Stack) -> anyhow::Result<()> {
+/// The daemons this `up` started are watched through their handles (an exit is seen at
+/// once, with its status); those of a stack already up through their pid and start time.
+async fn wait_ready(
+    client: &DeployClient,
+    stack: &Stack,
+    started: &mut [Started],
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let fail = |what: &str| {
         let logs: Vec<String> = stack
@@ -330,9 +437,16 @@ async fn wait_ready(client: &DeployClient, stack: &Stack) -> anyhow::Result<()> 
         anyhow::anyhow!("the stack did not come up: {what}\n{}", logs.join("\n"))
     };
     loop {
-        for d in &stack.daemons {
-            if !d.alive() {
-                return Err(fail(&format!("{} exited", d.name)));
+        if started.is_empty() {
+            for d in &stack.daemons {
+                if !d.alive() {
+                    return Err(fail(&format!("{} is not running", d.name)));
+                }
+            }
+        }
+        for (name, child) in started.iter_mut() {
+            if let Some(status) = child.try_wait()? {
+                return Err(fail(&format!("{name} exited ({status})")));
             }
         }
         let node_up = client
