@@ -31,6 +31,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "TOKEN")]
     pub admin_token: Option<String>,
 
+    /// The estate to talk to: a [contexts.NAME] table of the config file [default: the file's
+    /// current_context]
+    #[arg(long, global = true, env = "FUNCTL_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+
     /// Output format: tables for people, JSON for scripts
     #[arg(
         short = 'o',
@@ -47,14 +52,15 @@ pub struct Ctx {
     pub output: OutputFormat,
     /// Colours in tables: stdout is a terminal and `NO_COLOR` is not set.
     pub styled: bool,
-    file: ConfigFile,
+    pub file: ConfigFile,
     client: DeployClient,
 }
 
 impl Ctx {
     pub fn new(args: GlobalArgs) -> anyhow::Result<Ctx> {
         let home = std::env::var_os("HOME").map(PathBuf::from);
-        let file = ConfigFile::resolve(args.config, home);
+        let xdg = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from);
+        let file = ConfigFile::resolve(args.config, home, xdg);
         let config = Config::load(
             &file,
             std::env::vars(),
@@ -62,6 +68,7 @@ impl Ctx {
                 deploy_url: args.deploy_url,
                 deploy_secret: args.deploy_secret,
                 admin_token: args.admin_token,
+                context: args.context,
             },
         )?;
         let client = DeployClient::new(config.deploy_url.trim())

@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod check;
+pub mod context;
 pub mod deploy;
 pub mod docs;
 pub mod doctor;
@@ -50,6 +51,9 @@ pub enum Command {
     Down(stack::down::Cmd),
     /// The local stack's processes, addresses and apps
     Status(stack::status::Cmd),
+    /// The estates of the config file ([contexts.NAME]): list them, pick the current one
+    #[command(subcommand)]
+    Context(context::Cmd),
     /// Print the completion script for a shell (bash, zsh, fish, powershell, elvish)
     Completions(docs::Completions),
     /// Write completions/ and man/ under a repository root (used to refresh the committed files)
@@ -72,6 +76,7 @@ impl Command {
             Command::Up(cmd) => cmd.run(ctx).await,
             Command::Down(cmd) => cmd.run(ctx).await,
             Command::Status(cmd) => cmd.run(ctx).await,
+            Command::Context(cmd) => cmd.run(ctx).await,
             Command::Completions(cmd) => cmd.run(ctx).await,
             Command::GenerateDocs(cmd) => cmd.run(ctx).await,
         }
