@@ -18,7 +18,12 @@ struct Run {
 }
 
 async fn functl(cwd: &std::path::Path, args: &[&str]) -> Run {
-    run(tokio::process::Command::new(env!("CARGO_BIN_EXE_functl")), cwd, args).await
+    run(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_functl")),
+        cwd,
+        args,
+    )
+    .await
 }
 
 /// As root, functl runs in a mount namespace of its own where every busybox of the machine
@@ -233,9 +238,9 @@ async fn up_demo_serves_the_example_page_and_down_stops_only_what_up_started() {
     let renamed = functl(dir.path(), &up_args).await;
     assert_eq!(renamed.code, 0, "{}", renamed.stderr);
     assert!(
-        renamed
-            .stderr
-            .contains(&format!("removed runtime node {node} (left by an earlier stack")),
+        renamed.stderr.contains(&format!(
+            "removed runtime node {node} (left by an earlier stack"
+        )),
         "{}",
         renamed.stderr
     );
@@ -271,4 +276,47 @@ async fn node_names(cwd: &std::path::Path, cfg: &std::path::Path) -> Vec<String>
         .collect();
     names.sort();
     names
+}
+
+/// A daemon that exits at start (agentd without an engine) is named with its exit status and
+/// its log, and what `up` started is stopped again (a second `up` is not needed to free the
+/// ports). No Docker needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_that_exits_at_start_is_named_with_its_log_and_nothing_is_left_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dp, ap, gp) = (free_port(), free_port(), free_port());
+    let (dp_s, ap_s, gp_s) = (dp.to_string(), ap.to_string(), gp.to_string());
+    let args = [
+        "up",
+        "--deployd-port",
+        &dp_s,
+        "--agent-port",
+        &ap_s,
+        "--gateway-port",
+        &gp_s,
+    ];
+    // `run` clears the environment: `env` puts DOCKER_HOST back for functl and its daemons.
+    let mut cmd = tokio::process::Command::new("env");
+    cmd.args([
+        "DOCKER_HOST=unix:///nonexistent/docker.sock",
+        env!("CARGO_BIN_EXE_functl"),
+    ]);
+    let run = run(cmd, dir.path(), &args).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("agentd exited (exit status: 1)")
+            && run.stderr.contains("cannot reach the Docker engine")
+            && run.stderr.contains("/nonexistent/docker.sock"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("stopped deployd again"),
+        "{}",
+        run.stderr
+    );
+    // deployd's port is free again, and there is no stack left to stop.
+    std::net::TcpListener::bind(("127.0.0.1", dp)).unwrap();
+    let down = functl(dir.path(), &["down"]).await;
+    assert!(down.stdout.contains("nothing to stop"), "{}", down.stdout);
 }

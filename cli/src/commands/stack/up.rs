@@ -117,7 +117,27 @@ impl Cmd {
         let client = DeployClient::new(&stack.deploy_url)
             .deploy_secret(Some(cfg.deploy_secret.clone()))
             .admin_token(Some(cfg.admin_token.clone()));
-        wait_ready(&client, &stack, &mut children).await?;
+        if let Err(e) = wait_ready(&client, &stack, &mut children).await {
+            if children.is_empty() {
+                return Err(e);
+            }
+            // What this `up` started goes again: no half stack holding the ports.
+            let mut stopped = Vec::new();
+            for d in &stack.daemons {
+                if d.stop(Duration::from_secs(10))? {
+                    stopped.push(d.name.as_str());
+                }
+            }
+            let _ = std::fs::remove_file(Stack::path(&stack.dir));
+            if stopped.is_empty() {
+                return Err(e);
+            }
+            return Err(e.context(format!(
+                "stopped {} again; logs stay in {}",
+                stopped.join(" and "),
+                stack.dir.join("logs").display()
+            )));
+        }
         drop(children);
         forget_ghost_nodes(&client, &stack).await?;
         if !ctx.json() {
