@@ -43,11 +43,17 @@ for db in mysql postgres; do
     db_status=${PIPESTATUS[0]}
     ((db_status == 0)) || status=$db_status
 done
+# The .deb packages from the debug binaries built above: lintian, dpkg -i, use, purge.
+log "scripts/test-packages.sh"
+scripts/test-packages.sh
+pkg_status=$? # 77: skipped (not root, outside CI), and said so
+((pkg_status == 0 || pkg_status == 77)) || status=$pkg_status
 set -e
 read -r passed failed < <(awk '/^test result:/ {
     for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i }
 } END { print p + 0, f + 0 }' "$out")
 rm -f "$out"
+if ((pkg_status == 0)); then passed=$((passed + 1)); elif ((pkg_status != 77)); then failed=$((failed + 1)); fi
 echo
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit "$status"
