@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(
     name = "agentd",
-    version,
+    version = env!("FUNAI_VERSION"),
     about = "Node daemon of the Fun AI Studio release path (runner and runtime roles)"
 )]
 struct Cli {

@@ -42,7 +42,9 @@ pub fn log_filter() -> tracing_subscriber::EnvFilter {
 }
 
 /// `{name}.1` and a page per visible subcommand (`{name}-{sub}.1`) into `dir`, each ending
-/// with `exit_status` (a roff `.SH "EXIT STATUS"` section).
+/// with `exit_status` (a roff `.SH "EXIT STATUS"` section). The pages carry the package
+/// version without the commit (`0.1.0`, not `0.1.0 (2657bbe)`): they are committed, and a
+/// commit must not make them drift.
 pub fn write_man_pages(
     cmd: clap::Command,
     name: &str,
@@ -50,6 +52,13 @@ pub fn write_man_pages(
     exit_status: &str,
 ) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let cmd = match cmd.get_version() {
+        Some(v) => {
+            let plain = v.split(" (").next().unwrap_or(v).to_string();
+            cmd.version(plain)
+        }
+        None => cmd,
+    };
     let mut pages = vec![(name.to_string(), cmd.clone())];
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let page = format!("{name}-{}", sub.get_name());

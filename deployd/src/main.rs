@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 #[derive(Parser)]
 #[command(
     name = "deployd",
-    version,
+    version = env!("FUNAI_VERSION"),
     about = "Control plane of the Fun AI Studio release path"
 )]
 struct Cli {

@@ -128,3 +128,32 @@ fn every_man_page_renders_and_lists_the_exit_codes() {
         assert!(text.contains("EXIT STATUS"), "{p} lacks the exit codes");
     }
 }
+
+/// `--version` names the commit functl was built from; the committed man pages keep the
+/// plain package version, so that a commit does not make them drift.
+#[test]
+fn version_names_the_commit_and_man_pages_do_not() {
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown commit".to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_functl"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("functl {} ({commit})\n", env!("CARGO_PKG_VERSION"))
+    );
+    let page = std::fs::read_to_string(root().join("man/functl.1")).unwrap_or_default();
+    assert!(
+        page.contains(&format!("\"functl {}\"", env!("CARGO_PKG_VERSION"))),
+        "{page}"
+    );
+    assert!(!page.contains(&commit), "{page}");
+}

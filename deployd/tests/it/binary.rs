@@ -224,3 +224,29 @@ fn a_database_refusing_this_host_names_the_grant_to_run() {
         "the password leaked:\n{err}"
     );
 }
+
+/// The commit the tests' checkout is at, as `--version` should name it.
+fn checkout_commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown commit".to_string())
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "deployd {} ({})\n",
+            env!("CARGO_PKG_VERSION"),
+            checkout_commit()
+        )
+    );
+}
