@@ -234,6 +234,7 @@ pub(crate) fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
         disk_free_bytes: (spread + 1) * 1_000_000_000 - round as i64,
         container_count: spread % 40,
         checks: None,
+        agent_version: None,
     }
 }
 
@@ -385,6 +386,7 @@ async fn placement_times(d: &TestDeployd, n: usize) -> anyhow::Result<(Duration,
         lease_ms: 30_000,
         remote_addr: None,
         legacy: false,
+        agent_version: None,
     };
     let mut times = Vec::with_capacity(n);
     for _ in 0..n {

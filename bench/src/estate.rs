@@ -611,6 +611,7 @@ async fn runner(
             runner_id: id.clone(),
             lease_seconds: 30,
             wait_seconds: WAIT_SECONDS,
+            agent_version: None,
         };
         let got = tokio::select! {
             _ = stop.cancelled() => return,

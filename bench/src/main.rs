@@ -115,6 +115,7 @@ pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
         disk_free_bytes: 1 << 40,
         container_count: 0,
         checks: None,
+        agent_version: None,
     })
     .await?;
     Ok(())
@@ -152,6 +153,7 @@ pub(crate) async fn create_to_claim_with(
                     runner_id: runner.clone(),
                     lease_seconds: 30,
                     wait_seconds: 5,
+                    agent_version: None,
                 };
                 if let Ok(Some(job)) = c.claim(&req).await {
                     let _ = tx.send((job.id, Instant::now()));
@@ -243,6 +245,7 @@ pub(crate) async fn lifecycle_with(
                             runner_id: runner.clone(),
                             lease_seconds: 30,
                             wait_seconds: 0,
+                            agent_version: None,
                         })
                         .await?;
                     match got {

@@ -1,11 +1,11 @@
-//! Prometheus text on `GET /metrics`: jobs by state, claim latency, lease expiries, node and
+//! Prometheus text on `GET /metrics`: the build, jobs by state, claim latency, lease expiries, node and
 //! runner health, deploy durations, long-polls waiting.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use protocol::job::JobStatus;
-use protocol::metrics::{Histogram, counter};
+use protocol::metrics::{Histogram, build_info, counter};
 
 use crate::AppState;
 
@@ -37,6 +37,7 @@ impl Metrics {
 pub async fn render(state: &AppState) -> String {
     let m = &state.metrics;
     let mut out = String::new();
+    build_info(&mut out, env!("CARGO_PKG_VERSION"), env!("FUNAI_COMMIT"));
     let now = state.now();
     let mut scrape_errors = 0;
     match state.store.count_jobs().await {

@@ -392,6 +392,9 @@ pub struct ClaimRequest {
     pub lease_seconds: i64,
     #[serde(default)]
     pub wait_seconds: i64,
+    /// The agent's version line (`0.1.0 (2657bbe)`). Optional: older agents send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
 }
 
 fn default_lease() -> i64 {

@@ -60,9 +60,43 @@ pub fn gauge(out: &mut String, name: &str, help: &str, v: f64) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
 }
 
+/// `build_info{version="0.1.0",commit="2657bbe"} 1`: which build is answering, for a
+/// dashboard to tell the versions of an estate apart.
+pub fn build_info(out: &mut String, version: &str, commit: &str) {
+    let _ = writeln!(
+        out,
+        "# HELP build_info The version and Git commit of this build.\n# TYPE build_info gauge\nbuild_info{{version=\"{}\",commit=\"{}\"}} 1",
+        label(version),
+        label(commit)
+    );
+}
+
+/// A label value as the exposition format escapes it.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::Histogram;
+
+    #[test]
+    fn build_info_names_version_and_commit() {
+        let mut out = String::new();
+        super::build_info(&mut out, "0.1.0", "2657bbe");
+        assert!(
+            out.ends_with("build_info{version=\"0.1.0\",commit=\"2657bbe\"} 1\n"),
+            "{out}"
+        );
+        let mut odd = String::new();
+        super::build_info(&mut odd, "a\"b", "c\\d");
+        assert!(
+            odd.contains("version=\"a\\\"b\",commit=\"c\\\\d\""),
+            "{odd}"
+        );
+    }
 
     #[test]
     fn histogram_buckets_are_cumulative() {

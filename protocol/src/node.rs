@@ -19,6 +19,9 @@ pub struct NodeHeartbeat {
     /// Optional: the existing estate's agents send none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checks: Option<CheckReport>,
+    /// The agent's version line (`0.1.0 (2657bbe)`). Optional: older agents send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +68,9 @@ pub struct RuntimeNode {
     #[serde(default)]
     pub last_heartbeat_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The version its agent sent with its last heartbeat; none from an older agent.
+    #[serde(default)]
+    pub agent_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -33,4 +33,7 @@ pub struct Runner {
     pub running_jobs: i64,
     pub jobs_claimed: i64,
     pub created_at: Timestamp,
+    /// The version its agent sent with its last claim; none from an older agent.
+    #[serde(default)]
+    pub agent_version: Option<String>,
 }

@@ -48,6 +48,26 @@ pub fn name(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The version an agent says it runs (`0.1.0 (2657bbe)`): shown as it came in listings and
+/// tables, so printable ASCII only, at most 64 characters.
+pub fn agent_version(value: &str) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err("must not be empty (leave the field out instead)".into());
+    }
+    if value.len() > 64 {
+        return Err(format!(
+            "is {} characters long, at most 64 allowed",
+            value.len()
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| !(c.is_ascii_graphic() || *c == ' ')) {
+        return Err(format!(
+            "contains {c:?}; only printable ASCII characters are allowed"
+        ));
+    }
+    Ok(())
+}
+
 /// A Git ref: a branch, a tag or a commit. Never an option (`-`), never a control character.
 pub fn git_ref(value: &str) -> Result<(), String> {
     if value.is_empty() {
@@ -270,6 +290,17 @@ mod tests {
         assert!(id("..").is_err());
         assert!(id("").is_err());
         assert!(id(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn agent_versions_are_short_and_printable() {
+        assert!(agent_version("0.1.0 (2657bbe)").is_ok());
+        assert!(agent_version("0.1.0 (unknown commit)").is_ok());
+        assert!(agent_version("").is_err());
+        assert!(agent_version("  ").is_err());
+        assert!(agent_version(&"1".repeat(65)).is_err());
+        assert!(agent_version("0.1.0\n(x)").is_err());
+        assert!(agent_version("0.1.0\u{1b}[31m").is_err());
     }
 
     #[test]

@@ -124,6 +124,7 @@ impl Runner {
                 runner_id: self.settings.runner_id.clone(),
                 lease_seconds: self.settings.lease_seconds,
                 wait_seconds: self.settings.claim_wait_seconds,
+                agent_version: Some(env!("FUNAI_VERSION").to_string()),
             };
             // The lease runs from before the claim was sent: a safe lower bound.
             let claimed_at = Instant::now();

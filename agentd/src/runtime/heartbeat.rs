@@ -30,6 +30,7 @@ impl Runtime {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
+            agent_version: Some(env!("FUNAI_VERSION").to_string()),
         })
     }
 

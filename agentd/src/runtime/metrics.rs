@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use protocol::metrics::{Histogram, counter, gauge};
+use protocol::metrics::{Histogram, build_info, counter, gauge};
 
 use super::{Runtime, RuntimeError};
 
@@ -33,10 +33,11 @@ impl RuntimeMetrics {
 }
 
 impl Runtime {
-    /// Prometheus text: deploys, their durations, the gateway's requests and errors, routes
+    /// Prometheus text: the build, deploys, their durations, the gateway's requests and errors, routes
     /// and running app containers.
     pub async fn render_metrics(&self) -> String {
         let mut out = String::new();
+        build_info(&mut out, env!("CARGO_PKG_VERSION"), env!("FUNAI_COMMIT"));
         let m = &self.metrics;
         let _ = std::fmt::Write::write_str(
             &mut out,

@@ -541,6 +541,7 @@ async fn a_full_disk_stops_placement_and_a_silent_node_goes_stale() {
             runner_id: "r-disk".into(),
             lease_seconds: 30,
             wait_seconds: 0,
+            agent_version: None,
         })
         .await
         .unwrap();
@@ -552,7 +553,7 @@ async fn a_full_disk_stops_placement_and_a_silent_node_goes_stale() {
     std::fs::remove_file(data.join("ballast")).unwrap();
     until("the job placed", Duration::from_secs(20), || async {
         matches!(
-            c.claim(&protocol::job::ClaimRequest { runner_id: "r-disk".into(), lease_seconds: 30, wait_seconds: 1 }).await,
+            c.claim(&protocol::job::ClaimRequest { runner_id: "r-disk".into(), lease_seconds: 30, wait_seconds: 1, agent_version: None }).await,
             Ok(Some(j)) if j.id == job.id
         )
     })

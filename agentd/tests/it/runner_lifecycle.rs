@@ -30,6 +30,7 @@ async fn placeholder_node(c: &protocol::client::DeployClient) {
         disk_free_bytes: 1 << 30,
         container_count: 0,
         checks: None,
+        agent_version: None,
     })
     .await
     .expect("node heartbeat");

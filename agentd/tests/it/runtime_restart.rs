@@ -230,6 +230,7 @@ async fn deployd_app_stop_and_cleanup_reach_the_nodes_agentd() {
             runner_id: "r-test".into(),
             lease_seconds: 60,
             wait_seconds: 5,
+            agent_version: None,
         })
         .await
         .unwrap()

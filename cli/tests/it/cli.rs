@@ -122,6 +122,7 @@ async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, conta
         disk_free_bytes: free,
         container_count: containers,
         checks: None,
+        agent_version: None,
     })
     .await
     .expect("node heartbeat");
@@ -154,6 +155,7 @@ async fn claim(c: &DeployClient, wait: i64) -> Job {
                 runner_id: RUNNER.to_string(),
                 lease_seconds: 60,
                 wait_seconds: wait,
+                agent_version: None,
             })
             .await
             .expect("claim");

@@ -85,6 +85,7 @@ fn hb(name: &str, agent: &str, pct: f64) -> NodeHeartbeat {
         disk_free_bytes: 10 * 1024 * 1024 * 1024,
         container_count: 0,
         checks: None,
+        agent_version: None,
     }
 }
 
@@ -111,6 +112,7 @@ async fn claim(c: &DeployClient, runner: &str) -> Option<Job> {
         runner_id: runner.into(),
         lease_seconds: 30,
         wait_seconds: 0,
+        agent_version: None,
     })
     .await
     .expect("claim")

@@ -353,6 +353,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
             disk_free_bytes: 1 << 40,
             container_count: 0,
             checks: None,
+            agent_version: None,
         })
         .await
         .unwrap();
@@ -361,6 +362,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
                 runner_id: "r-fake".into(),
                 lease_seconds: 30,
                 wait_seconds: 0,
+                agent_version: None,
             })
             .await
             .unwrap()

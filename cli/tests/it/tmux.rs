@@ -44,6 +44,7 @@ async fn a_person_answers_the_drain_prompt_in_tmux() {
         disk_free_bytes: 1 << 40,
         container_count: 0,
         checks: None,
+        agent_version: None,
     })
     .await
     .unwrap();

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use protocol::check::Reporter;
 use protocol::node::NodeHeartbeat;
+use protocol::validate;
 
 use super::{St, check_name};
 use crate::auth::NodeToken;
@@ -44,6 +45,9 @@ pub async fn heartbeat(
     }
     if let Some(c) = &hb.checks {
         c.validate().map_err(|m| ApiError::field("checks", m))?;
+    }
+    if let Some(v) = &hb.agent_version {
+        validate::agent_version(v).map_err(|m| ApiError::field("agentVersion", m))?;
     }
     let remote = node.caller.ip.to_string();
     let up = state

@@ -36,11 +36,15 @@ pub async fn claim(
             format!("{} is outside 0..=30", req.wait_seconds),
         ));
     }
+    if let Some(v) = &req.agent_version {
+        protocol::validate::agent_version(v).map_err(|m| ApiError::field("agentVersion", m))?;
+    }
     let params = ClaimParams {
         runner_id: req.runner_id.clone(),
         lease_ms: req.lease_seconds * 1000,
         remote_addr: Some(runner.caller.ip.to_string()),
         legacy: runner.caller.legacy,
+        agent_version: req.agent_version,
     };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(req.wait_seconds as u64);
     loop {

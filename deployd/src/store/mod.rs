@@ -73,6 +73,8 @@ pub struct ClaimParams {
     pub lease_ms: i64,
     pub remote_addr: Option<String>,
     pub legacy: bool,
+    /// The version the runner's agent sent (`0.1.0 (2657bbe)`), if any.
+    pub agent_version: Option<String>,
 }
 
 /// Bytes of a job log from an offset.

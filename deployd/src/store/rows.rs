@@ -24,7 +24,7 @@ macro_rules! node_select {
     () => {
         "SELECT n.node_name, n.agent_base_url, n.gateway_base_url, n.disk_free_pct, \
          n.disk_free_bytes, n.container_count, n.enabled, n.draining, n.last_heartbeat_at, n.created_at, \
-         (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
+         n.agent_version, (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
          FROM fun_ai_deploy_runtime_node n"
     };
 }
@@ -149,6 +149,7 @@ pub struct NodeRow {
     pub draining: i64,
     pub last_heartbeat_at: Option<i64>,
     pub created_at: i64,
+    pub agent_version: Option<String>,
     pub placements: i64,
 }
 
@@ -182,6 +183,7 @@ impl NodeRow {
             placements: self.placements,
             last_heartbeat_at: opt_ts(self.last_heartbeat_at),
             created_at: ts(self.created_at),
+            agent_version: self.agent_version,
         }
     }
 }
@@ -290,6 +292,7 @@ pub struct RunnerRow {
     pub jobs_claimed: i64,
     pub last_seen_at: i64,
     pub created_at: i64,
+    pub agent_version: Option<String>,
     pub running: i64,
 }
 
@@ -308,6 +311,7 @@ impl RunnerRow {
             running_jobs: self.running,
             jobs_claimed: self.jobs_claimed,
             created_at: ts(self.created_at),
+            agent_version: self.agent_version,
         }
     }
 }

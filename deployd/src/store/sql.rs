@@ -43,11 +43,12 @@ const JOB: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?";
 const JOB_LOCKED: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?{for_update}";
 const ACTIVE_JOB: &str = "SELECT id, status FROM fun_ai_deploy_job WHERE app_id = ? \
      AND status IN ('PENDING','RUNNING') LIMIT 1";
-/// Records a runner's claim: seen now, from where, and one more job claimed if the last
-/// value is 1 (0 for a claim that found nothing).
+/// Records a runner's claim: seen now, from where, running which agent version, and one
+/// more job claimed if the fourth value is 1 (0 for a claim that found nothing).
 const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_addr, legacy, jobs_claimed, \
-       last_seen_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
+       last_seen_at, created_at, agent_version) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (runner_id) DO UPDATE SET \
        remote_addr = excluded.remote_addr, legacy = excluded.legacy, last_seen_at = excluded.last_seen_at, \
+       agent_version = excluded.agent_version, \
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
@@ -88,14 +89,21 @@ macro_rules! app_run_args {
 /// A runner's `last_seen_at` is written at most this often per process.
 const RUNNER_SEEN_EVERY_MS: i64 = 1000;
 
+/// What this process last wrote of a runner's row.
+struct Seen {
+    at: i64,
+    agent_version: Option<String>,
+}
+
 pub struct SqlStore<D: Dialect> {
     conns: Conns<D>,
     dialect: D,
     policy: Policy,
     /// Serialises writes in this process where the engine has one writer (SQLite).
     write: Mutex<()>,
-    /// When this process last wrote each runner's `last_seen_at`.
-    seen: std::sync::Mutex<HashMap<String, i64>>,
+    /// When this process last wrote each runner's `last_seen_at`, and the agent version
+    /// its last claim wrote.
+    seen: std::sync::Mutex<HashMap<String, Seen>>,
     /// Every other replica is woken directly after this one's commits (`replicas.rs`).
     peers_woken: std::sync::atomic::AtomicBool,
 }
@@ -569,10 +577,18 @@ impl<D: Dialect> SqlStore<D> {
                 .await?
                 .is_none();
         if nothing_pending {
-            if self.seen_due(&p.runner_id, now) {
+            if self.claim_due(p, now) {
                 self.write_once(
                     TOUCH_RUNNER,
-                    args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
+                    args![
+                        &p.runner_id,
+                        &p.remote_addr,
+                        p.legacy,
+                        0i64,
+                        now,
+                        now,
+                        &p.agent_version
+                    ],
                 )
                 .await?;
             }
@@ -615,11 +631,19 @@ impl<D: Dialect> SqlStore<D> {
             },
         };
         let Some((mut row, node)) = chosen else {
-            if self.seen_due(&p.runner_id, now) {
+            if self.claim_due(p, now) {
                 exec::<D>(
                     &mut tx,
                     TOUCH_RUNNER,
-                    args![&p.runner_id, &p.remote_addr, p.legacy, 0i64, now, now],
+                    args![
+                        &p.runner_id,
+                        &p.remote_addr,
+                        p.legacy,
+                        0i64,
+                        now,
+                        now,
+                        &p.agent_version
+                    ],
                 )
                 .await?;
             }
@@ -679,7 +703,15 @@ impl<D: Dialect> SqlStore<D> {
             ),
             (
                 TOUCH_RUNNER,
-                args![&p.runner_id, &p.remote_addr, p.legacy, 1i64, now, now],
+                args![
+                    &p.runner_id,
+                    &p.remote_addr,
+                    p.legacy,
+                    1i64,
+                    now,
+                    now,
+                    &p.agent_version
+                ],
                 None,
             ),
         ])
@@ -757,18 +789,41 @@ impl<D: Dialect> SqlStore<D> {
     /// Whether this process should write that `runner_id` was seen `now`; if so, it is
     /// taken as written.
     fn seen_due(&self, runner_id: &str, now: i64) -> bool {
+        self.due(runner_id, now, None)
+    }
+
+    /// Like [`Self::seen_due`] for a claim, which also writes the agent version: a version
+    /// other than the one last written is due at once (an agent restarted on a new build).
+    fn claim_due(&self, p: &ClaimParams, now: i64) -> bool {
+        self.due(&p.runner_id, now, Some(p.agent_version.as_deref()))
+    }
+
+    fn due(&self, runner_id: &str, now: i64, version: Option<Option<&str>>) -> bool {
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         match seen.get_mut(runner_id) {
-            Some(at) if now >= *at && now - *at < RUNNER_SEEN_EVERY_MS => false,
-            Some(at) => {
-                *at = now;
+            Some(s)
+                if now >= s.at
+                    && now - s.at < RUNNER_SEEN_EVERY_MS
+                    && version.is_none_or(|v| v == s.agent_version.as_deref()) =>
+            {
+                false
+            }
+            Some(s) => {
+                s.at = now;
+                if let Some(v) = version {
+                    s.agent_version = v.map(str::to_string);
+                }
                 true
             }
             None => {
                 if seen.len() >= 100_000 {
                     seen.clear();
                 }
-                seen.insert(runner_id.to_string(), now);
+                let seen_now = Seen {
+                    at: now,
+                    agent_version: version.flatten().map(str::to_string),
+                };
+                seen.insert(runner_id.to_string(), seen_now);
                 true
             }
         }
@@ -931,14 +986,15 @@ impl<D: Dialect> SqlStore<D> {
             () => {
                 "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
                  disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, \
-                 last_heartbeat_at = ?, updated_at = ? WHERE node_name = ? AND last_heartbeat_at >= ?"
+                 agent_version = ?, last_heartbeat_at = ?, updated_at = ? \
+                 WHERE node_name = ? AND last_heartbeat_at >= ?"
             };
         }
         const BEAT: &str = beat!();
         const BEAT_RETURNING: &str = concat!(
             beat!(),
             " RETURNING node_name, agent_base_url, gateway_base_url, disk_free_pct, disk_free_bytes, \
-             container_count, enabled, draining, last_heartbeat_at, created_at, \
+             container_count, enabled, draining, last_heartbeat_at, created_at, agent_version, \
              (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p \
              WHERE p.node_name = fun_ai_deploy_runtime_node.node_name) AS placements"
         );
@@ -950,6 +1006,7 @@ impl<D: Dialect> SqlStore<D> {
             hb.disk_free_bytes,
             hb.container_count,
             remote_addr,
+            &hb.agent_version,
             now,
             now,
             &hb.node_name,
@@ -987,13 +1044,13 @@ impl<D: Dialect> SqlStore<D> {
         exec::<D>(
             &mut tx,
             "INSERT INTO fun_ai_deploy_runtime_node (node_name, agent_base_url, gateway_base_url, disk_free_pct, \
-               disk_free_bytes, container_count, enabled, draining, remote_addr, last_heartbeat_at, created_at, \
-               updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) \
+               disk_free_bytes, container_count, enabled, draining, remote_addr, agent_version, last_heartbeat_at, \
+               created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?) \
              ON CONFLICT (node_name) DO UPDATE SET agent_base_url = excluded.agent_base_url, \
                gateway_base_url = excluded.gateway_base_url, disk_free_pct = excluded.disk_free_pct, \
                disk_free_bytes = excluded.disk_free_bytes, container_count = excluded.container_count, \
-               remote_addr = excluded.remote_addr, last_heartbeat_at = excluded.last_heartbeat_at, \
-               updated_at = excluded.updated_at",
+               remote_addr = excluded.remote_addr, agent_version = excluded.agent_version, \
+               last_heartbeat_at = excluded.last_heartbeat_at, updated_at = excluded.updated_at",
             args![
                 &hb.node_name,
                 &hb.agent_base_url,
@@ -1002,6 +1059,7 @@ impl<D: Dialect> SqlStore<D> {
                 hb.disk_free_bytes,
                 hb.container_count,
                 remote_addr,
+                &hb.agent_version,
                 now,
                 now,
                 now
@@ -1266,7 +1324,15 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     ) -> StoreResult<()> {
         self.write_once(
             TOUCH_RUNNER,
-            args![runner_id, remote_addr, legacy, 0i64, now, now],
+            args![
+                runner_id,
+                remote_addr,
+                legacy,
+                0i64,
+                now,
+                now,
+                Option::<&str>::None
+            ],
         )
         .await?;
         Ok(())
@@ -1276,7 +1342,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         let rows = self
             .read_all::<RunnerRow>(
                 "SELECT r.runner_id, r.remote_addr, r.legacy, r.jobs_claimed, r.last_seen_at, r.created_at, \
-                 (SELECT COUNT(*) FROM fun_ai_deploy_job j WHERE j.runner_id = r.runner_id \
+                 r.agent_version, (SELECT COUNT(*) FROM fun_ai_deploy_job j WHERE j.runner_id = r.runner_id \
                    AND j.status = 'RUNNING') AS running \
                  FROM fun_ai_deploy_runner r ORDER BY r.runner_id",
                 args![],

@@ -154,6 +154,7 @@ async fn the_admin_page_lists_a_node_and_drains_it() {
         disk_free_bytes: 50 << 30,
         container_count: 3,
         checks: None,
+        agent_version: None,
     })
     .await
     .unwrap();

@@ -41,6 +41,7 @@ pub fn node_hb(name: &str, pct: f64, bytes: i64, containers: i64) -> NodeHeartbe
         disk_free_bytes: bytes,
         container_count: containers,
         checks: None,
+        agent_version: None,
     }
 }
 
@@ -55,6 +56,7 @@ pub async fn claim(c: &DeployClient, runner: &str, wait: i64) -> Option<Job> {
         runner_id: runner.to_string(),
         lease_seconds: 30,
         wait_seconds: wait,
+        agent_version: None,
     })
     .await
     .expect("claim")

@@ -84,6 +84,7 @@ async fn deployd_killed_under_load_loses_no_job() {
         disk_free_bytes: 1 << 40,
         container_count: 0,
         checks: None,
+        agent_version: None,
     })
     .await
     .unwrap();
@@ -124,6 +125,7 @@ async fn deployd_killed_under_load_loses_no_job() {
                     runner_id: id.clone(),
                     lease_seconds: 3,
                     wait_seconds: 1,
+                    agent_version: None,
                 };
                 let job = match c.claim(&claim).await {
                     Ok(Some(j)) => j,
@@ -205,6 +207,7 @@ async fn deployd_killed_under_load_loses_no_job() {
                 runner_id: "sweeper-helper".into(),
                 lease_seconds: 3,
                 wait_seconds: 1,
+                agent_version: None,
             })
             .await
         {

@@ -45,6 +45,7 @@ fn claim_req(runner: &str, lease_seconds: i64, wait_seconds: i64) -> ClaimReques
         runner_id: runner.to_string(),
         lease_seconds,
         wait_seconds,
+        agent_version: None,
     }
 }
 

@@ -1,1 +1,265 @@
-//! (filled in by the work on issue 15)
+//! Versions: the version an agent sends with its node heartbeat and its claim is kept and
+//! shown in the admin listings (an older agent sends none and still works), a bad one is
+//! refused and changes nothing, `/metrics` names the build, and a build outside a Git
+//! checkout calls its commit unknown.
+
+use protocol::headers;
+use protocol::job::{ClaimRequest, JobStatus};
+use protocol::node::NodeHeartbeat;
+use testkit::deployd::{ADMIN_TOKEN, NODE_TOKEN, RUNNER_TOKEN, TestDeployd};
+
+use crate::common::*;
+
+// The build scripts' own logic, run here on a directory of our choosing.
+#[allow(dead_code)]
+mod build {
+    include!("../../../protocol/build_version.rs");
+}
+
+const V1: &str = "0.1.0 (2657bbe)";
+const V2: &str = "0.2.0 (abcdef1)";
+
+fn hb(name: &str, version: Option<&str>) -> NodeHeartbeat {
+    NodeHeartbeat {
+        agent_version: version.map(str::to_string),
+        ..node_hb(name, 80.0, 100_000_000_000, 0)
+    }
+}
+
+fn claim_as(runner: &str, version: Option<&str>) -> ClaimRequest {
+    ClaimRequest {
+        runner_id: runner.to_string(),
+        lease_seconds: 30,
+        wait_seconds: 0,
+        agent_version: version.map(str::to_string),
+    }
+}
+
+/// What `GET /admin/{what}` answers, as JSON: the wire names, not the Rust ones.
+async fn admin_list(d: &TestDeployd, what: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/{what}", d.url))
+        .header(headers::ADMIN_TOKEN, ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no list in {v}"))
+        .clone()
+}
+
+/// The `agentVersion` the listing shows for the entry whose `key` is `name`.
+async fn version_in(d: &TestDeployd, what: &str, key: &str, name: &str) -> serde_json::Value {
+    let list = admin_list(d, what).await;
+    let entry = list
+        .iter()
+        .find(|e| e[key] == name)
+        .unwrap_or_else(|| panic!("{name} not in {list:?}"));
+    assert!(
+        entry.get("agentVersion").is_some(),
+        "no agentVersion in {entry}"
+    );
+    entry["agentVersion"].clone()
+}
+
+async fn post_raw(
+    d: &TestDeployd,
+    path: &str,
+    header: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", d.url))
+        .header(header, token)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let v: serde_json::Value = resp.json().await.unwrap_or_default();
+    (
+        status,
+        v["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// Bodies whose `agentVersion` is refused: empty, too long, a control character, not text.
+fn bad_versions() -> Vec<String> {
+    vec![
+        "\"\"".into(),
+        format!("\"{}\"", "9".repeat(65)),
+        "\"0.1.0\\n(x)\"".into(),
+        "\"0.1.0 \\u001b[31m\"".into(),
+        "42".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_heartbeat_records_its_agent_version() {
+    let d = testkit::deployd::start().await;
+    let c = d.client();
+    // An agent of before versions: no field, and all is as before.
+    let old = c.node_heartbeat(&hb("rt-old", None)).await.unwrap();
+    assert_eq!(old.agent_version, None);
+    let new = c.node_heartbeat(&hb("rt-new", Some(V1))).await.unwrap();
+    assert_eq!(new.agent_version.as_deref(), Some(V1));
+    assert_eq!(
+        version_in(&d, "nodes", "nodeName", "rt-old").await,
+        serde_json::Value::Null
+    );
+    assert_eq!(version_in(&d, "nodes", "nodeName", "rt-new").await, V1);
+
+    // The agent restarts on a new build: its next beat (a known, fresh node) says so.
+    c.node_heartbeat(&hb("rt-new", Some(V2))).await.unwrap();
+    assert_eq!(version_in(&d, "nodes", "nodeName", "rt-new").await, V2);
+    // And an older agent on the same node leaves no stale version behind.
+    c.node_heartbeat(&hb("rt-new", None)).await.unwrap();
+    assert_eq!(
+        version_in(&d, "nodes", "nodeName", "rt-new").await,
+        serde_json::Value::Null
+    );
+    c.node_heartbeat(&hb("rt-new", Some(V1))).await.unwrap();
+
+    for bad in bad_versions() {
+        let body = serde_json::to_value(hb("rt-new", None)).unwrap();
+        let mut text = body.to_string();
+        text.insert_str(text.len() - 1, &format!(",\"agentVersion\":{bad}"));
+        let (status, message) = post_raw(
+            &d,
+            "/internal/runtime-nodes/heartbeat",
+            headers::NODE_TOKEN,
+            NODE_TOKEN,
+            &text,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {message}");
+        assert!(message.contains("agentVersion"), "{bad}: {message}");
+        assert_eq!(
+            version_in(&d, "nodes", "nodeName", "rt-new").await,
+            V1,
+            "{bad}"
+        );
+    }
+    assert_eq!(c.list_nodes().await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_records_its_runners_agent_version() {
+    let (d, c) = with_node().await;
+    let job = create(&c, payload("v1")).await;
+    let claimed = c.claim(&claim_as("r-new", Some(V1))).await.unwrap();
+    assert_eq!(claimed.map(|j| j.id), Some(job.id));
+    report(&c, job.id, "r-new", JobStatus::Succeeded).await;
+    // An older runner claims without the field: it is listed all the same.
+    assert!(c.claim(&claim_as("r-old", None)).await.unwrap().is_none());
+    assert_eq!(version_in(&d, "runners", "runnerId", "r-new").await, V1);
+    assert_eq!(
+        version_in(&d, "runners", "runnerId", "r-old").await,
+        serde_json::Value::Null
+    );
+    let typed = c.runners().await.unwrap();
+    assert_eq!(
+        typed
+            .iter()
+            .find(|r| r.runner_id == "r-new")
+            .and_then(|r| r.agent_version.as_deref()),
+        Some(V1)
+    );
+
+    // The runner comes back on a new build at once: its very next (empty) claim says so.
+    assert!(
+        c.claim(&claim_as("r-new", Some(V2)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(version_in(&d, "runners", "runnerId", "r-new").await, V2);
+
+    // A bad version is refused, and nothing is claimed or changed.
+    let pending = create(&c, payload("v2")).await;
+    for bad in bad_versions() {
+        let body = format!("{{\"runnerId\":\"r-new\",\"waitSeconds\":0,\"agentVersion\":{bad}}}");
+        let (status, message) = post_raw(
+            &d,
+            "/deploy/jobs/claim",
+            headers::RUNNER_TOKEN,
+            RUNNER_TOKEN,
+            &body,
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {message}");
+        assert!(message.contains("agentVersion"), "{bad}: {message}");
+        assert_eq!(
+            version_in(&d, "runners", "runnerId", "r-new").await,
+            V2,
+            "{bad}"
+        );
+    }
+    let still = c.get_job(pending.id).await.unwrap();
+    assert_eq!(still.status, JobStatus::Pending);
+    assert_eq!(admin_list(&d, "runners").await.len(), 2);
+}
+
+/// The commit this checkout is at, as the build names it.
+fn checkout_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=7", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_name_the_build() {
+    let d = testkit::deployd::start().await;
+    let text = reqwest::get(format!("{}/metrics", d.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!(
+        "build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        checkout_commit()
+    );
+    assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+    assert!(text.contains("# TYPE build_info gauge"), "{text}");
+}
+
+#[test]
+fn a_build_outside_a_git_checkout_names_no_commit_and_does_not_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = build::build_version("0.1.0", dir.path(), None);
+    assert_eq!(v.line, "0.1.0 (unknown commit)");
+    assert_eq!(v.commit, None);
+    assert!(v.watch.is_empty(), "{:?}", v.watch);
+
+    // A source tarball that knows its commit may say so.
+    let given = build::build_version("0.1.0", dir.path(), Some("2657bbe0123".into()));
+    assert_eq!(given.line, "0.1.0 (2657bbe)");
+    let junk = build::build_version("0.1.0", dir.path(), Some("$(rm -rf /)".into()));
+    assert_eq!(junk.line, "0.1.0 (unknown commit)");
+
+    // Inside the checkout: the commit, and HEAD among the files that move it.
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let v = build::build_version("0.1.0", here, None);
+    let commit = checkout_commit();
+    if commit != "unknown" {
+        assert_eq!(v.line, format!("0.1.0 ({commit})"));
+        assert!(
+            v.watch.iter().any(|p| p.ends_with("HEAD") && p.exists()),
+            "{:?}",
+            v.watch
+        );
+    }
+}

@@ -1,0 +1,4 @@
+-- The version each node's agent and each runner sent with its last heartbeat or claim
+-- (`0.1.0 (2657bbe)`); NULL for agents that send none.
+ALTER TABLE fun_ai_deploy_runtime_node ADD COLUMN agent_version VARCHAR(64);
+ALTER TABLE fun_ai_deploy_runner ADD COLUMN agent_version VARCHAR(64);
