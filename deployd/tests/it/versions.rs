@@ -263,3 +263,49 @@ fn a_build_outside_a_git_checkout_names_no_commit_and_does_not_fail() {
         );
     }
 }
+
+/// Polls deployd's listing until `name` shows up (its agent's first beat or claim arrived).
+async fn wait_listed(d: &TestDeployd, what: &str, key: &str, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !admin_list(d, what).await.iter().any(|e| e[key] == name) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never showed in /admin/{what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_sends_its_version_with_heartbeats_and_claims() {
+    let (Some(s), Some(g)) = (testkit::agentd::services(), testkit::agentd::git_server()) else {
+        return;
+    };
+    let d = testkit::deployd::start().await;
+    // agentd is built from this same checkout: its version line is deployd's.
+    let ours = env!("FUNAI_VERSION");
+
+    let rt = testkit::agentd::start_runtime(&s, &d.url, |_| {}).await;
+    wait_listed(&d, "nodes", "nodeName", &rt.node).await;
+    assert_eq!(version_in(&d, "nodes", "nodeName", &rt.node).await, ours);
+    let text = reqwest::get(format!("{}/metrics", rt.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!(
+        "build_info{{version=\"{}\",commit=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        checkout_commit()
+    );
+    assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
+
+    let runner = testkit::agentd::start_runner(&s, &g, &d.url, "r-real", |rs| {
+        rs.claim_wait_seconds = 1;
+    })
+    .await;
+    wait_listed(&d, "runners", "runnerId", "r-real").await;
+    assert_eq!(version_in(&d, "runners", "runnerId", "r-real").await, ours);
+    runner.stop().await;
+}
