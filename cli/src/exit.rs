@@ -1,4 +1,5 @@
-//! Exit codes that scripts can trust: 0 ok, 1 failed, 2 usage; and the one place errors print.
+//! Exit codes that scripts can trust: 0 ok, 1 failed, 2 usage, 3 deployd unreachable or
+//! refusing our credentials; and the one place errors print.
 
 use std::process::ExitCode;
 
@@ -48,8 +49,30 @@ pub fn finish(result: anyhow::Result<Exit>) -> ExitCode {
     eprintln!("error: {}", describe(&err));
     if is_usage(&err) {
         ExitCode::from(2)
+    } else if is_unreachable(&err) {
+        ExitCode::from(UNREACHABLE)
     } else {
         ExitCode::from(1)
+    }
+}
+
+/// Exit 3: deployd could not be reached (connection refused or reset, timeout, DNS) or
+/// refused our credentials (401, 403), so a script can tell "retry or fix the config" from
+/// "the thing asked for failed".
+pub const UNREACHABLE: u8 = 3;
+
+fn is_unreachable(err: &anyhow::Error) -> bool {
+    err.chain()
+        .any(|e| e.downcast_ref::<ClientError>().is_some_and(unreachable))
+}
+
+fn unreachable(err: &ClientError) -> bool {
+    match err {
+        // A URL that cannot even be built is the configuration's fault, not the network's.
+        ClientError::Transport { source, .. } => !source.is_builder(),
+        // deployd answers 401 and 403 only from its credential checks.
+        ClientError::Api { status, .. } => matches!(status, 401 | 403),
+        _ => false,
     }
 }
 

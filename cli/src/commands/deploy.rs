@@ -9,6 +9,7 @@ use clap::{ArgGroup, Args};
 use protocol::client::{ClientError, DeployClient};
 use protocol::job::{CreateJobRequest, FieldError, Job, JobPayload, JobStatus, JobType};
 
+use crate::commands::jobs::{Followed, Timeout, follow_within, parse_timeout};
 use crate::ctx::Ctx;
 use crate::exit::{Exit, usage_error};
 use crate::output::progress::PhaseDisplay;
@@ -54,6 +55,10 @@ pub struct Cmd {
     /// Follow the job: stream its log to stdout, its phase to stderr; exit 0 only if it deployed
     #[arg(long)]
     wait: bool,
+    /// With --wait: give up following after this long (90s, 10m, 1h30m): exit 1; the job
+    /// itself goes on
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, requires = "wait")]
+    timeout: Option<Timeout>,
 }
 
 fn parse_env(value: &str) -> Result<(String, String), String> {
@@ -133,14 +138,21 @@ impl Cmd {
         }
         // stdout carries the log (or, with JSON, only the final job); the rest goes to stderr.
         eprintln!("{created}");
-        let id = job.id;
-        tokio::select! {
-            done = follow(client, job, ctx.json()) => finish(done?, ctx.json()),
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\nstopped following; job {id} goes on: functl jobs logs -f {id}");
-                Ok(Exit::Interrupted)
-            }
-        }
+        follow_and_finish(client, job, self.timeout.as_ref(), ctx.json()).await
+    }
+}
+
+/// Follows `job` to its end within `timeout` and exits with its outcome (deploy --wait,
+/// rollback): 0 deployed; 1 failed, cancelled or timed out; 130 on Ctrl-C.
+pub(crate) async fn follow_and_finish(
+    client: &DeployClient,
+    job: Job,
+    timeout: Option<&Timeout>,
+    as_json: bool,
+) -> anyhow::Result<Exit> {
+    match follow_within(job.id, timeout, follow(client, job, as_json)).await {
+        Followed::Done(done) => finish(done?, as_json),
+        cut => Ok(cut.cut_short().unwrap_or(Exit::Failure)),
     }
 }
 
@@ -220,7 +232,7 @@ pub(crate) async fn follow(
 
 /// While following, deployd may restart: a transport error is retried a few times after a
 /// pause; anything else, or too many in a row, ends the follow.
-async fn retry_or_fail(err: ClientError, failures: &mut u32) -> anyhow::Result<()> {
+pub(crate) async fn retry_or_fail(err: ClientError, failures: &mut u32) -> anyhow::Result<()> {
     match err {
         ClientError::Transport { .. } if *failures < MAX_TRANSPORT_RETRIES => {
             *failures += 1;

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use protocol::app::AppRun;
-use protocol::client::{ClientError, DeployClient};
+use protocol::client::DeployClient;
+
+use crate::commands::jobs;
 use protocol::job::{CreateJobRequest, Job, JobPayload, JobType};
 
 /// The stage 1 payload that puts `image` back on `app`.
@@ -46,27 +48,14 @@ pub async fn create(client: &DeployClient, payload: JobPayload) -> anyhow::Resul
         .await?)
 }
 
-/// Waits without output until the job ends (the log long-poll returns when anything happens).
+/// Waits without output until the job ends, at most `limit`.
 pub async fn wait(client: &DeployClient, id: i64, limit: Duration) -> anyhow::Result<Job> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut offset = 0;
-    loop {
-        match client.read_log(id, offset, 20).await {
-            Ok(chunk) => {
-                offset = chunk.next_offset.max(offset);
-                if chunk.status.is_terminal() {
-                    return Ok(client.get_job(id).await?);
-                }
-            }
-            Err(ClientError::Transport { .. }) => tokio::time::sleep(Duration::from_secs(1)).await,
-            Err(e) => return Err(e.into()),
-        }
-        if tokio::time::Instant::now() >= deadline {
-            anyhow::bail!(
-                "job {id} did not end within {} s; follow it with functl jobs logs -f {id}",
-                limit.as_secs()
-            );
-        }
+    match tokio::time::timeout(limit, jobs::wait::until_end(client, id)).await {
+        Ok(job) => job,
+        Err(_) => anyhow::bail!(
+            "job {id} did not end within {} s; the job itself goes on: functl jobs wait {id}",
+            limit.as_secs()
+        ),
     }
 }
 

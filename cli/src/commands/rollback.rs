@@ -3,7 +3,8 @@
 
 use clap::Args;
 
-use crate::commands::{parse, redeploy};
+use crate::commands::jobs::{Timeout, parse_timeout};
+use crate::commands::{deploy, parse, redeploy};
 use crate::ctx::Ctx;
 use crate::exit::{Exit, usage_error};
 use crate::output::json;
@@ -19,6 +20,9 @@ pub struct Cmd {
     /// Only create the job; do not follow it
     #[arg(long)]
     no_wait: bool,
+    /// Give up following after this long (90s, 10m, 1h30m): exit 1; the job itself goes on
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, conflicts_with = "no_wait")]
+    timeout: Option<Timeout>,
 }
 
 impl Cmd {
@@ -67,7 +71,6 @@ impl Cmd {
             }
             return Ok(Exit::Success);
         }
-        let job = crate::commands::deploy::follow(client, job, ctx.json()).await?;
-        crate::commands::deploy::finish(job, ctx.json())
+        deploy::follow_and_finish(client, job, self.timeout.as_ref(), ctx.json()).await
     }
 }

@@ -5,14 +5,21 @@ use comfy_table::Cell;
 
 use crate::ctx::Ctx;
 use crate::exit::Exit;
-use crate::output::{format, json, table};
+use crate::output::{QuietArg, format, json, print_ids, table};
 
 #[derive(Debug, Args)]
-pub struct Cmd {}
+pub struct Cmd {
+    #[command(flatten)]
+    quiet: QuietArg,
+}
 
 impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let apps = ctx.admin()?.apps().await?;
+        if self.quiet.quiet {
+            print_ids(apps.iter().map(|a| &a.app_id))?;
+            return Ok(Exit::Success);
+        }
         if ctx.json() {
             json::print(&apps)?;
             return Ok(Exit::Success);

@@ -7,7 +7,7 @@ use protocol::job::{JobListQuery, JobStatus};
 use crate::commands::parse;
 use crate::ctx::Ctx;
 use crate::exit::Exit;
-use crate::output::{format, json, table};
+use crate::output::{QuietArg, format, json, print_ids, table};
 
 #[derive(Debug, Args)]
 pub struct Cmd {
@@ -20,6 +20,8 @@ pub struct Cmd {
     /// At most this many jobs (deployd caps it at 200)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=200))]
     limit: Option<i64>,
+    #[command(flatten)]
+    quiet: QuietArg,
 }
 
 impl Cmd {
@@ -30,6 +32,10 @@ impl Cmd {
             status: self.status.map(|s| s.as_str().to_string()),
         };
         let jobs = ctx.deploy()?.list_jobs(&query).await?;
+        if self.quiet.quiet {
+            print_ids(jobs.iter().map(|j| j.id))?;
+            return Ok(Exit::Success);
+        }
         if ctx.json() {
             json::print(&jobs)?;
             return Ok(Exit::Success);

@@ -4,6 +4,10 @@ pub mod cancel;
 pub mod list;
 pub mod logs;
 pub mod show;
+pub mod wait;
+
+use std::future::Future;
+use std::time::Duration;
 
 use clap::Subcommand;
 use comfy_table::Color;
@@ -22,6 +26,8 @@ pub enum Cmd {
     Logs(logs::Cmd),
     /// Cancel a job: at once when PENDING, at the runner's next heartbeat when RUNNING
     Cancel(cancel::Cmd),
+    /// Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled
+    Wait(wait::Cmd),
 }
 
 impl Cmd {
@@ -31,6 +37,7 @@ impl Cmd {
             Cmd::Show(cmd) => cmd.run(ctx).await,
             Cmd::Logs(cmd) => cmd.run(ctx).await,
             Cmd::Cancel(cmd) => cmd.run(ctx).await,
+            Cmd::Wait(cmd) => cmd.run(ctx).await,
         }
     }
 }
@@ -51,5 +58,166 @@ pub fn source(payload: &JobPayload) -> String {
         (Some(image), _) => image.clone(),
         (None, Some(repo)) => format!("{repo}@{}", payload.git_ref_or_default()),
         (None, None) => "-".to_string(),
+    }
+}
+
+/// The exit of a followed job: 0 only if it succeeded.
+pub fn outcome(status: JobStatus) -> Exit {
+    match status {
+        JobStatus::Succeeded => Exit::Success,
+        _ => Exit::Failure,
+    }
+}
+
+/// The value of `--timeout`: how long to follow a job, as typed (`90s`, `10m`, `1h30m`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeout {
+    pub limit: Duration,
+    pub text: String,
+}
+
+/// Parses a duration as humantime writes it: numbers each followed by a unit (`ms`, `s`,
+/// `m`, `h`, `d`, or their long names), optionally separated by spaces: `90s`, `1h 30m`.
+pub fn parse_timeout(value: &str) -> Result<Timeout, String> {
+    let bad = || {
+        format!("{value:?} is not a duration: write a number and a unit, like 90s, 10m or 1h30m")
+    };
+    let text = value.trim();
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let per_unit = match &rest[..unit_len] {
+            "ms" | "msec" | "millis" => Duration::from_millis(1),
+            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(1),
+            "m" | "min" | "mins" | "minute" | "minutes" => Duration::from_secs(60),
+            "h" | "hr" | "hrs" | "hour" | "hours" => Duration::from_secs(3600),
+            "d" | "day" | "days" => Duration::from_secs(86_400),
+            _ => return Err(bad()),
+        };
+        let part = u32::try_from(n)
+            .ok()
+            .and_then(|n| per_unit.checked_mul(n))
+            .ok_or_else(|| format!("{value:?} is too long a duration"))?;
+        total = total
+            .checked_add(part)
+            .ok_or_else(|| format!("{value:?} is too long a duration"))?;
+        rest = rest[unit_len..].trim_start();
+    }
+    if total.is_zero() {
+        return Err(format!("{value:?}: the timeout must be longer than zero"));
+    }
+    Ok(Timeout {
+        limit: total,
+        text: text.to_string(),
+    })
+}
+
+/// How following a job ended.
+pub enum Followed<T> {
+    /// The job ended (or following failed) before the timeout.
+    Done(T),
+    /// `--timeout` ran out; the message is printed and the job goes on.
+    TimedOut,
+    /// Ctrl-C; the message is printed and the job goes on.
+    Interrupted,
+}
+
+impl<T> Followed<T> {
+    /// The exit of a follow that did not end with the job: 1 on timeout, 130 on Ctrl-C.
+    pub fn cut_short(&self) -> Option<Exit> {
+        match self {
+            Followed::Done(_) => None,
+            Followed::TimedOut => Some(Exit::Failure),
+            Followed::Interrupted => Some(Exit::Interrupted),
+        }
+    }
+}
+
+/// Runs `follow` (which follows job `id` to its end) until it is done, `timeout` runs out or
+/// Ctrl-C; in the last two cases says on stderr that job `id` goes on.
+pub async fn follow_within<T>(
+    id: i64,
+    timeout: Option<&Timeout>,
+    follow: impl Future<Output = T>,
+) -> Followed<T> {
+    let limit = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t.limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        done = follow => Followed::Done(done),
+        () = limit => {
+            let text = timeout.map(|t| t.text.as_str()).unwrap_or_default();
+            eprintln!(
+                "\nerror: timed out after {text} (--timeout {text}) following job {id}; \
+                 the job itself goes on: functl jobs wait {id}"
+            );
+            Followed::TimedOut
+        }
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\nstopped following; job {id} goes on: functl jobs logs -f {id}");
+            Followed::Interrupted
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_humantime_writes_them() {
+        let secs = |v: &str| parse_timeout(v).map(|t| t.limit.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("10m"), Ok(600));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs("1h 30m"), Ok(5400));
+        assert_eq!(secs("2days"), Ok(172_800));
+        assert_eq!(
+            parse_timeout("1500ms").map(|t| t.limit),
+            Ok(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_timeout(" 90s ").map(|t| t.text),
+            Ok("90s".to_string())
+        );
+    }
+
+    #[test]
+    fn a_timeout_without_unit_or_zero_is_refused() {
+        for bad in [
+            "",
+            "90",
+            "s",
+            "10x",
+            "-5s",
+            "1.5h",
+            "0s",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_timeout(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(
+            parse_timeout("90")
+                .unwrap_err()
+                .contains("like 90s, 10m or 1h30m")
+        );
     }
 }
