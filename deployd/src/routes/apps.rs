@@ -358,18 +358,13 @@ async fn logs(state: &AppState, app_id: &str, q: &AppLogsQuery) -> Result<Respon
 }
 
 fn unreachable_node(node: &RuntimeNode, e: &reqwest::Error) -> ApiError {
-    // reqwest's own words name the whole URL; its causes say what went wrong.
-    let mut causes = Vec::new();
+    // reqwest's own words name the whole URL; its innermost cause says what went wrong.
+    let mut cause = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        causes.push(s.to_string());
+        cause = s.to_string();
         source = s.source();
     }
-    let cause = if causes.is_empty() {
-        e.to_string()
-    } else {
-        causes.join(": ")
-    };
     ApiError::bad_gateway(format!(
         "runtime node {} unreachable at {}: {cause}",
         node.node_name, node.agent_base_url

@@ -1,6 +1,7 @@
 //! `functl apps ...`: the last known state of each app.
 
 pub mod list;
+pub mod logs;
 pub mod show;
 pub mod stop;
 
@@ -15,8 +16,11 @@ use crate::exit::Exit;
 pub enum Cmd {
     /// List apps with their node, image, commit and URL
     List(list::Cmd),
-    /// Show one app, with the images it ran recently
+    /// Show one app: its container's state, restarts and last exit, a probe of its public
+    /// URL, and the images it ran recently
     Show(show::Cmd),
+    /// Print the app container's output (stdout and stderr) from its node; -f follows
+    Logs(logs::Cmd),
     /// Stop an app on its node (asks first; --yes when there is no terminal)
     Stop(stop::Cmd),
     /// Delete an app: containers, images, registry tags and history (asks first)
@@ -28,6 +32,7 @@ impl Cmd {
         match self {
             Cmd::List(cmd) => cmd.run(ctx).await,
             Cmd::Show(cmd) => cmd.run(ctx).await,
+            Cmd::Logs(cmd) => cmd.run(ctx).await,
             Cmd::Stop(cmd) => cmd.run(ctx, stop::What::Stop).await,
             Cmd::Delete(cmd) => cmd.run(ctx, stop::What::Delete).await,
         }
