@@ -25,6 +25,9 @@ _functl() {
             functl,completions)
                 cmd="functl__subcmd__completions"
                 ;;
+            functl,context)
+                cmd="functl__subcmd__context"
+                ;;
             functl,deploy)
                 cmd="functl__subcmd__deploy"
                 ;;
@@ -70,6 +73,9 @@ _functl() {
             functl__subcmd__apps,list)
                 cmd="functl__subcmd__apps__subcmd__list"
                 ;;
+            functl__subcmd__apps,logs)
+                cmd="functl__subcmd__apps__subcmd__logs"
+                ;;
             functl__subcmd__apps,show)
                 cmd="functl__subcmd__apps__subcmd__show"
                 ;;
@@ -85,11 +91,32 @@ _functl() {
             functl__subcmd__apps__subcmd__help,list)
                 cmd="functl__subcmd__apps__subcmd__help__subcmd__list"
                 ;;
+            functl__subcmd__apps__subcmd__help,logs)
+                cmd="functl__subcmd__apps__subcmd__help__subcmd__logs"
+                ;;
             functl__subcmd__apps__subcmd__help,show)
                 cmd="functl__subcmd__apps__subcmd__help__subcmd__show"
                 ;;
             functl__subcmd__apps__subcmd__help,stop)
                 cmd="functl__subcmd__apps__subcmd__help__subcmd__stop"
+                ;;
+            functl__subcmd__context,help)
+                cmd="functl__subcmd__context__subcmd__help"
+                ;;
+            functl__subcmd__context,list)
+                cmd="functl__subcmd__context__subcmd__list"
+                ;;
+            functl__subcmd__context,use)
+                cmd="functl__subcmd__context__subcmd__use"
+                ;;
+            functl__subcmd__context__subcmd__help,help)
+                cmd="functl__subcmd__context__subcmd__help__subcmd__help"
+                ;;
+            functl__subcmd__context__subcmd__help,list)
+                cmd="functl__subcmd__context__subcmd__help__subcmd__list"
+                ;;
+            functl__subcmd__context__subcmd__help,use)
+                cmd="functl__subcmd__context__subcmd__help__subcmd__use"
                 ;;
             functl__subcmd__help,apps)
                 cmd="functl__subcmd__help__subcmd__apps"
@@ -99,6 +126,9 @@ _functl() {
                 ;;
             functl__subcmd__help,completions)
                 cmd="functl__subcmd__help__subcmd__completions"
+                ;;
+            functl__subcmd__help,context)
+                cmd="functl__subcmd__help__subcmd__context"
                 ;;
             functl__subcmd__help,deploy)
                 cmd="functl__subcmd__help__subcmd__deploy"
@@ -142,11 +172,20 @@ _functl() {
             functl__subcmd__help__subcmd__apps,list)
                 cmd="functl__subcmd__help__subcmd__apps__subcmd__list"
                 ;;
+            functl__subcmd__help__subcmd__apps,logs)
+                cmd="functl__subcmd__help__subcmd__apps__subcmd__logs"
+                ;;
             functl__subcmd__help__subcmd__apps,show)
                 cmd="functl__subcmd__help__subcmd__apps__subcmd__show"
                 ;;
             functl__subcmd__help__subcmd__apps,stop)
                 cmd="functl__subcmd__help__subcmd__apps__subcmd__stop"
+                ;;
+            functl__subcmd__help__subcmd__context,list)
+                cmd="functl__subcmd__help__subcmd__context__subcmd__list"
+                ;;
+            functl__subcmd__help__subcmd__context,use)
+                cmd="functl__subcmd__help__subcmd__context__subcmd__use"
                 ;;
             functl__subcmd__help__subcmd__jobs,cancel)
                 cmd="functl__subcmd__help__subcmd__jobs__subcmd__cancel"
@@ -159,6 +198,9 @@ _functl() {
                 ;;
             functl__subcmd__help__subcmd__jobs,show)
                 cmd="functl__subcmd__help__subcmd__jobs__subcmd__show"
+                ;;
+            functl__subcmd__help__subcmd__jobs,wait)
+                cmd="functl__subcmd__help__subcmd__jobs__subcmd__wait"
                 ;;
             functl__subcmd__help__subcmd__nodes,disable)
                 cmd="functl__subcmd__help__subcmd__nodes__subcmd__disable"
@@ -199,6 +241,9 @@ _functl() {
             functl__subcmd__jobs,show)
                 cmd="functl__subcmd__jobs__subcmd__show"
                 ;;
+            functl__subcmd__jobs,wait)
+                cmd="functl__subcmd__jobs__subcmd__wait"
+                ;;
             functl__subcmd__jobs__subcmd__help,cancel)
                 cmd="functl__subcmd__jobs__subcmd__help__subcmd__cancel"
                 ;;
@@ -213,6 +258,9 @@ _functl() {
                 ;;
             functl__subcmd__jobs__subcmd__help,show)
                 cmd="functl__subcmd__jobs__subcmd__help__subcmd__show"
+                ;;
+            functl__subcmd__jobs__subcmd__help,wait)
+                cmd="functl__subcmd__jobs__subcmd__help__subcmd__wait"
                 ;;
             functl__subcmd__nodes,disable)
                 cmd="functl__subcmd__nodes__subcmd__disable"
@@ -287,7 +335,7 @@ _functl() {
 
     case "${cmd}" in
         functl)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version jobs deploy nodes apps runners rollback check doctor registry up down status context completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,6 +357,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -325,7 +377,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version list show stop delete help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list show logs stop delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -347,6 +399,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -363,7 +419,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__delete)
-            opts="-y -o -h -V --app --yes --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-y -o -h -V --app --yes --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -389,6 +445,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -405,7 +465,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__help)
-            opts="list show stop delete help"
+            opts="list show logs stop delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +520,20 @@ _functl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        functl__subcmd__apps__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         functl__subcmd__apps__subcmd__help__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -489,7 +563,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__list)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-q -o -h -V --quiet --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -508,6 +582,60 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__apps__subcmd__logs)
+            opts="-f -o -h -V --follow --tail --since --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -527,7 +655,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__show)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -549,6 +677,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -565,7 +697,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__stop)
-            opts="-y -o -h -V --app --yes --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-y -o -h -V --app --yes --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -591,6 +723,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -607,7 +743,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__check)
-            opts="-o -h -V --topology --from --expect-closed --auth --timeout-ms --parallel --known-hosts --key --ssh-user --all --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --topology --from --expect-closed --auth --timeout-ms --parallel --known-hosts --key --ssh-user --all --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -657,6 +793,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -673,7 +813,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__completions)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version bash zsh fish powershell elvish"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version bash zsh fish powershell elvish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +835,192 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context)
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list use help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__help)
+            opts="list use help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__help__subcmd__use)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__list)
+            opts="-q -o -h -V --quiet --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__context__subcmd__use)
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -711,7 +1037,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__deploy)
-            opts="-o -h -V --app --user --image --repo --ref --dockerfile --context --port --env --wait --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --app --user --image --repo --ref --dockerfile --context --port --env --wait --timeout --config --deploy-url --deploy-secret --admin-token --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -753,6 +1079,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -785,7 +1115,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__doctor)
-            opts="-o -h -V --job --app --node --timeout-ms --known-hosts --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --job --app --node --timeout-ms --known-hosts --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -827,6 +1157,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -843,7 +1177,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__down)
-            opts="-o -h -V --dir --keep-apps --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --dir --keep-apps --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -869,6 +1203,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -885,7 +1223,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__generate__subcmd__docs)
-            opts="-o -h -V --root --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --root --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -911,6 +1249,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -927,7 +1269,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help)
-            opts="jobs deploy nodes apps runners rollback check doctor registry up down status completions generate-docs help"
+            opts="jobs deploy nodes apps runners rollback check doctor registry up down status context completions generate-docs help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -941,7 +1283,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__apps)
-            opts="list show stop delete"
+            opts="list show logs stop delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -969,6 +1311,20 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__apps__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__apps__subcmd__logs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1027,6 +1383,48 @@ _functl() {
         functl__subcmd__help__subcmd__completions)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__context)
+            opts="list use"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__context__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__context__subcmd__use)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1109,7 +1507,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__jobs)
-            opts="list show logs cancel"
+            opts="list show logs cancel wait"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1165,6 +1563,20 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__jobs__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__jobs__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1375,7 +1787,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__jobs)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version list show logs cancel help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list show logs cancel wait help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1397,6 +1809,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1413,7 +1829,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__jobs__subcmd__cancel)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1435,6 +1851,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1451,7 +1871,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__jobs__subcmd__help)
-            opts="list show logs cancel help"
+            opts="list show logs cancel wait help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1534,8 +1954,22 @@ _functl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        functl__subcmd__jobs__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         functl__subcmd__jobs__subcmd__list)
-            opts="-o -h -V --app --status --limit --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-q -o -h -V --app --status --limit --quiet --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1569,6 +2003,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1585,12 +2023,16 @@ _functl() {
             return 0
             ;;
         functl__subcmd__jobs__subcmd__logs)
-            opts="-f -o -h -V --follow --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-f -o -h -V --follow --timeout --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1604,6 +2046,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1623,7 +2069,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__jobs__subcmd__show)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1645,6 +2091,56 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__jobs__subcmd__wait)
+            opts="-o -h -V --timeout --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1661,7 +2157,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version list drain undrain enable disable rm help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list drain undrain enable disable rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1683,6 +2179,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1699,7 +2199,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__disable)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1721,6 +2221,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1737,7 +2241,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__drain)
-            opts="-y -o -h -V --migrate --to --grace --yes --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-y -o -h -V --migrate --to --grace --yes --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1767,6 +2271,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -1783,7 +2291,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__enable)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1802,6 +2310,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1933,7 +2445,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__list)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-q -o -h -V --quiet --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1952,6 +2464,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1971,7 +2487,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__rm)
-            opts="-y -o -h -V --force --yes --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-y -o -h -V --force --yes --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1990,6 +2506,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2009,7 +2529,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__nodes__subcmd__undrain)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2031,6 +2551,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2047,7 +2571,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__registry)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version prune help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2066,6 +2590,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2127,7 +2655,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__registry__subcmd__prune)
-            opts="-y -o -h -V --app --all --keep --dry-run --yes --parallel --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-y -o -h -V --app --all --keep --dry-run --yes --parallel --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2161,6 +2689,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2177,7 +2709,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__rollback)
-            opts="-o -h -V --app --to --no-wait --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --app --to --no-wait --timeout --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2188,6 +2720,10 @@ _functl() {
                     return 0
                     ;;
                 --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2204,6 +2740,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2223,7 +2763,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__runners)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version list help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2242,6 +2782,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2303,7 +2847,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__runners__subcmd__list)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-q -o -h -V --quiet --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2325,6 +2869,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2341,7 +2889,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__status)
-            opts="-o -h -V --dir --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --dir --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2367,6 +2915,10 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
@@ -2383,7 +2935,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__up)
-            opts="-o -h -V --dir --demo --deployd-port --agent-port --gateway-port --busybox --config --deploy-url --deploy-secret --admin-token --output --help --version"
+            opts="-o -h -V --dir --demo --deployd-port --agent-port --gateway-port --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2405,10 +2957,6 @@ _functl() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --busybox)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2422,6 +2970,10 @@ _functl() {
                     return 0
                     ;;
                 --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

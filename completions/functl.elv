@@ -22,6 +22,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -40,6 +41,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand up 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
             cand down 'Stop what `functl up` started, and nothing else'
             cand status 'The local stack''s processes, addresses and apps'
+            cand context 'The estates of the config file ([contexts.NAME]): list them, pick the current one'
             cand completions 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
             cand generate-docs 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -49,6 +51,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -59,6 +62,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand show 'Show every field of one job'
             cand logs 'Print a job''s log; -f follows it until the job ends'
             cand cancel 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING'
+            cand wait 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'functl;jobs;list'= {
@@ -69,8 +73,11 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
+            cand -q 'Print only the ids, one per line, no header (wins over --output)'
+            cand --quiet 'Print only the ids, one per line, no header (wins over --output)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -81,6 +88,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -89,14 +97,16 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --version 'Print version'
         }
         &'functl;jobs;logs'= {
+            cand --timeout 'With -f: give up after this long (90s, 10m, 1h30m): exit 1; the job itself goes on'
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
-            cand -f 'Keep printing new output until the job ends'
-            cand --follow 'Keep printing new output until the job ends'
+            cand -f 'Keep printing new output until the job ends; exit 0 if it succeeded, 1 if it failed or was cancelled'
+            cand --follow 'Keep printing new output until the job ends; exit 0 if it succeeded, 1 if it failed or was cancelled'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -107,6 +117,21 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'functl;jobs;wait'= {
+            cand --timeout 'Give up after this long (90s, 10m, 1h30m): exit 1; the job itself goes on'
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -119,6 +144,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand show 'Show every field of one job'
             cand logs 'Print a job''s log; -f follows it until the job ends'
             cand cancel 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING'
+            cand wait 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'functl;jobs;help;list'= {
@@ -128,6 +154,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;jobs;help;logs'= {
         }
         &'functl;jobs;help;cancel'= {
+        }
+        &'functl;jobs;help;wait'= {
         }
         &'functl;jobs;help;help'= {
         }
@@ -141,6 +169,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --context 'Build context, relative to the repository root [default: the root]'
             cand --port 'Port the app listens on inside its container [default: 3000]'
             cand --env 'An environment variable for the app; repeat for more'
+            cand --timeout 'With --wait: give up following after this long (90s, 10m, 1h30m): exit 1; the job itself goes on'
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
@@ -158,6 +187,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -177,8 +207,11 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
+            cand -q 'Print only the ids, one per line, no header (wins over --output)'
+            cand --quiet 'Print only the ids, one per line, no header (wins over --output)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -191,6 +224,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --migrate 'Move every app placed on the node now, instead of at its next deploy'
@@ -206,6 +240,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -218,6 +253,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -230,6 +266,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -242,6 +279,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --force 'Remove it even while apps are placed on it (their placements are dropped)'
@@ -280,6 +318,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -287,7 +326,8 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand list 'List apps with their node, image, commit and URL'
-            cand show 'Show one app, with the images it ran recently'
+            cand show 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
+            cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -297,8 +337,11 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
+            cand -q 'Print only the ids, one per line, no header (wins over --output)'
+            cand --quiet 'Print only the ids, one per line, no header (wins over --output)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -309,8 +352,26 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'functl;apps;logs'= {
+            cand --tail 'Only the last N lines [default: all]'
+            cand --since 'Only output since T: a duration back from now (30s, 10m, 2h, 1d, 1h30m) or an RFC 3339 time (2026-12-01T10:00:00Z)'
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -f 'Keep printing new output until the container stops (Ctrl-C stops following)'
+            cand --follow 'Keep printing new output until the container stops (Ctrl-C stops following)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -322,6 +383,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -y 'Do not ask for confirmation'
@@ -337,6 +399,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -y 'Do not ask for confirmation'
@@ -348,7 +411,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         }
         &'functl;apps;help'= {
             cand list 'List apps with their node, image, commit and URL'
-            cand show 'Show one app, with the images it ran recently'
+            cand show 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
+            cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -356,6 +420,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;apps;help;list'= {
         }
         &'functl;apps;help;show'= {
+        }
+        &'functl;apps;help;logs'= {
         }
         &'functl;apps;help;stop'= {
         }
@@ -368,6 +434,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -382,8 +449,11 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
+            cand -q 'Print only the ids, one per line, no header (wins over --output)'
+            cand --quiet 'Print only the ids, one per line, no header (wins over --output)'
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
@@ -400,10 +470,12 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;rollback'= {
             cand --app 'The app to roll back'
             cand --to 'The tag (or whole image) to go back to [default: the image before the current one]'
+            cand --timeout 'Give up following after this long (90s, 10m, 1h30m): exit 1; the job itself goes on'
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --no-wait 'Only create the job; do not follow it'
@@ -424,6 +496,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --expect-closed 'Also probe every pair the matrix does not allow, from this host to each role''s addresses on the matrix''s ports: each must fail to connect'
@@ -444,6 +517,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -456,6 +530,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -473,6 +548,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --all 'Prune every app repository under the namespace'
@@ -497,11 +573,11 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deployd-port 'deployd''s port on 127.0.0.1'
             cand --agent-port 'agentd''s runtime API port on 127.0.0.1'
             cand --gateway-port 'The gateway''s port on 127.0.0.1 (apps at /runtime/{appId}/)'
-            cand --busybox 'Static busybox copied into the demo app [default: /bin/busybox]'
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --demo 'Deploy examples/hello-app through the whole pipeline and print the page it serves'
@@ -516,6 +592,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand --keep-apps 'Leave the apps of the stack''s runtime node running'
@@ -530,6 +607,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -537,11 +615,67 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'functl;context'= {
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand list 'The contexts of the config file; `*` marks the one in use'
+            cand use 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'functl;context;list'= {
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -q 'Print only the ids, one per line, no header (wins over --output)'
+            cand --quiet 'Print only the ids, one per line, no header (wins over --output)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'functl;context;use'= {
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'functl;context;help'= {
+            cand list 'The contexts of the config file; `*` marks the one in use'
+            cand use 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'functl;context;help;list'= {
+        }
+        &'functl;context;help;use'= {
+        }
+        &'functl;context;help;help'= {
+        }
         &'functl;completions'= {
             cand --config 'Config file [default: ~/.config/functl/config.toml]'
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -555,6 +689,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
             cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
             cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
             cand -h 'Print help (see more with ''--help'')'
@@ -575,6 +710,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand up 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app'
             cand down 'Stop what `functl up` started, and nothing else'
             cand status 'The local stack''s processes, addresses and apps'
+            cand context 'The estates of the config file ([contexts.NAME]): list them, pick the current one'
             cand completions 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)'
             cand generate-docs 'Write completions/ and man/ under a repository root (used to refresh the committed files)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -584,6 +720,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand show 'Show every field of one job'
             cand logs 'Print a job''s log; -f follows it until the job ends'
             cand cancel 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING'
+            cand wait 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled'
         }
         &'functl;help;jobs;list'= {
         }
@@ -592,6 +729,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;help;jobs;logs'= {
         }
         &'functl;help;jobs;cancel'= {
+        }
+        &'functl;help;jobs;wait'= {
         }
         &'functl;help;deploy'= {
         }
@@ -617,13 +756,16 @@ set edit:completion:arg-completer[functl] = {|@words|
         }
         &'functl;help;apps'= {
             cand list 'List apps with their node, image, commit and URL'
-            cand show 'Show one app, with the images it ran recently'
+            cand show 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
+            cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
         }
         &'functl;help;apps;list'= {
         }
         &'functl;help;apps;show'= {
+        }
+        &'functl;help;apps;logs'= {
         }
         &'functl;help;apps;stop'= {
         }
@@ -650,6 +792,14 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;help;down'= {
         }
         &'functl;help;status'= {
+        }
+        &'functl;help;context'= {
+            cand list 'The contexts of the config file; `*` marks the one in use'
+            cand use 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)'
+        }
+        &'functl;help;context;list'= {
+        }
+        &'functl;help;context;use'= {
         }
         &'functl;help;completions'= {
         }

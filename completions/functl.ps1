@@ -25,6 +25,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -43,6 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop what `functl up` started, and nothing else')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The local stack''s processes, addresses and apps')
+            [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'The estates of the config file ([contexts.NAME]): list them, pick the current one')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write completions/ and man/ under a repository root (used to refresh the committed files)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -53,6 +55,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -63,6 +66,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show every field of one job')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print a job''s log; -f follows it until the job ends')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -74,8 +78,11 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -87,6 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -96,14 +104,16 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;jobs;logs' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With -f: give up after this long (90s, 10m, 1h30m): exit 1; the job itself goes on')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends')
-            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends; exit 0 if it succeeded, 1 if it failed or was cancelled')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new output until the job ends; exit 0 if it succeeded, 1 if it failed or was cancelled')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -115,6 +125,22 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'functl;jobs;wait' {
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after this long (90s, 10m, 1h30m): exit 1; the job itself goes on')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -128,6 +154,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show every field of one job')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print a job''s log; -f follows it until the job ends')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -143,6 +170,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
         'functl;jobs;help;cancel' {
             break
         }
+        'functl;jobs;help;wait' {
+            break
+        }
         'functl;jobs;help;help' {
             break
         }
@@ -156,6 +186,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'Build context, relative to the repository root [default: the root]')
             [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Port the app listens on inside its container [default: 3000]')
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'An environment variable for the app; repeat for more')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --wait: give up following after this long (90s, 10m, 1h30m): exit 1; the job itself goes on')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
@@ -174,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -194,8 +226,11 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -209,6 +244,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--migrate', '--migrate', [CompletionResultType]::ParameterName, 'Move every app placed on the node now, instead of at its next deploy')
@@ -225,6 +261,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -238,6 +275,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -251,6 +289,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -264,6 +303,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Remove it even while apps are placed on it (their placements are dropped)')
@@ -311,6 +351,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -318,7 +359,8 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List apps with their node, image, commit and URL')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app, with the images it ran recently')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -329,8 +371,11 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -342,8 +387,27 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'functl;apps;logs' {
+            [CompletionResult]::new('--tail', '--tail', [CompletionResultType]::ParameterName, 'Only the last N lines [default: all]')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only output since T: a duration back from now (30s, 10m, 2h, 1d, 1h30m) or an RFC 3339 time (2026-12-01T10:00:00Z)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing new output until the container stops (Ctrl-C stops following)')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing new output until the container stops (Ctrl-C stops following)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -356,6 +420,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -372,6 +437,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -384,7 +450,8 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
         }
         'functl;apps;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List apps with their node, image, commit and URL')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app, with the images it ran recently')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -394,6 +461,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;apps;help;show' {
+            break
+        }
+        'functl;apps;help;logs' {
             break
         }
         'functl;apps;help;stop' {
@@ -410,6 +480,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -425,8 +496,11 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -447,10 +521,12 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
         'functl;rollback' {
             [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The app to roll back')
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The tag (or whole image) to go back to [default: the image before the current one]')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up following after this long (90s, 10m, 1h30m): exit 1; the job itself goes on')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--no-wait', '--no-wait', [CompletionResultType]::ParameterName, 'Only create the job; do not follow it')
@@ -472,6 +548,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--expect-closed', '--expect-closed', [CompletionResultType]::ParameterName, 'Also probe every pair the matrix does not allow, from this host to each role''s addresses on the matrix''s ports: each must fail to connect')
@@ -493,6 +570,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -506,6 +584,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -524,6 +603,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Prune every app repository under the namespace')
@@ -552,11 +632,11 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deployd-port', '--deployd-port', [CompletionResultType]::ParameterName, 'deployd''s port on 127.0.0.1')
             [CompletionResult]::new('--agent-port', '--agent-port', [CompletionResultType]::ParameterName, 'agentd''s runtime API port on 127.0.0.1')
             [CompletionResult]::new('--gateway-port', '--gateway-port', [CompletionResultType]::ParameterName, 'The gateway''s port on 127.0.0.1 (apps at /runtime/{appId}/)')
-            [CompletionResult]::new('--busybox', '--busybox', [CompletionResultType]::ParameterName, 'Static busybox copied into the demo app [default: /bin/busybox]')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--demo', '--demo', [CompletionResultType]::ParameterName, 'Deploy examples/hello-app through the whole pipeline and print the page it serves')
@@ -572,6 +652,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--keep-apps', '--keep-apps', [CompletionResultType]::ParameterName, 'Leave the apps of the stack''s runtime node running')
@@ -587,6 +668,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -595,11 +677,74 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'functl;context' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The contexts of the config file; `*` marks the one in use')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'functl;context;list' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only the ids, one per line, no header (wins over --output)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'functl;context;use' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'functl;context;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The contexts of the config file; `*` marks the one in use')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'functl;context;help;list' {
+            break
+        }
+        'functl;context;help;use' {
+            break
+        }
+        'functl;context;help;help' {
+            break
+        }
         'functl;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -614,6 +759,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
             [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
             [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
@@ -635,6 +781,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start a whole local stack (deployd, agentd, gateway) under ./.funai; --demo deploys the example app')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop what `functl up` started, and nothing else')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'The local stack''s processes, addresses and apps')
+            [CompletionResult]::new('context', 'context', [CompletionResultType]::ParameterValue, 'The estates of the config file ([contexts.NAME]): list them, pick the current one')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print the completion script for a shell (bash, zsh, fish, powershell, elvish)')
             [CompletionResult]::new('generate-docs', 'generate-docs', [CompletionResultType]::ParameterValue, 'Write completions/ and man/ under a repository root (used to refresh the committed files)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -645,6 +792,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show every field of one job')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print a job''s log; -f follows it until the job ends')
             [CompletionResult]::new('cancel', 'cancel', [CompletionResultType]::ParameterValue, 'Cancel a job: at once when PENDING, at the runner''s next heartbeat when RUNNING')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled')
             break
         }
         'functl;help;jobs;list' {
@@ -657,6 +805,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;help;jobs;cancel' {
+            break
+        }
+        'functl;help;jobs;wait' {
             break
         }
         'functl;help;deploy' {
@@ -691,7 +842,8 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
         }
         'functl;help;apps' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List apps with their node, image, commit and URL')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app, with the images it ran recently')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently')
+            [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
             break
@@ -700,6 +852,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;help;apps;show' {
+            break
+        }
+        'functl;help;apps;logs' {
             break
         }
         'functl;help;apps;stop' {
@@ -738,6 +893,17 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;help;status' {
+            break
+        }
+        'functl;help;context' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The contexts of the config file; `*` marks the one in use')
+            [CompletionResult]::new('use', 'use', [CompletionResultType]::ParameterValue, 'Make NAME the context commands use when neither --context nor FUNCTL_CONTEXT names one (writes current_context into the config file)')
+            break
+        }
+        'functl;help;context;list' {
+            break
+        }
+        'functl;help;context;use' {
             break
         }
         'functl;help;completions' {

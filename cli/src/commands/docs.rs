@@ -88,7 +88,7 @@ pub fn write_all(root: &Path) -> anyhow::Result<()> {
 }
 
 /// What every page ends with: the exit codes scripts rely on.
-pub const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nThe command did what it was asked.\n.TP\n\\fB1\\fR\nIt failed: deployd or an agent refused or was unreachable, or the job it followed failed or was cancelled.\n.TP\n\\fB2\\fR\nUsage: a wrong flag or value, missing configuration, or a destructive command without \\fB--yes\\fR and without a terminal to ask on.\n.TP\n\\fB130\\fR\nInterrupted while following a job; the job goes on.\n";
+pub const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"\n.TP\n\\fB0\\fR\nThe command did what it was asked.\n.TP\n\\fB1\\fR\nIt failed: deployd refused the request or an agent refused or was unreachable, or the job it followed failed, was cancelled or outlasted \\fB--timeout\\fR (the job itself goes on).\n.TP\n\\fB2\\fR\nUsage: a wrong flag or value, missing configuration, or a destructive command without \\fB--yes\\fR and without a terminal to ask on.\n.TP\n\\fB3\\fR\ndeployd could not be reached (connection refused, timeout, DNS) or refused our credentials (401, 403): check deploy_url, deploy_secret and admin_token.\n.TP\n\\fB130\\fR\nInterrupted while following a job; the job goes on.\n";
 
 fn write_man(cmd: &clap::Command, dir: &Path, name: &str) -> anyhow::Result<()> {
     if cmd.is_hide_set() {
