@@ -18,7 +18,7 @@ use crate::ctx::{Ctx, GlobalArgs};
     name = "functl",
     version = env!("FUNAI_VERSION"),
     about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners",
-    long_about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners.\n\nSettings come from ~/.config/functl/config.toml (or --config / FUNCTL_CONFIG), then FUNCTL_* environment variables, then flags. Exit codes: 0 ok, 1 failed (or a followed job failed, was cancelled or timed out), 2 usage, 3 deployd unreachable or refused our credentials.",
+    long_about = "Drive and troubleshoot the Fun AI Studio release path: jobs, deploys, apps, runtime nodes, runners.\n\nSettings come from ~/.config/functl/config.toml ($XDG_CONFIG_HOME/functl/config.toml when set, or --config / FUNCTL_CONFIG), then the chosen context's [contexts.NAME] table (--context, FUNCTL_CONTEXT or current_context), then FUNCTL_* environment variables, then flags. Exit codes: 0 ok, 1 failed (or a followed job failed, was cancelled or timed out), 2 usage, 3 deployd unreachable or refused our credentials.",
     propagate_version = true
 )]
 pub(crate) struct Cli {
