@@ -707,7 +707,7 @@ async fn usage_errors_exit_2() {
     assert!(jobs.is_empty());
 }
 
-// ---- failures: exit 1, secrets never printed ----
+// ---- failures: exit 1 (3 when deployd is unreachable or refuses us), secrets never printed ----
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_refused_without_being_printed() {
@@ -716,13 +716,13 @@ async fn a_wrong_secret_is_refused_without_being_printed() {
         .with("FUNCTL_DEPLOY_SECRET", "wrong-secret-value")
         .run(&["jobs", "list"])
         .await;
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("deployd answered 401"), "{run:?}");
     assert!(!run.stderr.contains("wrong-secret-value"), "{run:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_unreachable_deployd_exits_1() {
+async fn an_unreachable_deployd_exits_3() {
     let d = testing::start().await;
     // A port that was free a moment ago and has no listener now.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -733,7 +733,7 @@ async fn an_unreachable_deployd_exits_1() {
         .with("FUNCTL_DEPLOY_URL", &format!("http://127.0.0.1:{port}"))
         .run(&["jobs", "list"])
         .await;
-    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.code, 3, "{run:?}");
     assert!(
         run.stderr.starts_with("error: cannot reach deployd at "),
         "{run:?}"
@@ -766,7 +766,7 @@ async fn the_config_file_is_read_and_flags_win_over_it() {
     let flag = env
         .run(&["jobs", "list", "--deploy-secret", "overridden-by-flag"])
         .await;
-    assert_eq!(flag.code, 1, "{flag:?}");
+    assert_eq!(flag.code, 3, "{flag:?}");
     assert!(flag.stderr.contains("401"), "{flag:?}");
 
     // An explicit --config names a file that must exist.

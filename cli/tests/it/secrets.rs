@@ -188,13 +188,13 @@ async fn no_secret_reaches_a_log_an_output_or_an_error() {
         vec!["jobs".into(), "list".into()],
         vec![("FUNCTL_DEPLOY_SECRET", format!("{}x", sec("deploy")))],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     seen += &out;
     let (code, out) = functl(
         vec!["nodes".into(), "list".into()],
         vec![("FUNCTL_ADMIN_TOKEN", sec("deploy").to_string())],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     seen += &out;
     let (code, out) = functl(
         vec![
