@@ -71,10 +71,7 @@ fn main() -> ExitCode {
                 eprintln!("agentd: refusing to start: {e}");
                 return ExitCode::from(2);
             }
-            tracing_subscriber::fmt()
-                .with_env_filter(daemon::log_filter())
-                .with_writer(std::io::stderr)
-                .init();
+            daemon::init_logging(settings.log_format);
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use protocol::Secret;
+use protocol::config::LogFormat;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/agentd.toml";
@@ -11,6 +12,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/agentd.toml";
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     pub deploy_url: String,
+    /// `text` (the default) or `json`: one JSON object a line for a log shipper.
+    pub log_format: LogFormat,
     pub runner: Option<RunnerSettings>,
     pub runtime: Option<RuntimeSettings>,
     /// Periodic probes of this host's edges of the security-group matrix, sent to deployd.
@@ -21,6 +24,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             deploy_url: "http://127.0.0.1:7002".into(),
+            log_format: LogFormat::Text,
             runner: None,
             runtime: None,
             check: CheckSettings::default(),

@@ -1,12 +1,14 @@
 //! What deployd and agentd share besides the wire contract: the HTTP server loop, signals
-//! listened for before anything else, the log filter, and man pages written by the program
-//! itself.
+//! listened for before anything else, the log filter and log lines (text or JSON), and man
+//! pages written by the program itself.
 
+mod log;
 mod serve;
 
 use std::future::Future;
 use std::path::Path;
 
+pub use log::{JsonLines, init_logging};
 pub use serve::{Limits, serve};
 
 /// SIGTERM or SIGINT. Call it first thing, so that a signal during start-up is not lost.

@@ -72,10 +72,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(daemon::log_filter())
-        .with_writer(std::io::stderr)
-        .init();
     let settings = match load(&cli) {
         Ok(s) => s,
         Err(e) => {
@@ -83,6 +79,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    daemon::init_logging(settings.log_format);
     match cli.cmd.unwrap_or(Cmd::Serve) {
         Cmd::GenerateMan { .. } => ExitCode::SUCCESS,
         Cmd::PrintConfig => {

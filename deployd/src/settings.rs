@@ -4,6 +4,7 @@ use std::path::Path;
 
 use ipnet::IpNet;
 use protocol::Secret;
+use protocol::config::LogFormat;
 use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/funai/deployd.toml";
@@ -15,6 +16,8 @@ pub struct Settings {
     /// How long a client may take to send a request head (slow clients are cut off).
     pub header_read_timeout_ms: u64,
     pub database_url: String,
+    /// `text` (the default) or `json`: one JSON object a line for a log shipper.
+    pub log_format: LogFormat,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub jobs: JobSettings,
@@ -31,6 +34,7 @@ impl std::fmt::Debug for Settings {
                 "database_url",
                 &crate::store::redact_url(&self.database_url),
             )
+            .field("log_format", &self.log_format)
             .field("database", &self.database)
             .field("auth", &self.auth)
             .field("jobs", &self.jobs)
@@ -45,6 +49,7 @@ impl Default for Settings {
             listen: "0.0.0.0:7002".into(),
             header_read_timeout_ms: 10_000,
             database_url: "sqlite:///var/lib/funai/deployd.db".into(),
+            log_format: LogFormat::Text,
             database: DatabaseSettings::default(),
             auth: AuthSettings::default(),
             jobs: JobSettings::default(),

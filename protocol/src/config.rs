@@ -23,6 +23,17 @@ pub enum ConfigError {
     Invalid { origin: String, message: String },
 }
 
+/// How deployd and agentd write their log lines (`log_format`): text for people, or one JSON
+/// object a line (time, level, target, message, fields) for a log shipper. Any other value
+/// is refused at load, naming these two.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 /// Where the file came from: given explicitly (must exist) or the default path (may be absent).
 pub enum Source<'a> {
     Explicit(&'a Path),
@@ -242,6 +253,40 @@ mod tests {
         assert!(s.flag);
         assert_eq!(s.sec.name, "01");
         assert_eq!(s.ips, vec!["10.0.0.0/8", "127.0.0.1/32"]);
+    }
+
+    #[test]
+    fn a_log_format_is_text_or_json() {
+        #[derive(Debug, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        struct L {
+            log_format: LogFormat,
+        }
+        let load_env = |v: &str| -> Result<L, ConfigError> {
+            let env = vec![("T_LOG_FORMAT".to_string(), v.to_string())];
+            load(
+                Source::Default(Path::new("/nonexistent/x.toml")),
+                "T_",
+                env,
+                vec![],
+            )
+        };
+        assert_eq!(
+            load_env("json").map(|l| l.log_format).ok(),
+            Some(LogFormat::Json)
+        );
+        assert_eq!(
+            load_env("text").map(|l| l.log_format).ok(),
+            Some(LogFormat::Text)
+        );
+        let e = load_env("xml")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.contains("log_format") && e.contains("`text`") && e.contains("`json`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -184,6 +184,7 @@ pub async fn start_runtime_in(
     tweak(&mut rs);
     let settings = Settings {
         deploy_url: deploy_url.to_string(),
+        log_format: Default::default(),
         runner: None,
         runtime: Some(rs),
         check: Default::default(),

@@ -81,7 +81,8 @@ pub fn write_all(root: &Path) -> anyhow::Result<()> {
         clap_complete::generate(shell, &mut crate::Cli::command(), "functl", &mut buf);
         std::fs::write(comp.join(file), buf)?;
     }
-    let mut cmd = crate::Cli::command();
+    // The committed pages carry the package version, not the commit (`--version`'s).
+    let mut cmd = crate::Cli::command().version(env!("CARGO_PKG_VERSION"));
     cmd.build();
     write_man(&cmd, &man, "functl")?;
     Ok(())

@@ -230,7 +230,7 @@ async fn metrics_name_the_build() {
     let line = format!(
         "build_info{{version=\"{}\",commit=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION"),
-        checkout_commit()
+        env!("FUNAI_COMMIT")
     );
     assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
     assert!(text.contains("# TYPE build_info gauge"), "{text}");
@@ -297,7 +297,7 @@ async fn a_real_agent_sends_its_version_with_heartbeats_and_claims() {
     let line = format!(
         "build_info{{version=\"{}\",commit=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION"),
-        checkout_commit()
+        env!("FUNAI_COMMIT")
     );
     assert!(text.lines().any(|l| l == line), "no {line} in:\n{text}");
 
@@ -308,4 +308,104 @@ async fn a_real_agent_sends_its_version_with_heartbeats_and_claims() {
     wait_listed(&d, "runners", "runnerId", "r-real").await;
     assert_eq!(version_in(&d, "runners", "runnerId", "r-real").await, ours);
     runner.stop().await;
+}
+
+/// deployd's binary with the test secrets and a database in `dir`.
+fn deployd_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_deployd"));
+    c.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env(
+            "DEPLOYD_DATABASE_URL",
+            format!("sqlite://{}/d.db", dir.display()),
+        )
+        .env("DEPLOYD_AUTH__DEPLOY_SECRET", "s3cret-deploy-value")
+        .env("DEPLOYD_AUTH__RUNNER_TOKEN", "s3cret-runner-value")
+        .env("DEPLOYD_AUTH__NODE_TOKEN", "s3cret-node-value")
+        .env("DEPLOYD_AUTH__ADMIN_TOKEN", "s3cret-admin-value");
+    c
+}
+
+#[test]
+fn deployd_logs_json_lines_when_asked() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = deployd_cmd(dir.path())
+        .env("DEPLOYD_LOG_FORMAT", "json")
+        .args(["--listen", "127.0.0.1:0", "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let listening = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("deployd ended before listening: {seen:?}"))
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        seen.push(line);
+        if v["message"] == "deployd listening" {
+            break v;
+        }
+    };
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Every line to the end is one JSON object, the shutdown's too.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(child.wait().unwrap().success());
+    for line in &rest {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["time"].is_string(), "{line}");
+    }
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:?}");
+
+    assert_eq!(listening["level"], "INFO", "{listening}");
+    assert!(
+        listening["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("deployd")),
+        "{listening}"
+    );
+    assert!(
+        listening["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{listening}"
+    );
+    let addr = listening["fields"]["addr"].as_str().unwrap_or_default();
+    assert!(addr.starts_with("127.0.0.1:"), "{listening}");
+    assert!(
+        !seen.iter().chain(&rest).any(|l| l.contains("s3cret")),
+        "a secret was logged"
+    );
+}
+
+#[test]
+fn an_unknown_log_format_is_refused_naming_the_choices() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deployd_cmd(dir.path())
+        .env("DEPLOYD_LOG_FORMAT", "xml")
+        .arg("print-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("log_format") && err.contains("`text`") && err.contains("`json`"),
+        "{err}"
+    );
+    let shown = deployd_cmd(dir.path())
+        .arg("print-config")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("log_format = \"text\""),
+        "{shown:?}"
+    );
 }
