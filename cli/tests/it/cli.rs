@@ -112,6 +112,7 @@ macro_rules! snapshot {
 // ---- seeding through the typed client, as the runner and the runtime agent would ----
 
 const RUNNER: &str = "runner-01";
+const AGENT_VERSION: &str = "0.1.0 (2657bbe)";
 
 async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, containers: i64) {
     c.node_heartbeat(&NodeHeartbeat {
@@ -122,7 +123,8 @@ async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, conta
         disk_free_bytes: free,
         container_count: containers,
         checks: None,
-        agent_version: None,
+        // rt-01 runs a current agent; the others an older one that sends no version.
+        agent_version: (name == "rt-01").then(|| AGENT_VERSION.to_string()),
     })
     .await
     .expect("node heartbeat");
@@ -155,7 +157,7 @@ async fn claim(c: &DeployClient, wait: i64) -> Job {
                 runner_id: RUNNER.to_string(),
                 lease_seconds: 60,
                 wait_seconds: wait,
-                agent_version: None,
+                agent_version: Some(AGENT_VERSION.to_string()),
             })
             .await
             .expect("claim");

@@ -34,6 +34,7 @@ impl Cmd {
                 "AGENT URL",
                 "GATEWAY URL",
                 "LAST HEARTBEAT",
+                "VERSION",
             ],
             ctx.styled,
         );
@@ -52,6 +53,7 @@ impl Cmd {
                         .map(format::age)
                         .unwrap_or_else(|| "never".to_string()),
                 ),
+                Cell::new(format::or_dash(n.agent_version.as_deref())),
             ]);
         }
         table::print(&t)?;

@@ -34,6 +34,7 @@ impl Cmd {
                 "LAST SEEN",
                 "ADDRESS",
                 "LEGACY",
+                "VERSION",
             ],
             ctx.styled,
         );
@@ -50,6 +51,7 @@ impl Cmd {
                 Cell::new(format::age(&r.last_seen_at)),
                 Cell::new(format::or_dash(r.remote_addr.as_deref())),
                 Cell::new(if r.legacy { "yes" } else { "no" }),
+                Cell::new(format::or_dash(r.agent_version.as_deref())),
             ]);
         }
         table::print(&t)?;
