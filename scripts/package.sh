@@ -4,11 +4,13 @@
 # man pages and completions in their Debian places, the systemd units, the example configs
 # in /etc/funai as conffiles, maintainer scripts from packaging/debian/.
 #
-#   scripts/package.sh [--profile release|debug] [--out DIR] [--no-build]
+#   scripts/package.sh [--profile release|debug] [--out DIR] [--no-build] [--lintian]
 #
 # Builds what it needs with cargo (a no-op when the binaries are up to date); --no-build
 # packages the binaries already in the target directory. The .deb files land in DIR
-# (default target/debian), the staging trees in target/debian-stage.
+# (default target/debian); the staging trees are temporary, under target/. Then lintian
+# checks them when it is installed (--lintian: it must be; under CI as root it is
+# installed here): an error or a warning fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +18,9 @@ PACKAGES=(functl deployd agentd)
 profile=release
 out=
 build=1
+lintian=auto
 usage() {
-    echo "usage: scripts/package.sh [--profile release|debug] [--out DIR] [--no-build]" >&2
+    echo "usage: scripts/package.sh [--profile release|debug] [--out DIR] [--no-build] [--lintian]" >&2
     exit 2
 }
 while (($#)); do
@@ -33,6 +36,7 @@ while (($#)); do
             shift 2
             ;;
         --no-build) build=0; shift ;;
+        --lintian) lintian=required; shift ;;
         -h | --help) usage ;;
         *) echo "package.sh: unknown argument $1" >&2; usage ;;
     esac
@@ -62,7 +66,10 @@ target_dir=$(jq -r .target_directory <<<"$metadata")
 version=$(jq -r '.packages[] | select(.name == "functl" and .source == null) | .version' <<<"$metadata")
 bin_dir="$target_dir/$profile"
 out=${out:-$target_dir/debian}
-stage_root="$target_dir/debian-stage"
+# A staging tree of its own per run: two runs at once (a person and the tests) never mix.
+mkdir -p "$target_dir"
+stage_root=$(mktemp -d "$target_dir/debian-stage.XXXXXX")
+trap 'rm -rf "$stage_root"' EXIT
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
@@ -143,13 +150,16 @@ shlib_depends() { # binaries...
     local libs pkgs=() glibc
     libs=$(for b in "$@"; do objdump -p "$b" | awk '$1 == "NEEDED" {print $2}'; done | sort -u)
     for lib in $libs; do
-        local path
-        path=$(for b in "$@"; do ldd "$b"; done | awk -v l="$lib" '$1 == l {print $3; exit}')
+        local path owner
+        if [[ $lib == ld-linux* ]]; then pkgs+=(libc6) && continue; fi
+        path=$(for b in "$@"; do ldd "$b"; done | awk -v l="$lib" '$1 == l && !n++ {print $3}')
         [[ -n $path ]] || die "$lib is not found by ldd"
-        pkgs+=("$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1 ||
-            dpkg -S "$path" | head -1 | cut -d: -f1)")
+        # dpkg knows a library by the path its package ships (/lib before the /usr merge).
+        owner=$({ dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | head -1 || true)
+        [[ -n $owner ]] || die "no package owns $path"
+        pkgs+=("${owner%%:*}")
     done
-    glibc=$(for b in "$@"; do objdump -T "$b"; done | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
+    glibc=$(for b in "$@"; do objdump -T "$b"; done | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1 || true)
     printf '%s\n' "${pkgs[@]}" | sort -u | while read -r p; do
         if [[ $p == libc6 && -n $glibc ]]; then echo "libc6 (>= $glibc)"; else echo "$p"; fi
     done | paste -sd, | sed 's/,/, /g'
@@ -177,7 +187,7 @@ build_package() {
     for b in "${bins[@]}"; do
         if [[ -f man/$b.1 ]]; then
             for m in man/"$b".1 man/"$b"-*.1; do
-                [[ -f $m ]] && gzip -9n <"$m" >"$stage/usr/share/man/man1/$(basename "$m").gz"
+                if [[ -f $m ]]; then gzip -9n <"$m" >"$stage/usr/share/man/man1/$(basename "$m").gz"; fi
             done
         elif [[ -f packaging/debian/$b.1 ]]; then
             gzip -9n <"packaging/debian/$b.1" >"$stage/usr/share/man/man1/$b.1.gz"
@@ -253,7 +263,7 @@ build_package() {
         -e "s|@INSTALLED_SIZE@|$size|" -e "s|@DEPENDS@|$depends|" \
         "packaging/debian/$pkg.control" >"$stage/DEBIAN/control"
 
-    # Directories 0755, files 0644 unless set above, one timestamp for all.
+    # Directories 0755 (files got their modes above), one timestamp for all.
     find "$stage" -type d -exec chmod 0755 {} +
     find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     local deb="$out/${pkg}_${deb_version}_${arch}.deb"
@@ -262,6 +272,19 @@ build_package() {
     [[ $profile == debug ]] && compress=(-Zgzip -z1)
     dpkg-deb --root-owner-group "${compress[@]}" --build "$stage" "$deb" >/dev/null
     log "$deb ($(du -h "$deb" | cut -f1))"
+    debs+=("$deb")
 }
 
+debs=()
 for p in "${PACKAGES[@]}"; do build_package "$p"; done
+
+if [[ $lintian == required ]] || command -v lintian >/dev/null 2>&1 || [[ ${CI:-} == true && $(id -u) == 0 ]]; then
+    need lintian lintian
+    log "lintian"
+    # Informational tags are shown, not counted; what remains of the rest is overridden in
+    # packaging/debian/PACKAGE.lintian-overrides, each with its reason.
+    lintian --fail-on error,warning --display-info "${debs[@]}" ||
+        die "lintian found errors or warnings (above): fix them, or override one with its reason in packaging/debian/PACKAGE.lintian-overrides"
+else
+    log "lintian is not installed: the packages are not checked (apt-get install lintian)"
+fi
