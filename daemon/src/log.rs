@@ -15,8 +15,14 @@ use tracing_subscriber::registry::LookupSpan;
 /// Installs the process's logger: [`crate::log_filter`], lines in `format`, on stderr. A
 /// logger already installed (a test that started two daemons) is kept.
 pub fn init_logging(format: LogFormat) {
+    // Colours only for a person at a terminal: a log file (`functl up`), journald or a
+    // pipe gets plain text, as NO_COLOR asks too.
+    use std::io::IsTerminal;
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let lines = tracing_subscriber::fmt()
         .with_env_filter(crate::log_filter())
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => lines.try_init(),
