@@ -41,6 +41,25 @@ async fn functl(d: &testkit::deployd::TestDeployd, args: &[&str]) -> Run {
     }
 }
 
+/// The peers of the established TCP connections whose local port is `port`.
+fn connections_to(port: u16) -> std::collections::BTreeSet<String> {
+    let out = std::process::Command::new("ss")
+        .args(["-Htn", "state", "established", "(", "sport", "="])
+        .arg(format!(":{port}"))
+        .arg(")")
+        .output()
+        .expect("ss (iproute2)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().last().map(String::from))
+        .collect()
+}
+
 /// The value of a row of `apps show`'s record (`STATE      running` → `running`).
 fn row<'a>(shown: &'a str, key: &str) -> &'a str {
     shown
@@ -163,6 +182,7 @@ async fn apps_logs_and_show_read_the_container_through_its_node() {
 
     // -f: the history, then a line the app prints after the stream opened, each output
     // on its own side.
+    let agent_port: u16 = rt.api.rsplit(':').next().unwrap().parse().unwrap();
     let mut child = command(&d, &["apps", "logs", &app, "-f"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -171,6 +191,12 @@ async fn apps_logs_and_show_read_the_container_through_its_node() {
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
     read_until(&mut out, "ready-3").await;
+    // The request deployd holds to the agent (maybe on a connection an earlier call opened).
+    let following = connections_to(agent_port);
+    assert!(
+        !following.is_empty(),
+        "deployd holds no request to the agent while following"
+    );
     let word = rand_hex();
     let (st, body) = rt.page(&format!("/runtime/{app}/cgi-bin/say?{word}")).await;
     assert_eq!((st, body.trim()), (200, "said"));
@@ -188,6 +214,15 @@ async fn apps_logs_and_show_read_the_container_through_its_node() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(130));
+    // functl gone, deployd lets go of its request to the agent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while connections_to(agent_port).is_superset(&following) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request to the agent outlived the client that asked"
+        );
+        tokio::task::yield_now().await;
+    }
 
     // show: running, and the public URL answers.
     let shown = functl(&d, &["apps", "show", &app]).await;
