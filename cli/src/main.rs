@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod ctx;
+mod duration;
 mod exit;
 mod output;
 

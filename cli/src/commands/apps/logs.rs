@@ -81,34 +81,15 @@ fn since_at(value: &str, now: protocol::Timestamp) -> Result<i64, String> {
             "{value:?} is neither a duration (30s, 10m, 2h, 1d, 1h30m) nor an RFC 3339 time (2026-12-01T10:00:00Z)"
         )
     };
-    let mut rest = text;
-    let mut seconds: i64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let per_unit: i64 = match &rest[..unit] {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(bad()),
-        };
-        seconds = n
-            .checked_mul(per_unit)
-            .and_then(|s| seconds.checked_add(s))
-            .filter(|s| *s <= 100 * 365 * 86_400)
-            .ok_or_else(|| format!("{value:?} reaches back too far"))?;
-        rest = &rest[unit..];
-    }
+    let back = match crate::duration::parse(text) {
+        Ok(d) => d.as_secs(),
+        Err(crate::duration::DurationError::Malformed) => return Err(bad()),
+        Err(crate::duration::DurationError::TooLong) => u64::MAX,
+    };
+    let seconds = i64::try_from(back)
+        .ok()
+        .filter(|s| *s <= 100 * 365 * 86_400)
+        .ok_or_else(|| format!("{value:?} reaches back too far"))?;
     Ok(now.timestamp() - seconds)
 }
 

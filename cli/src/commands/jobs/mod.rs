@@ -76,47 +76,15 @@ pub struct Timeout {
     pub text: String,
 }
 
-/// Parses a duration as humantime writes it: numbers each followed by a unit (`ms`, `s`,
-/// `m`, `h`, `d`, or their long names), optionally separated by spaces: `90s`, `1h 30m`.
+/// Parses `--timeout`: a duration as [`crate::duration`] reads it, longer than zero.
 pub fn parse_timeout(value: &str) -> Result<Timeout, String> {
-    let bad = || {
-        format!("{value:?} is not a duration: write a number and a unit, like 90s, 10m or 1h30m")
-    };
     let text = value.trim();
-    let mut rest = text;
-    let mut total = Duration::ZERO;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let per_unit = match &rest[..unit_len] {
-            "ms" | "msec" | "millis" => Duration::from_millis(1),
-            "s" | "sec" | "secs" | "second" | "seconds" => Duration::from_secs(1),
-            "m" | "min" | "mins" | "minute" | "minutes" => Duration::from_secs(60),
-            "h" | "hr" | "hrs" | "hour" | "hours" => Duration::from_secs(3600),
-            "d" | "day" | "days" => Duration::from_secs(86_400),
-            _ => return Err(bad()),
-        };
-        let part = u32::try_from(n)
-            .ok()
-            .and_then(|n| per_unit.checked_mul(n))
-            .ok_or_else(|| format!("{value:?} is too long a duration"))?;
-        total = total
-            .checked_add(part)
-            .ok_or_else(|| format!("{value:?} is too long a duration"))?;
-        rest = rest[unit_len..].trim_start();
-    }
+    let total = crate::duration::parse(text).map_err(|e| match e {
+        crate::duration::DurationError::Malformed => format!(
+            "{value:?} is not a duration: write a number and a unit, like 90s, 10m or 1h30m"
+        ),
+        crate::duration::DurationError::TooLong => format!("{value:?} is too long a duration"),
+    })?;
     if total.is_zero() {
         return Err(format!("{value:?}: the timeout must be longer than zero"));
     }
