@@ -81,6 +81,8 @@ fn endpoints() -> Vec<Endpoint> {
         a(Method::GET, "/admin/runners", None),
         a(Method::GET, "/admin/apps", None),
         a(Method::GET, "/admin/apps/1", None),
+        a(Method::GET, "/admin/apps/1/logs?tail=5", None),
+        a(Method::GET, "/admin/apps/1/container", None),
         a(Method::GET, "/admin/audit", None),
         a(Method::GET, "/admin/jobs", None),
         a(Method::GET, "/admin/jobs/1", None),
