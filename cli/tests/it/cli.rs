@@ -101,6 +101,12 @@ macro_rules! snapshot {
                 (r"\b\ds ago\b", "Ns ago"),
                 (r"\b\d+[smhd] ago\b", "[AGE]"),
                 (r"http://127\.0\.0\.1:\d+", "[DEPLOYD]"),
+                // `apps show` probes the app's public URL and asks its node from this
+                // machine: what answers there (and how the resolver words a failure) is the
+                // machine's, not functl's.
+                (r"PROBE( +)[^\n]*", "PROBE$1[PROBE]"),
+                (r#""probe": \{[^}]*\}"#, r#""probe": "[PROBE]""#),
+                (r"(unreachable at http://[^:]+:\d+): [^\n\x22]*", "$1: [CAUSE]"),
             ],
             prepend_module_to_snapshot => false,
         }, {
