@@ -90,3 +90,9 @@ pub async fn with_node() -> (TestDeployd, DeployClient) {
 pub async fn count_rows(d: &TestDeployd, table: &str) -> i64 {
     d.count_rows(table).await
 }
+
+/// The load tests (thousands of jobs, 64 runners each: two in `replicas`, one in
+/// `runner_protocol`) take turns: two at once on a two-core machine starve each other's
+/// deployd of database connections (30 s waits, 500s), which measures the machine, not
+/// deployd.
+pub static LOAD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -16,10 +16,7 @@ use protocol::job::{ClaimRequest, CreateJobRequest, Job, JobStatus, JobType, Rep
 use testkit::deployd::{self as testing, TestDeployd};
 use tokio::sync::Mutex;
 
-/// The two load tests (5,000 jobs, 64 runners each) take turns: both at once on a
-/// two-core machine starve each other's deployd of database connections (30 s waits, 500s),
-/// which measures the machine, not deployd.
-static LOAD: Mutex<()> = Mutex::const_new(());
+use crate::common::LOAD;
 
 /// The engine under test, or None (with a note) when it cannot be shared by replicas.
 fn shared_engine() -> Option<Engine> {

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn claim_is_never_granted_twice() {
+    let _turn = crate::common::LOAD.lock().await;
     // A load test: on a busy machine it may outlast the node's 60 s freshness, and a stale
     // node takes no job (the claimers would stop early).
     let d = testkit::deployd::start_with(|s| s.nodes.heartbeat_stale_seconds = 3600).await;
