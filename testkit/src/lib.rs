@@ -8,3 +8,28 @@
 
 pub mod agentd;
 pub mod deployd;
+
+/// What a build script told a binary (`FUNAI_VERSION`, `FUNAI_COMMIT`) is this checkout's:
+/// the version reads `{pkg} ({commit})`, and the commit is HEAD or an ancestor of it (a
+/// commit may have landed since the build) as `git` sees from `dir`. Outside a checkout the
+/// build says `unknown` and the version `{pkg} (unknown commit)`.
+pub fn assert_version_of_this_checkout(version: &str, pkg: &str, commit: &str, dir: &str) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+    };
+    if git(&["rev-parse", "HEAD"]).is_none() {
+        assert_eq!(commit, "unknown");
+        assert_eq!(version, format!("{pkg} (unknown commit)"));
+        return;
+    }
+    assert_eq!(version, format!("{pkg} ({commit})"));
+    assert!(
+        commit.len() == 7 && git(&["merge-base", "--is-ancestor", commit, "HEAD"]).is_some(),
+        "{commit} is not a commit of this checkout"
+    );
+}

@@ -144,30 +144,12 @@ fn version_names_the_commit_and_man_pages_do_not() {
         String::from_utf8_lossy(&out.stdout),
         format!("functl {}\n", env!("FUNAI_VERSION"))
     );
-    let commit = env!("FUNAI_COMMIT");
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-    };
-    if git(&["rev-parse", "HEAD"]).is_some() {
-        assert_eq!(
-            env!("FUNAI_VERSION"),
-            format!("{} ({commit})", env!("CARGO_PKG_VERSION"))
-        );
-        assert!(
-            git(&["merge-base", "--is-ancestor", commit, "HEAD"]).is_some(),
-            "{commit} is not a commit of this checkout"
-        );
-    } else {
-        assert_eq!(
-            env!("FUNAI_VERSION"),
-            format!("{} (unknown commit)", env!("CARGO_PKG_VERSION"))
-        );
-    }
+    testkit::assert_version_of_this_checkout(
+        env!("FUNAI_VERSION"),
+        env!("CARGO_PKG_VERSION"),
+        env!("FUNAI_COMMIT"),
+        env!("CARGO_MANIFEST_DIR"),
+    );
     let page = std::fs::read_to_string(root().join("man/functl.1")).unwrap_or_default();
     assert!(
         page.contains(&format!("\"functl {}\"", env!("CARGO_PKG_VERSION"))),

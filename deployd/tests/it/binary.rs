@@ -225,27 +225,6 @@ fn a_database_refusing_this_host_names_the_grant_to_run() {
     );
 }
 
-/// A commit a build names is this checkout's: HEAD, or an ancestor of it when a commit
-/// landed since the build. Outside a checkout the build says `unknown`.
-fn assert_a_commit_of_this_checkout(commit: &str) {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-    };
-    if git(&["rev-parse", "HEAD"]).is_none() {
-        assert_eq!(commit, "unknown");
-        return;
-    }
-    assert!(
-        commit.len() == 7 && git(&["merge-base", "--is-ancestor", commit, "HEAD"]).is_some(),
-        "{commit} is not a commit of this checkout"
-    );
-}
-
 #[test]
 fn version_names_the_commit_it_was_built_from() {
     let out = Command::new(BIN).arg("--version").output().unwrap();
@@ -255,15 +234,10 @@ fn version_names_the_commit_it_was_built_from() {
         String::from_utf8_lossy(&out.stdout),
         format!("deployd {}\n", env!("FUNAI_VERSION"))
     );
-    let commit = env!("FUNAI_COMMIT");
-    let shown = if commit == "unknown" {
-        "unknown commit"
-    } else {
-        commit
-    };
-    assert_eq!(
+    testkit::assert_version_of_this_checkout(
         env!("FUNAI_VERSION"),
-        format!("{} ({shown})", env!("CARGO_PKG_VERSION"))
+        env!("CARGO_PKG_VERSION"),
+        env!("FUNAI_COMMIT"),
+        env!("CARGO_MANIFEST_DIR"),
     );
-    assert_a_commit_of_this_checkout(commit);
 }
