@@ -87,6 +87,11 @@ pub struct RunnerSettings {
     pub namespace: String,
     pub registry_username: String,
     pub registry_password: Secret,
+    /// The registry speaks plain HTTP although the engine's `insecure-registries` does not
+    /// say so (the engine's list is read as well).
+    pub registry_insecure: bool,
+    /// The image repository below the registry when a job names none (deployd names it).
+    pub image_repo_template: String,
     pub keep_tags: u32,
     pub lease_seconds: i64,
     /// How long a claim waits at deployd for a job (long-poll).
@@ -115,6 +120,8 @@ impl Default for RunnerSettings {
             namespace: "funaistudio".into(),
             registry_username: String::new(),
             registry_password: Secret::default(),
+            registry_insecure: false,
+            image_repo_template: protocol::template::DEFAULT_IMAGE_REPO.into(),
             keep_tags: 3,
             lease_seconds: 30,
             claim_wait_seconds: 20,
@@ -143,6 +150,8 @@ pub struct RuntimeSettings {
     pub health_timeout_seconds: u64,
     pub drain_timeout_seconds: u64,
     pub heartbeat_seconds: u64,
+    /// The route of an app whose deploy names no `basePath` (deployd always names one).
+    pub base_path_template: String,
     /// Credentials for pulls from this registry (host[:port]); others are pulled anonymously.
     pub registry: String,
     pub registry_username: String,
@@ -185,6 +194,7 @@ impl Default for RuntimeSettings {
             health_timeout_seconds: 60,
             drain_timeout_seconds: 30,
             heartbeat_seconds: 15,
+            base_path_template: protocol::template::DEFAULT_BASE_PATH.into(),
             registry: "127.0.0.1:5000".into(),
             registry_username: String::new(),
             registry_password: Secret::default(),
@@ -326,6 +336,8 @@ impl Settings {
             if r.keep_tags == 0 {
                 return Err("runner.keep_tags must be at least 1".into());
             }
+            protocol::template::check(&r.image_repo_template, &["{appId}"])
+                .map_err(|m| format!("runner.image_repo_template: {m}"))?;
         }
         if let Some(r) = &self.runtime {
             for (name, s) in [
@@ -337,6 +349,8 @@ impl Settings {
                 }
             }
             protocol::validate::name(&r.node_name).map_err(|m| format!("runtime.node_name {m}"))?;
+            protocol::template::check(&r.base_path_template, &["{appId}"])
+                .map_err(|m| format!("runtime.base_path_template: {m}"))?;
             if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
                 return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
             }

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod node;
 pub mod runner;
 pub mod secret;
+pub mod template;
 pub mod validate;
 
 pub use envelope::Envelope;

@@ -442,19 +442,7 @@ impl Runner {
             .image_tag
             .clone()
             .unwrap_or_else(|| commit[..12].to_string());
-        let repo = match &p.image_repo {
-            Some(r) => r.clone(),
-            None => format!(
-                "{}/{}/{}app{}",
-                self.local_or_registry(),
-                self.settings.namespace,
-                p.user_id
-                    .as_ref()
-                    .map(|u| format!("u{u}-"))
-                    .unwrap_or_default(),
-                p.app_id
-            ),
-        };
+        let repo = self.image_repo(p)?;
         let image = format!("{repo}:{tag}");
         let src = spec.dest.clone();
         let bc = p.build_context.clone();
@@ -541,6 +529,37 @@ impl Runner {
         Ok((image, commit))
     }
 
+    /// Where the built image goes: the job's `imageRepo` (deployd renders it from its
+    /// template; one without a registry host is below this runner's registry), else this
+    /// runner's `image_repo_template`.
+    fn image_repo(&self, p: &protocol::job::JobPayload) -> Result<String, RunError> {
+        let repo = match &p.image_repo {
+            Some(r) => r.clone(),
+            None => protocol::template::render(
+                &self.settings.image_repo_template,
+                protocol::template::Names {
+                    app_id: &p.app_id,
+                    user_id: p.user_id.as_deref(),
+                    namespace: &self.settings.namespace,
+                },
+            )
+            .map_err(|missing| RunError::Build {
+                code: FailureCode::BadRequest,
+                message: format!(
+                    "the job names no {missing}, which runner.image_repo_template needs"
+                ),
+            })?,
+        };
+        let names_host = protocol::validate::ImageRef::parse(&repo)
+            .map(|r| r.registry.is_some())
+            .unwrap_or(false);
+        Ok(if names_host {
+            repo
+        } else {
+            format!("{}/{repo}", self.local_or_registry())
+        })
+    }
+
     /// The registry host of built images; a local stack without one names its images
     /// `funai.local/...`, which no pull ever reaches.
     fn local_or_registry(&self) -> String {
@@ -576,7 +595,10 @@ impl Runner {
     ) -> Result<DeployAppAnswer, RunError> {
         let p = &job.payload;
         let req = DeployAppRequest {
-            user_id: p.user_id.clone().unwrap_or_else(|| "0".into()),
+            user_id: p.user_id.clone().ok_or_else(|| RunError::Deploy {
+                code: FailureCode::BadRequest.as_str().into(),
+                message: "the job names no userId: deployd fills it for a known app; give it for a new one".into(),
+            })?,
             app_id: p.app_id.clone(),
             image: image.to_string(),
             container_port: p.container_port_or_default() as i64,
