@@ -49,7 +49,7 @@ impl From<RuntimeError> for ApiError {
         let status = match &e {
             RuntimeError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
-            RuntimeError::InFlight(_) => StatusCode::CONFLICT,
+            RuntimeError::InFlight(_) | RuntimeError::PathTaken { .. } => StatusCode::CONFLICT,
             RuntimeError::Docker(d) if d.is_registry() => StatusCode::BAD_GATEWAY,
             RuntimeError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
             RuntimeError::Unhealthy(..) => StatusCode::BAD_GATEWAY,

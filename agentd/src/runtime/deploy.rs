@@ -1,6 +1,7 @@
 //! The deploy switch without downtime, as named steps each logged: pull, start new, wait
 //! healthy, switch the route, drain old, remove old. A new container that never gets
-//! healthy is removed and the old one keeps serving.
+//! healthy is removed and the old one keeps serving. A deploy whose base path another app
+//! of this node holds is refused before the pull.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -28,10 +29,11 @@ impl Runtime {
     }
 
     async fn deploy_steps(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
-        let plan = validate_deploy(&req)?;
-        let _flight = self.mark_in_flight(&req.app_id)?;
+        let plan = validate_deploy(&req, &self.settings.base_path_template)?;
+        let _flight = self.mark_in_flight(&req.app_id, Some(&plan.base_path))?;
         let started = Instant::now();
         let app = req.app_id.as_str();
+        self.check_path_free(app, &plan.base_path).await?;
         self.pull(&req).await?;
         let name = self.start_new(&req, &plan).await?;
         let addr = self.wait_new_healthy(&req, &plan, &name).await?;
@@ -208,9 +210,10 @@ impl Runtime {
         Ok(())
     }
 
+    /// The job's env, and the Mongo variables where the job sets none of its own. No
+    /// `PORT`: the image listens on `containerPort` (the estate's contract).
     fn container_env(&self, req: &DeployAppRequest) -> Vec<String> {
         let mut env: BTreeMap<String, String> = req.env.clone().unwrap_or_default();
-        env.insert("PORT".into(), req.container_port.to_string());
         if let Some(m) = &self.settings.mongo {
             let db = format!("db_u{}_a{}", req.user_id, req.app_id);
             let base = m.url.expose().trim_end_matches('/');
@@ -219,9 +222,13 @@ impl Runtime {
             } else {
                 format!("{base}/{db}?{}", m.options)
             };
-            env.insert("MONGODB_URI".into(), uri.clone());
-            env.insert("MONGO_URL".into(), uri);
-            env.insert("FUNAI_MONGO_DB_NAME".into(), db);
+            for (k, v) in [
+                ("MONGODB_URI", uri.clone()),
+                ("MONGO_URL", uri),
+                ("FUNAI_MONGO_DB_NAME", db),
+            ] {
+                env.entry(k.into()).or_insert(v);
+            }
         }
         env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
@@ -251,16 +258,36 @@ struct DeployPlan {
     base_path: String,
 }
 
-fn validate_deploy(req: &DeployAppRequest) -> Result<DeployPlan, RuntimeError> {
+/// Checks the request and makes the plan. A `basePath` that is absent or empty is the
+/// node's `base_path_template` for the app; a trailing slash is dropped (the old agent
+/// accepted both).
+fn validate_deploy(req: &DeployAppRequest, template: &str) -> Result<DeployPlan, RuntimeError> {
     let bad = |f: &str, m: String| RuntimeError::BadInput(format!("{f}: {m}"));
     check_ids(&req.user_id, &req.app_id)?;
     protocol::validate::ImageRef::parse(&req.image).map_err(|m| bad("image", m))?;
     let port = protocol::validate::port(req.container_port).map_err(|m| bad("containerPort", m))?;
-    let base_path = req
+    let given = req
         .base_path
-        .clone()
-        .unwrap_or_else(|| format!("/runtime/{}", req.app_id));
-    protocol::validate::base_path(&base_path).map_err(|m| bad("basePath", m))?;
+        .as_deref()
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty());
+    let base_path = match given {
+        Some(p) => {
+            protocol::validate::base_path(p).map_err(|m| bad("basePath", m))?;
+            p.to_string()
+        }
+        // The template is checked at start; what it makes of this app is the node's
+        // setting at fault, not the caller.
+        None => protocol::template::base_path(
+            template,
+            protocol::template::Names {
+                app_id: &req.app_id,
+                user_id: Some(&req.user_id),
+                namespace: "",
+            },
+        )
+        .map_err(|m| RuntimeError::Internal(format!("runtime.{m}")))?,
+    };
     if let Some(p) = &req.health_path
         && (!p.starts_with('/') || p.chars().any(|c| c.is_whitespace() || c.is_control()))
     {

@@ -2,7 +2,8 @@
 //! the gateway's routes, adoption of running apps at start, heartbeats to deployd.
 //!
 //! A deploy reads in `deploy` (its steps), `health` (the wait), `book` (the routes kept on
-//! disk); `adopt` runs at start, `heartbeat` and `metrics` report.
+//! disk), `owner` (a base path belongs to one app); `adopt` runs at start, `heartbeat` and
+//! `metrics` report.
 
 mod adopt;
 pub mod api;
@@ -12,8 +13,9 @@ mod health;
 mod heartbeat;
 mod labels;
 mod metrics;
+mod owner;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +41,17 @@ pub enum RuntimeError {
     NotFound(String),
     #[error("a deploy of app {0} is already in flight")]
     InFlight(String),
+    /// The base path of a deploy is, or overlaps, the route of another app of this node.
+    #[error("{}", owner::taken_message(.path, .holder, .held, *.deploying))]
+    PathTaken {
+        /// The base path asked for.
+        path: String,
+        /// The app that holds `held`.
+        holder: String,
+        held: String,
+        /// `holder` is being deployed at `held` right now (not yet routed).
+        deploying: bool,
+    },
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error("{1}")]
@@ -54,6 +67,8 @@ impl RuntimeError {
             RuntimeError::BadInput(_) => FailureCode::BadRequest,
             RuntimeError::NotFound(_) => FailureCode::NotFound,
             RuntimeError::InFlight(_) => FailureCode::DeployInFlight,
+            // The caller's mistake, and not DEPLOY_IN_FLIGHT: waiting does not free the path.
+            RuntimeError::PathTaken { .. } => FailureCode::BadRequest,
             RuntimeError::Docker(d) => d.code(),
             RuntimeError::Unhealthy(code, _) => *code,
             RuntimeError::Internal(_) => FailureCode::Internal,
@@ -66,7 +81,8 @@ pub struct Runtime {
     pub metrics: RuntimeMetrics,
     engine: Engine,
     pub gateway: Arc<Gateway>,
-    in_flight: Mutex<HashSet<String>>,
+    /// Apps with a deploy, stop or delete in flight, with the base path a deploy claims.
+    in_flight: Mutex<HashMap<String, Option<String>>>,
     book: tokio::sync::Mutex<RouteBook>,
     deployd: Option<DeployClient>,
     beat_now: Notify,
@@ -75,9 +91,10 @@ pub struct Runtime {
     checks: Mutex<Option<CheckReport>>,
 }
 
-/// Releases an app's in-flight mark when a deploy ends, however it ends.
+/// Releases an app's in-flight mark (and the base path it claims) when a deploy ends,
+/// however it ends.
 struct FlightGuard<'a> {
-    set: &'a Mutex<HashSet<String>>,
+    set: &'a Mutex<HashMap<String, Option<String>>>,
     app: String,
 }
 
@@ -117,7 +134,7 @@ impl Runtime {
             metrics: RuntimeMetrics::default(),
             engine,
             gateway: Gateway::new(),
-            in_flight: Mutex::new(HashSet::new()),
+            in_flight: Mutex::new(HashMap::new()),
             book: tokio::sync::Mutex::new(book),
             deployd,
             beat_now: Notify::new(),
@@ -157,11 +174,27 @@ impl Runtime {
         Ok(v)
     }
 
-    fn mark_in_flight(&self, app: &str) -> Result<FlightGuard<'_>, RuntimeError> {
+    /// Marks `app` busy; a deploy also claims its base path, refused when another deploy in
+    /// flight claims an overlapping one. Both under one lock: of two deploys racing for a
+    /// path, one gets it.
+    fn mark_in_flight(
+        &self,
+        app: &str,
+        base_path: Option<&str>,
+    ) -> Result<FlightGuard<'_>, RuntimeError> {
         let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if !set.insert(app.to_string()) {
+        if set.contains_key(app) {
             return Err(RuntimeError::InFlight(app.to_string()));
         }
+        if let Some(path) = base_path {
+            let claimed = set
+                .iter()
+                .filter_map(|(a, p)| Some((a.as_str(), p.as_deref()?)));
+            if let Some(e) = owner::refusal(app, path, claimed, true) {
+                return Err(e);
+            }
+        }
+        set.insert(app.to_string(), base_path.map(str::to_string));
         Ok(FlightGuard {
             set: &self.in_flight,
             app: app.to_string(),
@@ -170,7 +203,7 @@ impl Runtime {
 
     pub async fn stop(&self, user_id: &str, app_id: &str) -> Result<(), RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.mark_in_flight(app_id)?;
+        let _flight = self.mark_in_flight(app_id, None)?;
         let cs = self.app_containers(app_id).await?;
         if cs.is_empty() {
             return Err(RuntimeError::NotFound(format!(
@@ -202,7 +235,7 @@ impl Runtime {
         app_id: &str,
     ) -> Result<serde_json::Value, RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.mark_in_flight(app_id)?;
+        let _flight = self.mark_in_flight(app_id, None)?;
         let cs = self.app_containers(app_id).await?;
         if cs.is_empty() {
             return Err(RuntimeError::NotFound(format!(
