@@ -351,6 +351,12 @@ impl Settings {
             protocol::validate::name(&r.node_name).map_err(|m| format!("runtime.node_name {m}"))?;
             protocol::template::check(&r.base_path_template, &["{appId}"])
                 .map_err(|m| format!("runtime.base_path_template: {m}"))?;
+            if r.base_path_template.contains("{namespace}") {
+                return Err(
+                    "runtime.base_path_template: {namespace} is a runner's setting, unknown to a runtime node"
+                        .into(),
+                );
+            }
             if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
                 return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
             }

@@ -99,6 +99,7 @@ pub(crate) fn payload(app: String) -> CreateJobRequest {
     CreateJobRequest {
         job_type: Default::default(),
         payload: JobPayload {
+            user_id: Some(format!("o{app}")),
             app_id: app,
             image: Some("127.0.0.1:5000/bench/app:1".into()),
             ..Default::default()

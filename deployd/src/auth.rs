@@ -95,6 +95,15 @@ fn require(
     }
 }
 
+/// Whether a request also carries a valid admin token from an allowed address (an
+/// operator acting on the estate's API, e.g. to choose an app's route); quiet when not.
+pub fn is_admin(state: &AppState, headers: &HeaderMap, ip: IpAddr) -> bool {
+    let a = &state.settings.auth;
+    let values: Vec<_> = headers.get_all(headers::ADMIN_TOKEN).iter().collect();
+    allowed(&state.allow.admin, ip)
+        && matches!(values.as_slice(), [one] if matches(one.as_bytes(), &a.admin_token))
+}
+
 /// A channel a handler can name: its marker type picks the header, secret and allowlist.
 pub trait ChannelKind {
     const CHANNEL: Channel;

@@ -2,6 +2,7 @@
 //! disk-aware sticky placement, app history and the admin API (DESIGN §3.1).
 
 pub mod auth;
+pub mod defaults;
 pub mod error;
 pub mod extract;
 pub mod metrics;

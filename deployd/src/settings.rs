@@ -22,6 +22,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub jobs: JobSettings,
     pub nodes: NodeSettings,
+    pub apps: AppSettings,
 }
 
 /// The database URL may hold a password: `Debug` shows it as `***`, as it does the secrets.
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Settings {
             .field("auth", &self.auth)
             .field("jobs", &self.jobs)
             .field("nodes", &self.nodes)
+            .field("apps", &self.apps)
             .finish()
     }
 }
@@ -54,6 +56,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             jobs: JobSettings::default(),
             nodes: NodeSettings::default(),
+            apps: AppSettings::default(),
         }
     }
 }
@@ -150,6 +153,35 @@ impl Default for NodeSettings {
             heartbeat_stale_seconds: 60,
             disk_free_min_pct: 15.0,
             runner_stale_seconds: 90,
+        }
+    }
+}
+
+/// The estate's naming conventions (DESIGN §6): where an app is routed, where its image
+/// lives, where its repository is. Placeholders `{appId}`, `{userId}`, `{namespace}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppSettings {
+    /// The repository of an app deployd has never seen, e.g.
+    /// `ssh://git@git.internal:2222/funai/u{userId}-app{appId}.git`; empty: a new app's
+    /// first job must name its repository or image.
+    pub repo_url_template: String,
+    /// `/runtime/{appId}` or `/apps/{appId}`.
+    pub base_path_template: String,
+    /// Below the runners' registry: `{namespace}/u{userId}-app{appId}` or
+    /// `{namespace}/apps/app-{appId}`.
+    pub image_repo_template: String,
+    /// `{namespace}` in the image repository (the runners' `namespace`).
+    pub namespace: String,
+}
+
+impl Default for AppSettings {
+    fn default() -> Self {
+        Self {
+            repo_url_template: String::new(),
+            base_path_template: protocol::template::DEFAULT_BASE_PATH.into(),
+            image_repo_template: protocol::template::DEFAULT_IMAGE_REPO.into(),
+            namespace: "funaistudio".into(),
         }
     }
 }
@@ -254,6 +286,26 @@ impl Settings {
         if !(0.0..=100.0).contains(&self.nodes.disk_free_min_pct) {
             return Err("nodes.disk_free_min_pct must be 0..=100".into());
         }
+        let a = &self.apps;
+        use protocol::template::check as tpl;
+        tpl(&a.base_path_template, &["{appId}"])
+            .map_err(|m| format!("apps.base_path_template: {m}"))?;
+        protocol::template::base_path(
+            &a.base_path_template,
+            protocol::template::Names {
+                app_id: "1",
+                user_id: Some("1"),
+                namespace: &a.namespace,
+            },
+        )
+        .map_err(|m| format!("apps.{m}"))?;
+        tpl(&a.image_repo_template, &["{appId}"])
+            .map_err(|m| format!("apps.image_repo_template: {m}"))?;
+        if !a.repo_url_template.is_empty() {
+            tpl(&a.repo_url_template, &["{appId}"])
+                .map_err(|m| format!("apps.repo_url_template: {m}"))?;
+        }
+        protocol::validate::name(&a.namespace).map_err(|m| format!("apps.namespace {m}"))?;
         Ok(Allowlists {
             node: parse("node_allowed_ips", &self.auth.node_allowed_ips)?,
             admin: parse("admin_allowed_ips", &self.auth.admin_allowed_ips)?,

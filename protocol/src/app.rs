@@ -80,6 +80,18 @@ pub struct AppRun {
     #[serde(default)]
     pub recent_images: Vec<DeployedImage>,
     pub updated_at: Timestamp,
+    /// The repository of the app's images below the registry (`funaistudio/u7-app20002`):
+    /// what `functl registry prune --all` prunes. deployd fills it in its answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repo: Option<String>,
+}
+
+/// `POST /admin/apps/{appId}/owner`: give an app to another user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveAppRequest {
+    #[serde(deserialize_with = "crate::job::string_or_number")]
+    pub user_id: String,
 }
 
 /// `GET /admin/apps/{appId}/logs`: which output of the app's container to send. The answer

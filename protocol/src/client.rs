@@ -444,6 +444,20 @@ impl DeployClient {
         self.call(rb).await
     }
 
+    /// Gives an app to another user (`POST /admin/apps/{appId}/owner`).
+    pub async fn move_app(
+        &self,
+        app_id: &str,
+        req: &crate::app::MoveAppRequest,
+    ) -> Result<serde_json::Value, ClientError> {
+        let rb = self.request(
+            Method::POST,
+            &format!("/admin/apps/{app_id}/owner"),
+            Channel::Admin,
+        )?;
+        self.call(Self::json(rb, req)).await
+    }
+
     pub async fn reassign(&self, req: &ReassignRequest) -> Result<Placement, ClientError> {
         let rb = self.request(Method::POST, "/admin/placements/reassign", Channel::Admin)?;
         self.call(Self::json(rb, req)).await

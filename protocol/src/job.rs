@@ -184,6 +184,16 @@ impl JobPayload {
     /// As [`JobPayload::validate`]; `allow_local_repos` also accepts `file:///abs/path`
     /// repositories (a local stack, where runner and repository share one machine).
     pub fn validate_with(&self, allow_local_repos: bool) -> Result<(), FieldError> {
+        self.check(allow_local_repos, true)
+    }
+
+    /// As [`JobPayload::validate_with`] for the fields given: a payload deployd completes
+    /// from the app's record may name neither image nor repository yet.
+    pub fn validate_given(&self, allow_local_repos: bool) -> Result<(), FieldError> {
+        self.check(allow_local_repos, false)
+    }
+
+    fn check(&self, allow_local_repos: bool, need_source: bool) -> Result<(), FieldError> {
         use crate::validate as v;
         let f = |field: &str, r: Result<(), String>| r.map_err(|m| FieldError::new(field, m));
         f("payload.appId", v::id(&self.app_id))?;
@@ -197,7 +207,7 @@ impl JobPayload {
                     "give either image (stage 1) or repoSshUrl (stage 2), not both",
                 ));
             }
-            (None, None) => {
+            (None, None) if need_source => {
                 return Err(FieldError::new(
                     "payload.image",
                     "one of image (stage 1) or repoSshUrl (stage 2) is required",

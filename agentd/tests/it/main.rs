@@ -1,4 +1,11 @@
 //! agentd's integration tests against a real Docker engine, registry and sshd: the runtime, the runner, faults.
+//!
+//! One test binary, a module per subject: the workspace is linked once for all of them.
+
+// Helpers outside #[test] functions too: clippy.toml's allow-unwrap-in-tests covers only
+// the test functions themselves.
+#![allow(clippy::unwrap_used)]
+
 mod binary;
 mod common;
 mod faults;

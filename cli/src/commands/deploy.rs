@@ -22,16 +22,19 @@ const PHASE_POLL: Duration = Duration::from_secs(1);
 /// Consecutive transport failures tolerated while following (deployd restarting).
 const MAX_TRANSPORT_RETRIES: u32 = 10;
 
+/// With `--app` alone, deployd redeploys the app as it knows it (owner, repository, ref,
+/// port, env, route); a new app needs `--user`, and `--repo` or `--image` unless deployd
+/// has `[apps] repo_url_template`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("source").required(true).args(["image", "repo"])))]
+#[command(group(ArgGroup::new("source").args(["image", "repo"])))]
 pub struct Cmd {
-    /// The app to deploy
+    /// The app to deploy; alone, it redeploys the app as deployd knows it
     #[arg(long, value_name = "ID")]
     app: String,
-    /// The app's owner
+    /// The app's owner: needed for an app deployd has never seen [default: its owner]
     #[arg(long, value_name = "ID")]
     user: Option<String>,
-    /// Deploy this image as is (stage 1)
+    /// Deploy this image as is (stage 1) [default: as the app was last deployed]
     #[arg(long, value_name = "IMAGE")]
     image: Option<String>,
     /// Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path
@@ -87,6 +90,27 @@ fn flag_of(field: &str) -> String {
     flag.to_string()
 }
 
+/// deployd's 400 names the payload field it refused or lacks (`payload.userId: ...`):
+/// said as the flag to give, exit 2.
+fn refused_field(e: &ClientError) -> Option<anyhow::Error> {
+    let ClientError::Api {
+        status: 400,
+        message,
+    } = e
+    else {
+        return None;
+    };
+    let (field, why) = message.split_once(": ")?;
+    if !field.starts_with("payload.") {
+        return None;
+    }
+    let add = match field {
+        "payload.repoSshUrl" | "payload.image" => "--repo URL or --image IMAGE".to_string(),
+        f => flag_of(f),
+    };
+    Some(usage_error(format!("{why} (deployd, {field}): add {add}")))
+}
+
 fn usage(e: &FieldError) -> anyhow::Error {
     usage_error(format!(
         "invalid {} ({}): {}",
@@ -116,14 +140,15 @@ impl Cmd {
     pub async fn run(self, ctx: &Ctx) -> anyhow::Result<Exit> {
         let payload = self.payload();
         // file:// repositories are for a local stack; deployd decides whether it is one.
-        payload.validate_with(true).map_err(|e| usage(&e))?;
+        payload.validate_given(true).map_err(|e| usage(&e))?;
         let client = ctx.deploy()?;
         let job = client
             .create_job(&CreateJobRequest {
                 job_type: JobType::BuildAndDeploy,
                 payload,
             })
-            .await?;
+            .await
+            .map_err(|e| refused_field(&e).unwrap_or_else(|| e.into()))?;
         let created = format!(
             "job {} created for app {} ({})",
             job.id, job.app_id, job.status

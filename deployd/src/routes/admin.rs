@@ -141,17 +141,64 @@ pub async fn runners(State(state): St, _: AdminToken) -> ApiResult {
 }
 
 pub async fn apps(State(state): St, _: AdminToken) -> ApiResult {
-    Ok(ok(state.store.list_app_runs().await?))
+    let mut runs = state.store.list_app_runs().await?;
+    for r in &mut runs {
+        r.image_repo = crate::defaults::image_repo(&state, r);
+    }
+    Ok(ok(runs))
 }
 
 pub async fn app(State(state): St, _: AdminToken, Path(app_id): Path<String>) -> ApiResult {
     check_id("appId", &app_id)?;
-    let run = state
+    let mut run = state
         .store
         .get_app_run(&app_id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app_id} has never been deployed")))?;
+    run.image_repo = crate::defaults::image_repo(&state, &run);
     Ok(ok(run))
+}
+
+/// Gives an app to another user: the one way its owner changes. Its next deploy names its
+/// image, container and database after the new owner.
+pub async fn move_app(
+    State(state): St,
+    token: AdminToken,
+    Path(app_id): Path<String>,
+    body: Result<crate::extract::JsonBody<protocol::app::MoveAppRequest>, ApiError>,
+) -> ApiResult {
+    check_id("appId", &app_id)?;
+    let crate::extract::JsonBody(req) = body?;
+    check_id("userId", &req.user_id)?;
+    let known = state.store.known_app(&app_id).await?;
+    if known.owner.is_none() && known.last.is_none() {
+        return Err(ApiError::not_found(format!(
+            "app {app_id} is not known to deployd"
+        )));
+    }
+    let before = known.owner.unwrap_or_else(|| "none".into());
+    state
+        .store
+        .set_app_owner(&app_id, &req.user_id, state.now())
+        .await?;
+    let detail = format!("user {before} -> {}", req.user_id);
+    if let Err(e) = state
+        .store
+        .audit(
+            &format!("admin@{}", token.caller.ip),
+            "app.move",
+            &app_id,
+            Some(&detail),
+            state.now(),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit write failed");
+    }
+    tracing::info!(app = %app_id, %detail, "app moved to another user");
+    Ok(ok(
+        serde_json::json!({ "appId": app_id, "userId": req.user_id, "previousUserId": before }),
+    ))
 }
 
 #[derive(Deserialize)]

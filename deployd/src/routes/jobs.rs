@@ -14,13 +14,15 @@ use crate::extract::JsonBody;
 
 pub async fn create(
     State(state): St,
-    _: DeploySecret,
+    secret: DeploySecret,
+    headers: axum::http::HeaderMap,
     body: Result<JsonBody<CreateJobRequest>, ApiError>,
 ) -> ApiResult {
     let JsonBody(req) = body?;
-    req.payload
-        .validate_with(state.settings.jobs.allow_local_repos)?;
-    let job = state.store.create_job(&req.payload, state.now()).await?;
+    let admin = crate::auth::is_admin(&state, &headers, secret.caller.ip);
+    let payload = crate::defaults::complete(&state, req.payload, admin).await?;
+    payload.validate_with(state.settings.jobs.allow_local_repos)?;
+    let job = state.store.create_job(&payload, state.now()).await?;
     tracing::info!(job = job.id, app = %job.app_id, "job created");
     state.wake_created();
     Ok(ok(job))

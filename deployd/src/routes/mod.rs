@@ -48,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/deploy/apps/cleanup", post(apps::cleanup))
         .route("/internal/runtime-nodes/heartbeat", post(nodes::heartbeat))
         .route("/admin/nodes", get(admin::list_nodes))
+        .route("/admin/runtime-nodes/list", get(admin::list_nodes))
         .route(
             "/admin/nodes/{name}",
             axum::routing::delete(admin::remove_node),
@@ -63,12 +64,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/apps", get(admin::apps))
         .route("/admin/apps/{app_id}", get(admin::app))
         .route("/admin/apps/{app_id}/{view}", get(apps::on_node))
+        .route("/admin/apps/{app_id}/owner", post(admin::move_app))
         .route("/admin/audit", get(admin::audit_route))
         .route("/admin/jobs", get(jobs::list::<true>))
         .route("/admin/jobs/{id}", get(jobs::get::<true>))
         .route("/admin/jobs/{id}/cancel", post(jobs::cancel::<true>))
         .route("/admin/jobs/{id}/log", get(jobs::read_log::<true>))
         .route("/admin/", get(page::admin_page))
+        .route("/admin/nodes-admin.html", get(page::admin_page))
         .route("/admin/app.js", get(page::app_js))
         .route("/admin/app.css", get(page::app_css))
         .route("/admin", get(page::redirect))

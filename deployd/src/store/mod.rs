@@ -100,6 +100,15 @@ impl SweepOutcome {
     }
 }
 
+/// What deployd knows of an app when a job for it arrives: its owner (the app run's user,
+/// else its newest job's) and the payload to redeploy from (its newest job that names a
+/// repository, else its newest job).
+#[derive(Debug, Clone, Default)]
+pub struct KnownApp {
+    pub owner: Option<String>,
+    pub last: Option<JobPayload>,
+}
+
 /// A report as stored.
 #[derive(Debug, Clone)]
 pub struct Reported {
@@ -223,6 +232,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_app_run(&self, app_id: &str) -> StoreResult<Option<AppRun>>;
     async fn mark_app_stopped(&self, app_id: &str, now: i64) -> StoreResult<()>;
     async fn purge_app(&self, app_id: &str) -> StoreResult<PurgeAnswer>;
+    async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp>;
+    /// The routes admins chose for apps (app id, base path), from each app's newest job.
+    async fn base_path_overrides(&self) -> StoreResult<Vec<(String, String)>>;
+    /// Gives the app to another user (its run, placement and jobs); the rows changed.
+    async fn set_app_owner(&self, app_id: &str, user_id: &str, now: i64) -> StoreResult<u64>;
 
     // audit
     async fn audit(

@@ -71,6 +71,11 @@ pub struct JobRow {
     pub finished_at: Option<i64>,
 }
 
+/// A stored payload read back.
+pub fn payload_of(json: &str) -> StoreResult<JobPayload> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("job payload: {e}")))
+}
+
 impl JobRow {
     pub fn status(&self) -> StoreResult<JobStatus> {
         JobStatus::from_str(&self.status).map_err(StoreError::Corrupt)
@@ -250,6 +255,7 @@ impl AppRunRow {
             recent_images: serde_json::from_str(&self.recent_images_json).map_err(|e| {
                 StoreError::Corrupt(format!("recent images of app {}: {e}", self.app_id))
             })?,
+            image_repo: None,
             app_id: self.app_id,
             user_id: self.user_id,
             node_name: self.node_name,

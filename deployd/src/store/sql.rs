@@ -28,16 +28,17 @@ use super::rows::{
     SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
 };
 use super::{
-    Change, ClaimParams, LogRead, NodeFlag, NodeUpsert, Policy, ReplicaRow, Reported, StoreError,
-    StoreResult, SweepOutcome, is_unique_violation, retry_tx,
+    Change, ClaimParams, KnownApp, LogRead, NodeFlag, NodeUpsert, Policy, ReplicaRow, Reported,
+    StoreError, StoreResult, SweepOutcome, is_unique_violation, retry_tx,
 };
 
 /// The placement query: the healthy, enabled, not draining node above the disk threshold
-/// with the most free disk (then pct, then fewer containers). One row read through
+/// with the largest free share of its disk (the estate's rule; then free bytes, then fewer
+/// containers). One row read through
 /// `idx_node_choice`, whatever the node count.
 pub const BEST_NODE: &str = "SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
      WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
-     ORDER BY disk_free_bytes DESC, disk_free_pct DESC, container_count ASC, node_name ASC LIMIT 1";
+     ORDER BY disk_free_pct DESC, disk_free_bytes DESC, container_count ASC, node_name ASC LIMIT 1";
 
 const JOB: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?";
 const JOB_LOCKED: &str = "SELECT * FROM fun_ai_deploy_job WHERE id = ?{for_update}";
@@ -1452,6 +1453,88 @@ impl<D: Dialect> super::Store for SqlStore<D> {
 
     async fn purge_app(&self, app_id: &str) -> StoreResult<PurgeAnswer> {
         retry_tx!(self.purge_app_tx(app_id))
+    }
+
+    async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp> {
+        let mut conn = self.conns.get().await?;
+        let run = one::<D, (Option<String>,)>(
+            &mut conn,
+            "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
+            args![app_id],
+        )
+        .await?;
+        let jobs = all::<D, (Option<String>, String)>(
+            &mut conn,
+            "SELECT user_id, payload_json FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100",
+            args![app_id],
+        )
+        .await?;
+        drop(conn);
+        let mut payloads = Vec::with_capacity(jobs.len());
+        for (_, json) in &jobs {
+            payloads.push(rows::payload_of(json)?);
+        }
+        let owner = run
+            .and_then(|(u,)| u)
+            .or_else(|| jobs.iter().find_map(|(u, _)| u.clone()));
+        let last = payloads
+            .iter()
+            .find(|p| p.repo_ssh_url.is_some())
+            .or(payloads.first())
+            .cloned();
+        Ok(KnownApp { owner, last })
+    }
+
+    async fn base_path_overrides(&self) -> StoreResult<Vec<(String, String)>> {
+        let marked = self
+            .read_all::<(String,)>(
+                "SELECT DISTINCT app_id FROM fun_ai_deploy_job WHERE payload_json LIKE '%basePathOverride%'",
+                args![],
+            )
+            .await?;
+        let mut out = Vec::new();
+        for (app,) in marked {
+            let newest = self
+                .read_one::<(String,)>(
+                    "SELECT payload_json FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1",
+                    args![&app],
+                )
+                .await?;
+            if let Some((json,)) = newest {
+                let p = rows::payload_of(&json)?;
+                if p.extra.get("basePathOverride") == Some(&serde_json::Value::Bool(true))
+                    && let Some(b) = p.base_path
+                {
+                    out.push((app, b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn set_app_owner(&self, app_id: &str, user_id: &str, now: i64) -> StoreResult<u64> {
+        let _w = self.writing().await;
+        let mut tx = self.begin().await?;
+        let mut n = exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_app_run SET user_id = ?, updated_at = ? WHERE app_id = ?",
+            args![user_id, now, app_id],
+        )
+        .await?;
+        n += exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_runtime_placement SET user_id = ?, updated_at = ? WHERE app_id = ?",
+            args![user_id, now, app_id],
+        )
+        .await?;
+        n += exec::<D>(
+            &mut tx,
+            "UPDATE fun_ai_deploy_job SET user_id = ? WHERE app_id = ?",
+            args![user_id, app_id],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     async fn audit(

@@ -162,6 +162,7 @@ async fn the_admin_page_lists_a_node_and_drains_it() {
         job_type: Default::default(),
         payload: protocol::job::JobPayload {
             app_id: "20002".into(),
+            user_id: Some("1".into()),
             image: Some("127.0.0.1:5000/funaistudio/u1-app20002:abc".into()),
             ..Default::default()
         },

@@ -41,7 +41,9 @@ fn endpoints() -> Vec<Endpoint> {
         d(
             Method::POST,
             "/deploy/jobs",
-            Some(json!({"type":"BUILD_AND_DEPLOY","payload":{"appId":"1","image":"busybox"}})),
+            Some(
+                json!({"type":"BUILD_AND_DEPLOY","payload":{"appId":"1","userId":"1","image":"busybox"}}),
+            ),
         ),
         d(Method::GET, "/deploy/jobs", None),
         d(Method::GET, "/deploy/jobs/by-app?appId=1", None),

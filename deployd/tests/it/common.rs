@@ -8,9 +8,12 @@ use protocol::job::{
 use protocol::node::NodeHeartbeat;
 use testkit::deployd::TestDeployd;
 
+/// A stage-1 job of `app`, owned by a user of its own (`o{app}`): the per-user limit never
+/// binds across apps here; `user_payload` names the user.
 pub fn payload(app: &str) -> JobPayload {
     JobPayload {
         app_id: app.to_string(),
+        user_id: Some(format!("o{app}")),
         image: Some("127.0.0.1:5000/funaistudio/app:1".into()),
         ..Default::default()
     }

@@ -265,7 +265,7 @@ async fn smuggled_headers_and_oversized_bodies_are_refused_and_change_nothing() 
     let (d, c) = with_node().await;
     let addr = d.url.trim_start_matches("http://").to_string();
     let before = count_rows(&d, "job").await;
-    let body = r#"{"payload":{"appId":"smuggle","image":"busybox"}}"#;
+    let body = r#"{"payload":{"appId":"smuggle","userId":"1","image":"busybox"}}"#;
     let cases: Vec<(String, &str)> = vec![
         // The secret folded over two lines (obsolete line folding).
         (

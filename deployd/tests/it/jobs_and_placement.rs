@@ -187,22 +187,31 @@ async fn placement_skips_low_disk_stale_disabled_and_draining_nodes_and_sticks()
         claim(&c, "r1", 0).await.is_none(),
         "claimed with no usable node"
     );
-    node(&c, "rt-a", 40.0, 200_000_000_000).await;
-    node(&c, "rt-b", 60.0, 100_000_000_000).await;
+    node(&c, "rt-a", 60.0, 100_000_000_000).await;
+    node(&c, "rt-b", 40.0, 200_000_000_000).await;
     let got = claim(&c, "r1", 0).await.expect("no job");
     assert_eq!(got.id, job.id);
     assert_eq!(
         got.runtime_node.map(|n| n.node_name).as_deref(),
         Some("rt-a"),
-        "most free bytes wins"
+        "the largest diskFreePct wins over more free bytes (the estate's rule)"
     );
     report(&c, got.id, "r1", JobStatus::Succeeded).await;
 
-    // Ties on disk: fewer containers wins.
+    // A tie on pct: more free bytes wins; a tie on both: fewer containers.
+    node(&c, "rt-d", 60.0, 150_000_000_000).await;
+    create(&c, payload("p3")).await;
+    let p3 = claim(&c, "r1", 0).await.expect("no job");
+    assert_eq!(
+        p3.runtime_node.map(|n| n.node_name).as_deref(),
+        Some("rt-d"),
+        "equal pct: more free bytes"
+    );
+    report(&c, p3.id, "r1", JobStatus::Succeeded).await;
     c.node_heartbeat(&node_hb("rt-c", 60.0, 200_000_000_000, 0))
         .await
         .unwrap();
-    c.node_heartbeat(&node_hb("rt-a", 40.0, 200_000_000_000, 5))
+    c.node_heartbeat(&node_hb("rt-d", 60.0, 200_000_000_000, 5))
         .await
         .unwrap();
     create(&c, payload("p2")).await;
@@ -352,9 +361,9 @@ async fn placement_reads_one_indexed_row_however_many_nodes() {
         .filter(|(i, hb)| *i > 2 && hb.disk_free_pct >= 15.0)
         .map(|(_, hb)| hb)
         .max_by(|a, b| {
-            a.disk_free_bytes
-                .cmp(&b.disk_free_bytes)
-                .then(a.disk_free_pct.total_cmp(&b.disk_free_pct))
+            a.disk_free_pct
+                .total_cmp(&b.disk_free_pct)
+                .then(a.disk_free_bytes.cmp(&b.disk_free_bytes))
                 .then(b.container_count.cmp(&a.container_count))
                 .then(b.node_name.cmp(&a.node_name))
         })

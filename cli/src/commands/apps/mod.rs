@@ -2,6 +2,7 @@
 
 pub mod list;
 pub mod logs;
+pub mod r#move;
 pub mod show;
 pub mod stop;
 
@@ -25,6 +26,9 @@ pub enum Cmd {
     Stop(stop::Cmd),
     /// Delete an app: containers, images, registry tags and history (asks first)
     Delete(stop::Cmd),
+    /// Give an app to another user: its next deploy names its image, container and
+    /// database after the new owner (asks first)
+    Move(r#move::Cmd),
 }
 
 impl Cmd {
@@ -35,6 +39,7 @@ impl Cmd {
             Cmd::Logs(cmd) => cmd.run(ctx).await,
             Cmd::Stop(cmd) => cmd.run(ctx, stop::What::Stop).await,
             Cmd::Delete(cmd) => cmd.run(ctx, stop::What::Delete).await,
+            Cmd::Move(cmd) => cmd.run(ctx).await,
         }
     }
 }
