@@ -466,6 +466,8 @@ async fn deploy_creates_a_job_and_prints_it() {
             "deploy",
             "--app",
             "20003",
+            "--user",
+            "8",
             "--repo",
             "git@10.0.0.103:srv/git/app.git",
             "--ref",
@@ -492,6 +494,83 @@ async fn deploy_creates_a_job_and_prints_it() {
     assert!(
         again.stderr.starts_with("error: deployd answered 409: "),
         "{again:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_with_only_the_app_redeploys_it_and_says_which_flag_a_new_app_needs() {
+    let d = testing::start_with(|s| {
+        s.apps.repo_url_template =
+            "ssh://git@10.0.0.103:2222/funai/u{userId}-app{appId}.git".into();
+    })
+    .await;
+    let c = d.client();
+    heartbeat_node(&c, "rt-01", 42.1, 13_207_024_435, 3).await;
+    // A new app: deployd says what it lacks, functl says the flag; nothing is queued.
+    let run = functl(&d, &["deploy", "--app", "20002"]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr.trim(),
+        "error: app 20002 is new to deployd: give the user it belongs to (deployd, payload.userId): add --user"
+    );
+    assert!(c.list_jobs(&Default::default()).await.unwrap().is_empty());
+    // With its user, the template makes its repository.
+    let run = functl(
+        &d,
+        &["deploy", "--app", "20002", "--user", "7", "-o", "json"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let job: Job = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        job.payload.repo_ssh_url.as_deref(),
+        Some("ssh://git@10.0.0.103:2222/funai/u7-app20002.git")
+    );
+    let claimed = claim(&c, 10).await;
+    report(&c, claimed.id, JobStatus::Succeeded, None).await;
+    // What operators type: the app alone; the owner, repository and route as before.
+    let run = functl(&d, &["deploy", "--app", "20002", "-o", "json"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let again: Job = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(again.payload.user_id.as_deref(), Some("7"));
+    assert_eq!(again.payload.repo_ssh_url, job.payload.repo_ssh_url);
+    assert_eq!(again.payload.base_path.as_deref(), Some("/runtime/20002"));
+    // Another user for the app: deployd's 409 names the owner and the way to move it.
+    let claimed = claim(&c, 10).await;
+    report(&c, claimed.id, JobStatus::Succeeded, None).await;
+    let run = functl(&d, &["deploy", "--app", "20002", "--user", "8"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("app 20002 belongs to user 7, not 8")
+            && run.stderr.contains("functl apps move --app 20002 --user 8"),
+        "{run:?}"
+    );
+    let run = functl(
+        &d,
+        &["apps", "move", "--app", "20002", "--user", "8", "--yes"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.stdout, "app 20002 moved from user 7 to user 8\n");
+    let run = functl(&d, &["deploy", "--app", "20002", "-o", "json"]).await;
+    let moved: Job = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(moved.payload.user_id.as_deref(), Some("8"));
+    assert_eq!(
+        moved.payload.image_repo.as_deref(),
+        Some("funaistudio/u8-app20002")
+    );
+
+    // Without a template, a new app's source is the flag to add.
+    let plain = testing::start().await;
+    let run = functl(&plain, &["deploy", "--app", "5", "--user", "2"]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("repo_url_template is not set")
+            && run
+                .stderr
+                .trim_end()
+                .ends_with("add --repo URL or --image IMAGE"),
+        "{run:?}"
     );
 }
 
@@ -576,6 +655,8 @@ async fn deploy_wait_exits_1_with_the_reason_when_the_job_fails() {
         "deploy",
         "--app",
         "20002",
+        "--user",
+        "7",
         "--repo",
         "ssh://git@10.0.0.103:2222/srv/git/app.git",
         "--wait",
@@ -608,7 +689,9 @@ async fn deploy_wait_exits_1_with_the_reason_when_the_job_fails() {
 async fn deploy_wait_exits_1_when_the_job_is_cancelled() {
     let d = testing::start().await;
     let c = d.client();
-    let functl = Env::of(&d).run(&["deploy", "--app", "20002", "--image", "busybox", "--wait"]);
+    let functl = Env::of(&d).run(&[
+        "deploy", "--app", "20002", "--user", "7", "--image", "busybox", "--wait",
+    ]);
     let canceller = async {
         // No runtime node: the job stays PENDING until cancelled.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

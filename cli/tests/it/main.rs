@@ -10,7 +10,6 @@ mod app_logs;
 mod check_matrix;
 mod cli;
 mod contexts;
-mod deploy_app;
 mod docs;
 mod doctor;
 mod lab;

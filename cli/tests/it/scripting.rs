@@ -267,6 +267,8 @@ async fn timeout_gives_up_with_exit_1_naming_itself_and_the_job_goes_on() {
             "deploy",
             "--app",
             "waited2",
+            "--user",
+            "7",
             "--image",
             "127.0.0.1:5000/funaistudio/w:v2",
             "--wait",
