@@ -120,14 +120,8 @@ async fn functl_deploy_wait_takes_a_repository_to_a_served_page() {
         &[("www/index.html".into(), b"hello, second deploy\n".to_vec())],
         "second",
     );
-    let run = functl(
-        &d,
-        &home,
-        &[
-            "deploy", "--app", "20002", "--user", "1", "--repo", &url, "--wait",
-        ],
-    )
-    .await;
+    // What operators type: the app alone; deployd knows its owner and repository.
+    let run = functl(&d, &home, &["deploy", "--app", "20002", "--wait"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let page = reqwest::get(&deployed)
         .await
@@ -157,4 +151,68 @@ async fn functl_deploy_wait_takes_a_repository_to_a_served_page() {
     }
     runner.stop().await;
     rt.cleanup().await;
+}
+
+/// The estate's other conventions, end to end: routes at `/apps/{appId}`, images in
+/// `{namespace}/apps/app-{appId}`, a new app's repository from the template, and
+/// `functl deploy --app N --user U` as the whole command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_estates_other_templates_route_and_name_a_new_app() {
+    let (Some(s), Some(g)) = (services(), git_server()) else {
+        return;
+    };
+    let app = format!(
+        "{}",
+        30_000 + u32::from_str_radix(&rand_hex(), 16).unwrap() % 9_000
+    );
+    let repo = format!("u2-app{app}");
+    let url = g.create_repo(&repo, &app_files(&s.busybox, "hello from /apps"));
+    let template = url.replace(&repo, "u{userId}-app{appId}");
+    let d = testkit::deployd::start_for_real_nodes_with(|st| {
+        st.apps.base_path_template = "/apps/{appId}".into();
+        st.apps.image_repo_template = "{namespace}/apps/app-{appId}".into();
+        st.apps.repo_url_template = template.clone();
+    })
+    .await;
+    let c = d.client();
+    let _rt = start_runtime(&s, &d.url, |_| {}).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.list_nodes().await.map(|n| !n.is_empty()).unwrap_or(false) {
+        assert!(Instant::now() < deadline, "no node");
+        tokio::task::yield_now().await;
+    }
+    let _runner = start_runner(&s, &g, &d.url, "runner-01", |_| {}).await;
+    let home = d.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    let run = functl(
+        &d,
+        &home,
+        &["deploy", "--app", &app, "--user", "2", "--wait"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let deployed = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("deployed: "))
+        .unwrap_or_else(|| panic!("no deployed line:\n{}", run.stdout))
+        .trim()
+        .to_string();
+    assert!(deployed.ends_with(&format!("/apps/{app}/")), "{deployed}");
+    let page = reqwest::get(&deployed)
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap_or_default();
+    assert_eq!(page.trim(), "hello from /apps");
+    let job = &c.jobs_by_app(&app, None).await.unwrap()[0];
+    let image = job.image.clone().unwrap_or_default();
+    assert!(
+        image.starts_with(&format!("{}/funaistudio/apps/app-{app}:", s.registry)),
+        "{image}"
+    );
+    let tags = registry_tags(&s, &format!("funaistudio/apps/app-{app}")).await;
+    assert_eq!(tags.len(), 1, "{tags:?}");
 }
