@@ -121,7 +121,10 @@ pub fn is_valid_code(s: &str) -> bool {
 /// The engine reports these as text only; this is the one place that reads it.
 pub fn registry_code(engine_words: &str) -> FailureCode {
     let m = engine_words.to_ascii_lowercase();
-    if m.contains("http response to https client") || m.contains("speaks plain http") {
+    if m.contains("http response to https client")
+        || m.contains("speaks plain http")
+        || m.contains("as https: add it to insecure-registries")
+    {
         FailureCode::RegistryInsecure
     } else if [
         "unauthorized",
@@ -153,6 +156,58 @@ pub fn registry_code(engine_words: &str) -> FailureCode {
     } else {
         FailureCode::RegistryFailed
     }
+}
+
+/// Where the engine's words say it was refused: `Get "https://HOST[:PORT]/v2/": dial tcp
+/// ADDR:443: connect: connection refused`. An engine not told that a registry is insecure
+/// tries HTTPS, on 443 when the image names no port; a registry that speaks plain HTTP
+/// (Harbor on port 80, as the estate runs it) refuses that connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpsRefused {
+    /// The registry as the image names it: `host[:port]`.
+    pub registry: String,
+    /// The port the engine was refused on.
+    pub port: u16,
+}
+
+/// Reads [`HttpsRefused`] out of a failed push's or pull's words; `None` for any other
+/// failure (another scheme, a timeout, a name that does not resolve).
+pub fn https_refused(engine_words: &str) -> Option<HttpsRefused> {
+    if !engine_words
+        .to_ascii_lowercase()
+        .contains("connection refused")
+    {
+        return None;
+    }
+    let rest = engine_words.split("https://").nth(1)?;
+    let registry: String = rest
+        .chars()
+        .take_while(|c| !matches!(c, '/' | '"' | '\'') && !c.is_whitespace())
+        .collect();
+    if registry.is_empty() || registry.contains('@') {
+        return None;
+    }
+    let named_port = registry
+        .rsplit_once(':')
+        .filter(|(host, _)| !host.ends_with(':') && (!host.contains(':') || host.ends_with(']')))
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    // The port of the refused connection, from `dial tcp ADDR:PORT:`.
+    let dialed = engine_words
+        .split("dial tcp ")
+        .nth(1)
+        .and_then(|d| d.split(": ").next())
+        .and_then(|addr| addr.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse::<u16>().ok());
+    let port = dialed.or(named_port).unwrap_or(443);
+    Some(HttpsRefused { registry, port })
+}
+
+/// What to do when a container engine treats a plain-HTTP registry as HTTPS: the words the
+/// runner, the runtime node and `functl doctor` all give for `REGISTRY_INSECURE`.
+pub fn insecure_registry_fix(registry: &str) -> String {
+    format!(
+        "the engine treats {registry} as https: add it to insecure-registries, i.e. add \"{registry}\" to insecure-registries in /etc/docker/daemon.json and restart Docker (systemctl restart docker; podman: [[registry]] location = \"{registry}\" insecure = true in /etc/containers/registries.conf)"
+    )
 }
 
 /// The code of a failure recorded before codes existed, read from its message (the texts
@@ -249,6 +304,44 @@ mod tests {
         for (words, code) in cases {
             assert_eq!(registry_code(words), code, "{words}");
         }
+    }
+
+    #[test]
+    fn a_refused_https_connection_names_the_registry_and_port() {
+        let words =
+            "Get \"https://10.0.0.103/v2/\": dial tcp 10.0.0.103:443: connect: connection refused";
+        assert_eq!(
+            https_refused(words),
+            Some(HttpsRefused {
+                registry: "10.0.0.103".into(),
+                port: 443
+            })
+        );
+        let words = "Get \"https://harbor.internal:8443/v2/\": dial tcp 10.0.0.9:8443: connect: connection refused";
+        assert_eq!(
+            https_refused(words).map(|r| (r.registry, r.port)),
+            Some(("harbor.internal:8443".to_string(), 8443))
+        );
+        let words = "Get \"https://[fd00::3]:5000/v2/\": connect: connection refused";
+        assert_eq!(
+            https_refused(words).map(|r| (r.registry, r.port)),
+            Some(("[fd00::3]:5000".to_string(), 5000))
+        );
+        for other in [
+            "Get \"https://10.0.0.3/v2/\": dial tcp 10.0.0.3:443: i/o timeout",
+            "Get \"http://10.0.0.3/v2/\": connection refused",
+            "connection refused",
+            "unauthorized: authentication required",
+        ] {
+            assert_eq!(https_refused(other), None, "{other}");
+        }
+        let fix = insecure_registry_fix("10.0.0.103");
+        assert!(
+            fix.starts_with("the engine treats 10.0.0.103 as https: add it to insecure-registries")
+                && fix.contains("/etc/docker/daemon.json")
+                && fix.contains("restart"),
+            "{fix}"
+        );
     }
 
     #[test]

@@ -60,6 +60,16 @@ pub enum RegistryError {
         "{op} on registry {registry} failed: the registry asks for credentials and none are configured"
     )]
     CredentialsMissing { op: String, registry: String },
+    /// The credentials are good (`/v2/` takes them) but the catalog is not theirs to list:
+    /// Harbor lists `/v2/_catalog` to system admins only, never to robot accounts.
+    #[error(
+        "list the repositories (catalog) on registry {registry} failed: HTTP {status}: listing the catalog needs an admin account (robot accounts cannot list it); user {user} is accepted by the registry but may not list it"
+    )]
+    CatalogDenied {
+        registry: String,
+        user: String,
+        status: u16,
+    },
     #[error("{op} on registry {registry} failed: cannot reach {url}: {source}{hint}")]
     Transport {
         op: String,
@@ -110,6 +120,7 @@ impl RegistryError {
             RegistryError::CredentialsRefused { .. } | RegistryError::CredentialsMissing { .. } => {
                 Some(401)
             }
+            RegistryError::CatalogDenied { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -205,6 +216,9 @@ pub struct TagFailure {
 #[derive(Clone)]
 pub struct RegistryClient {
     base: Url,
+    /// The address as given when it named no scheme (`host[:port]`); one written with its
+    /// scheme is left alone by [`RegistryClient::insecure`].
+    bare: Option<String>,
     /// `scheme://host[:port]`, as errors name the registry.
     registry: String,
     http: reqwest::Client,
@@ -237,8 +251,8 @@ struct Call<'a> {
 
 impl RegistryClient {
     /// `base` is `host[:port]` or `scheme://host[:port]`. A bare loopback host (127.0.0.0/8,
-    /// `localhost`, `[::1]`) means `http://`, any other bare host `https://`; an explicit
-    /// scheme wins.
+    /// `localhost`, `[::1]`) means `http://`, any other bare host `https://` unless
+    /// [`RegistryClient::insecure`] says it speaks plain HTTP; an explicit scheme wins.
     pub fn new(
         base: &str,
         username: Option<String>,
@@ -256,6 +270,7 @@ impl RegistryClient {
             .unwrap_or_default();
         Ok(Self {
             registry: url.origin().ascii_serialization(),
+            bare: (!base.contains("://")).then(|| base.trim().trim_end_matches('/').to_string()),
             base: url,
             http,
             username: username.filter(|u| !u.trim().is_empty()),
@@ -263,6 +278,34 @@ impl RegistryClient {
             tokens: Arc::default(),
             page_size: DEFAULT_PAGE_SIZE,
         })
+    }
+
+    /// `plain_http`: the registry speaks plain HTTP (it is among the engine's
+    /// insecure-registries, or configured so), so a bare `host[:port]` means `http://`
+    /// (port 80 when none is given). An address written with its scheme keeps it.
+    pub fn insecure(mut self, plain_http: bool) -> Self {
+        if !plain_http || self.base.scheme() == "http" {
+            return self;
+        }
+        // Parsed again from what was given, so that an explicit :443 stays 443.
+        if let Some(url) = self
+            .bare
+            .as_deref()
+            .and_then(|b| Url::parse(&format!("http://{b}")).ok())
+        {
+            self.registry = url.origin().ascii_serialization();
+            self.base = url;
+            self.tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        self
+    }
+
+    /// The registry is reached over plain HTTP.
+    pub fn is_plain_http(&self) -> bool {
+        self.base.scheme() == "http"
     }
 
     /// Entries asked for per page of `catalog` and `tags` (`n`); at least 1.
@@ -294,7 +337,9 @@ impl RegistryClient {
         Err(self.status_error(op, resp).await)
     }
 
-    /// Every repository of the registry, page by page.
+    /// Every repository of the registry, page by page. Harbor answers the catalog to system
+    /// admins only: credentials that `/v2/` accepts but the catalog refuses (401/403) give
+    /// [`RegistryError::CatalogDenied`], not "credentials refused".
     pub async fn catalog(&self) -> Result<Vec<String>, RegistryError> {
         #[derive(Deserialize)]
         struct Catalog {
@@ -302,10 +347,29 @@ impl RegistryClient {
         }
         let op = "list the repositories (catalog)";
         let url = self.url(op, "v2/_catalog")?;
-        self.paginate(op, url, "registry:catalog:*".into(), false, |c: Catalog| {
-            c.repositories.unwrap_or_default()
-        })
-        .await
+        let listed = self
+            .paginate(op, url, "registry:catalog:*".into(), false, |c: Catalog| {
+                c.repositories.unwrap_or_default()
+            })
+            .await;
+        match listed {
+            Err(e) if matches!(e.status(), Some(401 | 403)) => {
+                let Some(user) = self.username.clone() else {
+                    return Err(e);
+                };
+                let status = e.status().unwrap_or(401);
+                // Whether the credentials themselves are good decides which error this is.
+                match self.ping().await {
+                    Ok(()) => Err(RegistryError::CatalogDenied {
+                        registry: self.registry.clone(),
+                        user,
+                        status,
+                    }),
+                    Err(_) => Err(e),
+                }
+            }
+            other => other,
+        }
     }
 
     /// Tags of `repo`, page by page. An unknown repository has no tags: that is not an error.
@@ -881,7 +945,7 @@ impl RegistryClient {
     fn transport(&self, op: &str, url: &Url, source: reqwest::Error) -> RegistryError {
         let hint = if url.scheme() == "https" && (source.is_connect() || source.is_request()) {
             format!(
-                " (if the registry speaks plain HTTP, write http://{} as its address)",
+                " (if the registry speaks plain HTTP, write http://{} as its address or mark it insecure)",
                 url.host_str().unwrap_or_default()
             )
         } else {
@@ -1137,6 +1201,126 @@ fn is_loopback(host_port: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Which registries a container engine talks plain HTTP to: its `insecure-registries` as
+/// `GET /info` reports them under `RegistryConfig` (Docker; podman's compatible API answers
+/// the same shape from registries.conf). The engine's own rule, kept here: a registry named
+/// in `IndexConfigs` is as secure as that entry says; any other is plain HTTP when one of
+/// its addresses lies in `InsecureRegistryCIDRs` (127.0.0.0/8 by default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EngineRegistries {
+    /// Registry name (`host[:port]`, as images name it) → secure.
+    index: HashMap<String, bool>,
+    cidrs: Vec<Cidr>,
+}
+
+impl EngineRegistries {
+    /// `index`: the `IndexConfigs` names with their `Secure`; `cidrs`: the
+    /// `InsecureRegistryCIDRs`. A CIDR that does not parse is left out.
+    pub fn new<S: AsRef<str>>(
+        index: impl IntoIterator<Item = (String, bool)>,
+        cidrs: impl IntoIterator<Item = S>,
+    ) -> EngineRegistries {
+        EngineRegistries {
+            index: index.into_iter().collect(),
+            cidrs: cidrs
+                .into_iter()
+                .filter_map(|c| Cidr::parse(c.as_ref()))
+                .collect(),
+        }
+    }
+
+    /// From the `RegistryConfig` object of the engine's `GET /info` answer. What is missing
+    /// or of another type reads as absent.
+    pub fn from_registry_config(config: &serde_json::Value) -> EngineRegistries {
+        let index = config["IndexConfigs"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(name, c)| (name.clone(), c["Secure"].as_bool().unwrap_or(true)))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let cidrs: Vec<&str> = config["InsecureRegistryCIDRs"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str()).collect())
+            .unwrap_or_default();
+        EngineRegistries::new(index, cidrs)
+    }
+
+    /// Why the engine talks plain HTTP to `registry` (`host[:port]` as an image names it),
+    /// or `None` when it insists on HTTPS. `addrs` are the host's addresses as resolved by
+    /// the caller; a host written as an IP address is checked as itself.
+    pub fn plain_http(&self, registry: &str, addrs: &[IpAddr]) -> Option<String> {
+        let name = registry
+            .trim()
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
+        if let Some(secure) = self.index.get(name) {
+            return (!secure).then(|| format!("the engine's insecure-registries lists {name}"));
+        }
+        let mut candidates: Vec<IpAddr> = addrs.to_vec();
+        if let Some(ip) = host_ip(name) {
+            candidates.push(ip);
+        }
+        candidates.iter().find_map(|ip| {
+            self.cidrs
+                .iter()
+                .find(|c| c.contains(*ip))
+                .map(|c| format!("{ip} lies in {c}, one of the engine's insecure-registries"))
+        })
+    }
+}
+
+/// The IP address a `host[:port]` is written as, if it is one.
+fn host_ip(host_port: &str) -> Option<IpAddr> {
+    let url = Url::parse(&format!("http://{host_port}")).ok()?;
+    url.host_str()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+/// An address range as `a.b.c.d/n` or `x:y::/n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    net: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    fn parse(text: &str) -> Option<Cidr> {
+        let (addr, prefix) = text.trim().split_once('/')?;
+        let net: IpAddr = addr.parse().ok()?;
+        let prefix: u8 = prefix.parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Cidr { net, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |n: u128, width: u32| -> u128 {
+            let keep = u32::from(self.prefix);
+            if keep == 0 { 0 } else { n >> (width - keep) }
+        };
+        match (self.net, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                bits(u128::from(u32::from(net)), 32) == bits(u128::from(u32::from(ip)), 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                bits(u128::from(net), 128) == bits(u128::from(ip), 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.net, self.prefix)
+    }
+}
+
 /// Repository paths follow [`ImageRef`]'s rules: lowercase components of letters, digits,
 /// `.`, `_`, `-`, no `..`, no spaces, no registry, tag or digest.
 fn check_repository(repo: &str) -> Result<(), RegistryError> {
@@ -1236,6 +1420,65 @@ mod tests {
         assert!(base_url("ftp://x").is_err());
         assert!(base_url("https://u:p@harbor.example").is_err());
         assert!(base_url("harbor.example/library").is_err());
+    }
+
+    #[test]
+    fn insecure_makes_a_bare_host_plain_http_and_leaves_a_written_scheme() {
+        let origin = |base: &str, insecure: bool| {
+            RegistryClient::new(base, None, None)
+                .map(|c| c.insecure(insecure).registry().to_string())
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(origin("10.0.0.3", true), "http://10.0.0.3");
+        assert_eq!(origin("10.0.0.3", false), "https://10.0.0.3");
+        assert_eq!(origin("10.0.0.3:5000", true), "http://10.0.0.3:5000");
+        assert_eq!(origin("10.0.0.3:443", true), "http://10.0.0.3:443");
+        assert_eq!(origin("10.0.0.3/", true), "http://10.0.0.3");
+        assert_eq!(origin("harbor.internal", true), "http://harbor.internal");
+        assert_eq!(origin("https://10.0.0.3", true), "https://10.0.0.3");
+        assert_eq!(origin("127.0.0.1:5000", false), "http://127.0.0.1:5000");
+        let plain = RegistryClient::new("10.0.0.3", None, None)
+            .map(|c| c.insecure(true))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(plain.is_plain_http());
+    }
+
+    #[test]
+    fn the_engine_rule_names_plain_http_registries() {
+        let info = serde_json::json!({
+            "IndexConfigs": {
+                "docker.io": {"Name": "docker.io", "Secure": true, "Official": true},
+                "10.0.0.103": {"Name": "10.0.0.103", "Secure": false},
+                "harbor.internal:5000": {"Name": "harbor.internal:5000", "Secure": false},
+                "10.9.0.1": {"Name": "10.9.0.1", "Secure": true}
+            },
+            "InsecureRegistryCIDRs": ["127.0.0.0/8", "10.9.0.0/16", "fd00:1::/64", "bogus"]
+        });
+        let e = EngineRegistries::from_registry_config(&info);
+        let plain = |r: &str, addrs: &[IpAddr]| e.plain_http(r, addrs);
+        assert!(plain("10.0.0.103", &[]).is_some_and(|w| w.contains("lists 10.0.0.103")));
+        // The engine matches names exactly: the same host with a port is another registry.
+        assert_eq!(plain("10.0.0.103:80", &[]), None);
+        assert!(plain("harbor.internal:5000", &[]).is_some());
+        assert!(plain("127.0.0.1:5000", &[]).is_some_and(|w| w.contains("127.0.0.0/8")));
+        assert!(plain("10.9.3.4", &[]).is_some_and(|w| w.contains("10.9.0.0/16")));
+        // A secure entry wins over the CIDR it lies in.
+        assert_eq!(plain("10.9.0.1", &[]), None);
+        assert_eq!(plain("10.0.0.3", &[]), None);
+        assert_eq!(plain("[fd00:1::5]:5000", &[]), plain("[fd00:1::5]", &[]));
+        assert!(plain("[fd00:1::5]", &[]).is_some());
+        // A host name is checked by the addresses it resolves to.
+        let resolved: IpAddr = "10.9.7.7".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert!(plain("registry.lan", &[resolved]).is_some());
+        assert_eq!(plain("registry.lan", &[]), None);
+        assert_eq!(
+            EngineRegistries::default().plain_http("127.0.0.1", &[]),
+            None
+        );
+        let c = |t: &str| Cidr::parse(t);
+        assert!(c("0.0.0.0/0").is_some_and(|c| c.contains(IpAddr::from([8, 8, 8, 8]))));
+        assert!(c("10.0.0.0/33").is_none());
+        assert!(c("10.0.0.1/32").is_some_and(|c| !c.contains(IpAddr::from([10, 0, 0, 2]))));
     }
 
     #[test]

@@ -525,6 +525,8 @@ struct FakeHarbor {
     issued: Mutex<Vec<String>>,
     /// Pages of tags served.
     tag_pages: Mutex<usize>,
+    /// The user is a robot account: Harbor grants it no `registry:catalog:*`.
+    robot: bool,
 }
 
 impl FakeHarbor {
@@ -594,10 +596,16 @@ async fn token(
             .into_response();
     }
     let token = format!("tok-{:016x}", rand::random::<u64>());
+    // Harbor answers a robot's catalog request with a token that grants nothing.
+    let granted = if h.robot && scope.starts_with("registry:catalog") {
+        String::new()
+    } else {
+        scope
+    };
     h.tokens
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), scope);
+        .insert(token.clone(), granted);
     axum::Json(serde_json::json!({"token": token, "expires_in": 1800})).into_response()
 }
 
@@ -714,6 +722,10 @@ async fn tag_page(h: &FakeHarbor, uri: &Uri) -> Response {
 }
 
 async fn fake_harbor(reg: &Reg) -> (String, Arc<FakeHarbor>) {
+    fake_harbor_for(reg, false).await
+}
+
+async fn fake_harbor_for(reg: &Reg, robot: bool) -> (String, Arc<FakeHarbor>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind the fake Harbor");
@@ -727,6 +739,7 @@ async fn fake_harbor(reg: &Reg) -> (String, Arc<FakeHarbor>) {
         tokens: Mutex::default(),
         issued: Mutex::default(),
         tag_pages: Mutex::default(),
+        robot,
     });
     let app = Router::new()
         .route("/service/token", get(token))
@@ -799,4 +812,104 @@ async fn a_token_service_that_refuses_the_password_names_the_user() {
         "{text}"
     );
     assert!(!text.contains(wrong), "{text}");
+}
+
+#[tokio::test]
+async fn a_robot_account_refused_the_catalog_is_told_it_needs_an_admin_account() {
+    let Some(reg) = registry("a_robot_account_refused_the_catalog").await else {
+        return;
+    };
+    let (addr, _harbor) = fake_harbor_for(&reg, true).await;
+    let repo = unique_repo("robot");
+    reg.push_image(&repo, &day(3), &["v1"]).await;
+    let client = RegistryClient::new(
+        &addr,
+        Some(reg.user.clone()),
+        Some(Secret::new(reg.password.clone())),
+    )
+    .unwrap();
+    // The robot's credentials are good for what it may do...
+    client.ping().await.unwrap();
+    assert_eq!(client.tags(&repo).await.unwrap(), ["v1"]);
+    // ...and the catalog is not among it: said so, not "credentials refused".
+    let err = client.catalog().await.expect_err("the catalog is refused");
+    assert!(
+        matches!(err, RegistryError::CatalogDenied { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("listing the catalog needs an admin account (robot accounts cannot list it)")
+            && text.contains(&format!("user {} is accepted", reg.user))
+            && !text.contains("refused the credentials"),
+        "{text}"
+    );
+    assert!(!text.contains(&reg.password), "{text}");
+
+    // A wrong password stays a refusal of the credentials.
+    let wrong = RegistryClient::new(
+        &addr,
+        Some(reg.user.clone()),
+        Some(Secret::new("wrong-robot-secret")),
+    )
+    .unwrap();
+    let err = wrong.catalog().await.expect_err("refused");
+    assert!(
+        matches!(err, RegistryError::CredentialsRefused { .. }),
+        "{err:?}"
+    );
+}
+
+/// The registry of scripts/services.sh that speaks plain HTTP on port 80 at a private
+/// address (`FUNAI_TEST_PLAIN_REGISTRY_80`). Under CI it must be there.
+fn plain_registry_80(test: &str) -> Option<String> {
+    match std::env::var("FUNAI_TEST_PLAIN_REGISTRY_80") {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ => {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "{test}: FUNAI_TEST_PLAIN_REGISTRY_80 is not set; scripts/services.sh (services_up) starts that registry"
+            );
+            eprintln!("SKIPPED: {test}: FUNAI_TEST_PLAIN_REGISTRY_80 is not set");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_plain_http_registry_at_a_private_address_is_reached_once_marked_insecure() {
+    let test = "a_plain_http_registry_at_a_private_address_is_reached_once_marked_insecure";
+    let Some(addr) = plain_registry_80(test) else {
+        return;
+    };
+    // A bare address that is not loopback means https: port 443, where nothing listens.
+    let https = RegistryClient::new(&addr, None, None).unwrap();
+    assert_eq!(https.registry(), format!("https://{addr}"));
+    let err = https.ping().await.expect_err("nothing answers https");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("https://{addr}/v2/"))
+            && text.contains(&format!(
+                "write http://{addr} as its address or mark it insecure"
+            )),
+        "{text}"
+    );
+    let plain = RegistryClient::new(&addr, None, None)
+        .unwrap()
+        .insecure(true);
+    assert!(plain.is_plain_http());
+    assert_eq!(plain.registry(), format!("http://{addr}"));
+    plain.ping().await.unwrap();
+    assert!(
+        plain
+            .tags(&unique_repo("never-pushed"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An address written with its scheme keeps it.
+    let written = RegistryClient::new(&format!("https://{addr}"), None, None)
+        .unwrap()
+        .insecure(true);
+    assert_eq!(written.registry(), format!("https://{addr}"));
 }
