@@ -48,6 +48,8 @@ pub enum DockerError {
     BuildImage { tag: String, message: String },
     #[error("cannot push image {image}: {message}")]
     PushImage { image: String, message: String },
+    #[error("cannot read the engine's settings (info): {message}")]
+    Info { message: String },
 }
 
 impl DockerError {
@@ -73,7 +75,8 @@ impl DockerError {
             | DockerError::Logs { message, .. }
             | DockerError::RemoveImage { message, .. }
             | DockerError::BuildImage { message, .. }
-            | DockerError::PushImage { message, .. } => message,
+            | DockerError::PushImage { message, .. }
+            | DockerError::Info { message } => message,
         }
     }
 
@@ -93,40 +96,46 @@ impl DockerError {
     }
 }
 
-/// A registry the engine could not reach over HTTPS on 443 may be a plain-HTTP registry on
-/// port 80 (Harbor on a private address, as the estate runs it): the engine, not told it is
-/// insecure, tried `https://HOST/v2/`. When `http://HOST/v2/` answers as a registry, the
-/// failure is `REGISTRY_INSECURE`, with what to do; otherwise it stays as it was.
+/// A registry the engine could not reach over HTTPS may speak plain HTTP (Harbor on port 80
+/// at a private address, as the estate runs it): the engine, not told it is insecure, tried
+/// `https://REG/v2/` and was refused. When `http://REG/v2/` (port 80, or the port the image
+/// names) answers as a registry, the failure is `REGISTRY_INSECURE` with what to do;
+/// otherwise it stays as it was.
 pub async fn plain_http_behind_443(
     code: FailureCode,
     words: &str,
 ) -> (FailureCode, Option<String>) {
-    if code != FailureCode::RegistryUnreachable || !words.contains(":443") {
+    if code != FailureCode::RegistryUnreachable {
         return (code, None);
     }
-    let Some(host) = words
-        .split("https://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .filter(|h| !h.is_empty() && !h.contains(':'))
+    let Some(refused) = protocol::failure::https_refused(words) else {
+        return (code, None);
+    };
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
     else {
         return (code, None);
     };
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(3))
-        .build();
-    let Ok(client) = client else {
-        return (code, None);
-    };
-    match client.get(format!("http://{host}/v2/")).send().await {
+    let reg = &refused.registry;
+    match client.get(format!("http://{reg}/v2/")).send().await {
         Ok(r)
             if r.headers().contains_key("docker-distribution-api-version")
                 || matches!(r.status().as_u16(), 200 | 401) =>
         {
+            let answers_on = match reg.rsplit_once(':') {
+                Some((_, p)) if !p.ends_with(']') && p.parse::<u16>().is_ok() => {
+                    format!("port {p}")
+                }
+                _ => "port 80".to_string(),
+            };
             (
                 FailureCode::RegistryInsecure,
                 Some(format!(
-                    "registry {host} answers plain HTTP on port 80 while the engine tried HTTPS on 443: add \"{host}\" to insecure-registries in /etc/docker/daemon.json (podman: registries.conf) and restart the engine"
+                    "{} — registry {reg} answers plain HTTP on {answers_on} while the engine tried HTTPS on {} and was refused",
+                    protocol::failure::insecure_registry_fix(reg),
+                    refused.port
                 )),
             )
         }
@@ -267,6 +276,24 @@ impl Engine {
 
     pub fn raw(&self) -> &Docker {
         &self.docker
+    }
+
+    /// Which registries this engine talks plain HTTP to: its `insecure-registries`, as its
+    /// `GET /info` reports them.
+    pub async fn registry_config(&self) -> Result<registry::EngineRegistries, DockerError> {
+        let info = self.docker.info().await.map_err(|e| DockerError::Info {
+            message: words(&e).1,
+        })?;
+        let config = info.registry_config.unwrap_or_default();
+        let index = config
+            .index_configs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, i)| (name, i.secure.unwrap_or(true)));
+        Ok(registry::EngineRegistries::new(
+            index,
+            config.insecure_registry_cidrs.unwrap_or_default(),
+        ))
     }
 
     pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {

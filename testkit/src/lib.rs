@@ -1,6 +1,8 @@
 //! Test helpers of the workspace, a dev-dependency only (never inside a shipped library):
 //! a real deployd in-process on port 0 ([`deployd`]), the suite's services and an agentd
-//! runtime and runner in-process ([`agentd`]). They hold the tests' own secrets.
+//! runtime and runner in-process ([`agentd`]), a plain-HTTP registry at a private address
+//! in a network namespace and a Docker engine of the test's own ([`netns_registry`]). They
+//! hold the tests' own secrets.
 //!
 //! A helper that cannot set up what a test needs panics with the reason: that is the
 //! test's failure.
@@ -8,6 +10,7 @@
 
 pub mod agentd;
 pub mod deployd;
+pub mod netns_registry;
 
 /// What a build script told a binary (`FUNAI_VERSION`, `FUNAI_COMMIT`) is this checkout's:
 /// the version reads `{pkg} ({commit})`, and the commit is HEAD or an ancestor of it (a

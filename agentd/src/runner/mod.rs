@@ -517,10 +517,7 @@ impl Runner {
                 Err(e) => {
                     let words = e.to_string();
                     let (code, hint) = crate::docker::plain_http_behind_443(e.code(), &words).await;
-                    let message = match hint {
-                        Some(hint) => format!("{hint} ({words})"),
-                        None => self.explain_push(&image, &words, code),
-                    };
+                    let message = self.explain_push(&image, &words, code, hint);
                     Err(RunError::Push { code, message })
                 }
             }
@@ -570,18 +567,39 @@ impl Runner {
     }
 
     /// The push failure in words that say what to do, by its code (read once, from the
-    /// engine's words, in `protocol::failure::registry_code`).
-    fn explain_push(&self, image: &str, msg: &str, code: FailureCode) -> String {
-        let reg = &self.settings.registry;
-        match code {
-            FailureCode::RegistryInsecure => format!(
-                "registry {reg} speaks plain HTTP and is not in the engine's insecure-registries: add \"{reg}\" to insecure-registries in /etc/docker/daemon.json and restart Docker ({msg})"
+    /// engine's words, in `protocol::failure::registry_code`); `hint` is what a probe of the
+    /// registry found (plain HTTP behind a refused 443).
+    fn explain_push(
+        &self,
+        image: &str,
+        msg: &str,
+        code: FailureCode,
+        hint: Option<String>,
+    ) -> String {
+        let reg = protocol::validate::ImageRef::parse(image)
+            .ok()
+            .and_then(|r| r.registry)
+            .unwrap_or_else(|| self.settings.registry.clone());
+        // runner.registry_insecure tells the runner's own HTTP client, never the engine.
+        let setting = if self.settings.registry_insecure && reg == self.settings.registry {
+            "; runner.registry_insecure = true is set, but it reaches only the runner's tag retention, not the engine"
+        } else {
+            ""
+        };
+        match (code, hint) {
+            (FailureCode::RegistryInsecure, Some(hint)) => format!("{hint}{setting} ({msg})"),
+            (FailureCode::RegistryInsecure, None) => format!(
+                "registry {reg} speaks plain HTTP and {}{setting} ({msg})",
+                protocol::failure::insecure_registry_fix(&reg)
             ),
-            FailureCode::RegistryAuth => format!(
+            (FailureCode::RegistryAuth, _) => format!(
                 "registry {reg} refused the credentials of user {:?} for {image}: check runner.registry_username and registry_password ({msg})",
                 self.settings.registry_username
             ),
-            FailureCode::RegistryUnreachable => format!("registry {reg} is unreachable: {msg}"),
+            (FailureCode::RegistryUnreachable, _) => {
+                format!("registry {reg} is unreachable: {msg}")
+            }
+            (_, Some(hint)) => format!("{hint} ({msg})"),
             _ => format!("{image}: {msg}"),
         }
     }

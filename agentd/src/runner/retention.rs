@@ -1,10 +1,13 @@
 //! After a successful deploy: keep the newest tags of the app's repository in the registry
 //! (by the config blob's `created`), never the one now running; delete the rest by digest.
 
+use std::net::IpAddr;
+
 use protocol::validate::ImageRef;
-use registry::RegistryClient;
+use registry::{EngineRegistries, RegistryClient};
 
 use super::joblog::JobLog;
+use crate::docker::Engine;
 use crate::settings::RunnerSettings;
 
 /// Failures here are warnings in the job log: the deploy itself succeeded.
@@ -27,13 +30,38 @@ pub async fn keep_newest(s: &RunnerSettings, image: &str, log: &JobLog) {
     } else {
         (None, None)
     };
+    let engine = match Engine::connect(&s.docker_host).await {
+        Ok(e) => e.registry_config().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let plain = plain_http(
+        s,
+        &registry,
+        engine.as_ref().ok(),
+        &resolve(&registry).await,
+    );
+    if let Err(e) = &engine
+        && plain.is_none()
+    {
+        log.line(&format!(
+            "note: the engine's insecure-registries are unknown ({e}); {registry} is taken as https unless runner.registry_insecure says otherwise"
+        ));
+    }
     let client = match RegistryClient::new(&registry, user, pass) {
-        Ok(c) => c,
+        Ok(c) => c.insecure(plain.is_some()),
         Err(e) => {
             log.line(&format!("warning: tag retention skipped: {e}"));
             return;
         }
     };
+    if let Some(why) = &plain
+        && !is_loopback(&registry)
+    {
+        log.line(&format!(
+            "tag retention talks plain HTTP to {}: {why}",
+            client.registry()
+        ));
+    }
     let keep = s.keep_tags.max(1) as usize;
     let plan = match client
         .retention_plan(&parsed.repository, keep, std::slice::from_ref(&tag))
@@ -69,5 +97,95 @@ pub async fn keep_newest(s: &RunnerSettings, image: &str, log: &JobLog) {
             }
         }
         Err(e) => log.line(&format!("warning: tag retention failed: {e}")),
+    }
+}
+
+/// Why retention talks plain HTTP to `registry`, or `None` for https: the runner's own
+/// setting for its registry, else the engine's insecure-registries (the engine pushed
+/// there, so what it allows is what the registry speaks).
+fn plain_http(
+    s: &RunnerSettings,
+    registry: &str,
+    engine: Option<&EngineRegistries>,
+    addrs: &[IpAddr],
+) -> Option<String> {
+    if s.registry_insecure && registry == s.registry.trim_end_matches('/') {
+        return Some("runner.registry_insecure is set".into());
+    }
+    engine.and_then(|e| e.plain_http(registry, addrs))
+}
+
+/// The addresses of the registry's host; none when it does not resolve (the engine's
+/// CIDRs then cannot match, as in the engine itself).
+async fn resolve(registry: &str) -> Vec<IpAddr> {
+    let Ok(url) = reqwest::Url::parse(&format!("http://{registry}")) else {
+        return Vec::new();
+    };
+    let Some(host) = url.host_str() else {
+        return Vec::new();
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::net::lookup_host((host, url.port().unwrap_or(80))).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Loopback registries were always plain HTTP: no need to say so in every job log.
+fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
+        if p.parse::<u16>().is_ok() {
+            h
+        } else {
+            registry
+        }
+    });
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(registry: &str, insecure: bool) -> RunnerSettings {
+        RunnerSettings {
+            registry: registry.into(),
+            registry_insecure: insecure,
+            ..RunnerSettings::default()
+        }
+    }
+
+    #[test]
+    fn plain_http_comes_from_the_setting_for_the_runners_registry_or_from_the_engine() {
+        let engine = EngineRegistries::new(
+            [("10.0.0.103".to_string(), false)],
+            ["127.0.0.0/8", "10.8.0.0/16"],
+        );
+        let s = settings("10.0.0.200", true);
+        assert!(
+            plain_http(&s, "10.0.0.200", None, &[])
+                .is_some_and(|w| w.contains("runner.registry_insecure"))
+        );
+        // The setting speaks of the runner's registry only.
+        assert_eq!(plain_http(&s, "10.0.0.201", None, &[]), None);
+        let s = settings("10.0.0.103", false);
+        assert!(plain_http(&s, "10.0.0.103", Some(&engine), &[]).is_some());
+        assert!(plain_http(&s, "10.8.1.1:5000", Some(&engine), &[]).is_some());
+        assert_eq!(plain_http(&s, "10.0.0.104", Some(&engine), &[]), None);
+        assert_eq!(plain_http(&s, "10.0.0.103", None, &[]), None);
+    }
+
+    #[test]
+    fn loopback_registries_are_recognised() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("10.0.0.103"));
+        assert!(!is_loopback("harbor.internal:5000"));
     }
 }

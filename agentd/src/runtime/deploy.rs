@@ -70,7 +70,8 @@ impl Runtime {
         tracing::info!(app = %req.app_id, image = %req.image, "deploy: pull");
         self.engine
             .pull(&req.image, self.registry_auth(&req.image).as_ref())
-            .await?;
+            .await
+            .map_err(plain_http_pull)?;
         Ok(())
     }
 
@@ -244,6 +245,30 @@ impl Runtime {
             username: s.registry_username.clone(),
             password: s.registry_password.clone(),
         })
+    }
+}
+
+/// A pull refused because the registry speaks plain HTTP says what to do on this node. (A
+/// refused 443 is probed by the API layer, which then knows the registry answers on 80.)
+fn plain_http_pull(e: crate::docker::DockerError) -> crate::docker::DockerError {
+    use crate::docker::DockerError;
+    match e {
+        DockerError::PullImage { image, message }
+            if protocol::failure::registry_code(&message) == FailureCode::RegistryInsecure =>
+        {
+            let reg = protocol::validate::ImageRef::parse(&image)
+                .ok()
+                .and_then(|r| r.registry)
+                .unwrap_or_else(|| "the registry".into());
+            DockerError::PullImage {
+                message: format!(
+                    "{} ({message})",
+                    protocol::failure::insecure_registry_fix(&reg)
+                ),
+                image,
+            }
+        }
+        other => other,
     }
 }
 
