@@ -76,6 +76,9 @@ _functl() {
             functl__subcmd__apps,logs)
                 cmd="functl__subcmd__apps__subcmd__logs"
                 ;;
+            functl__subcmd__apps,move)
+                cmd="functl__subcmd__apps__subcmd__move"
+                ;;
             functl__subcmd__apps,show)
                 cmd="functl__subcmd__apps__subcmd__show"
                 ;;
@@ -93,6 +96,9 @@ _functl() {
                 ;;
             functl__subcmd__apps__subcmd__help,logs)
                 cmd="functl__subcmd__apps__subcmd__help__subcmd__logs"
+                ;;
+            functl__subcmd__apps__subcmd__help,move)
+                cmd="functl__subcmd__apps__subcmd__help__subcmd__move"
                 ;;
             functl__subcmd__apps__subcmd__help,show)
                 cmd="functl__subcmd__apps__subcmd__help__subcmd__show"
@@ -174,6 +180,9 @@ _functl() {
                 ;;
             functl__subcmd__help__subcmd__apps,logs)
                 cmd="functl__subcmd__help__subcmd__apps__subcmd__logs"
+                ;;
+            functl__subcmd__help__subcmd__apps,move)
+                cmd="functl__subcmd__help__subcmd__apps__subcmd__move"
                 ;;
             functl__subcmd__help__subcmd__apps,show)
                 cmd="functl__subcmd__help__subcmd__apps__subcmd__show"
@@ -377,7 +386,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps)
-            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list show logs stop delete help"
+            opts="-o -h -V --config --deploy-url --deploy-secret --admin-token --context --output --help --version list show logs stop delete move help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -465,7 +474,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__help)
-            opts="list show logs stop delete help"
+            opts="list show logs stop delete move help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,6 +530,20 @@ _functl() {
             return 0
             ;;
         functl__subcmd__apps__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__apps__subcmd__help__subcmd__move)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -616,6 +639,56 @@ _functl() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deploy-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --admin-token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --context)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__apps__subcmd__move)
+            opts="-y -o -h -V --app --user --yes --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --app)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1283,7 +1356,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__apps)
-            opts="list show logs stop delete"
+            opts="list show logs stop delete move"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1325,6 +1398,20 @@ _functl() {
             return 0
             ;;
         functl__subcmd__help__subcmd__apps__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        functl__subcmd__help__subcmd__apps__subcmd__move)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2655,7 +2742,7 @@ _functl() {
             return 0
             ;;
         functl__subcmd__registry__subcmd__prune)
-            opts="-y -o -h -V --app --all --keep --dry-run --yes --parallel --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
+            opts="-y -o -h -V --app --all --from-catalog --registry-insecure --keep --dry-run --yes --parallel --config --deploy-url --deploy-secret --admin-token --context --output --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -160,9 +160,9 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;jobs;help;help'= {
         }
         &'functl;deploy'= {
-            cand --app 'The app to deploy'
-            cand --user 'The app''s owner'
-            cand --image 'Deploy this image as is (stage 1)'
+            cand --app 'The app to deploy; alone, it redeploys the app as deployd knows it'
+            cand --user 'The app''s owner: needed for an app deployd has never seen [default: its owner]'
+            cand --image 'Deploy this image as is (stage 1) [default: as the app was last deployed]'
             cand --repo 'Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path'
             cand --ref 'Branch, tag or commit to build [default: main]'
             cand --dockerfile 'Dockerfile, relative to the repository root [default: Dockerfile]'
@@ -330,6 +330,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
+            cand move 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'functl;apps;list'= {
@@ -409,12 +410,30 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'functl;apps;move'= {
+            cand --app 'The app'
+            cand --user 'Its new owner'
+            cand --config 'Config file [default: ~/.config/functl/config.toml]'
+            cand --deploy-url 'deployd base URL [default: http://127.0.0.1:7002]'
+            cand --deploy-secret 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)'
+            cand --admin-token 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)'
+            cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
+            cand -o 'Output format: tables for people, JSON for scripts'
+            cand --output 'Output format: tables for people, JSON for scripts'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'functl;apps;help'= {
             cand list 'List apps with their node, image, commit and URL'
             cand show 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
             cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
+            cand move 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'functl;apps;help;list'= {
@@ -426,6 +445,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;apps;help;stop'= {
         }
         &'functl;apps;help;delete'= {
+        }
+        &'functl;apps;help;move'= {
         }
         &'functl;apps;help;help'= {
         }
@@ -551,7 +572,9 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand --context 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]'
             cand -o 'Output format: tables for people, JSON for scripts'
             cand --output 'Output format: tables for people, JSON for scripts'
-            cand --all 'Prune every app repository under the namespace'
+            cand --all 'Prune every app repository under the namespace (the apps deployd knows)'
+            cand --from-catalog 'Take the repositories from the registry''s catalog instead of deployd''s app records (Harbor lists its catalog to admin accounts only, not to robot accounts)'
+            cand --registry-insecure 'The registry speaks plain HTTP (as registry_insecure / FUNCTL_REGISTRY_INSECURE)'
             cand --dry-run 'Show the plan, delete nothing'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -760,6 +783,7 @@ set edit:completion:arg-completer[functl] = {|@words|
             cand logs 'Print the app container''s output (stdout and stderr) from its node; -f follows'
             cand stop 'Stop an app on its node (asks first; --yes when there is no terminal)'
             cand delete 'Delete an app: containers, images, registry tags and history (asks first)'
+            cand move 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
         }
         &'functl;help;apps;list'= {
         }
@@ -770,6 +794,8 @@ set edit:completion:arg-completer[functl] = {|@words|
         &'functl;help;apps;stop'= {
         }
         &'functl;help;apps;delete'= {
+        }
+        &'functl;help;apps;move'= {
         }
         &'functl;help;runners'= {
             cand list 'List runners with their health, jobs and last contact'

@@ -122,9 +122,9 @@ complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subc
 complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "cancel" -d 'Cancel a job: at once when PENDING, at the runner\'s next heartbeat when RUNNING'
 complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "wait" -d 'Wait for a job to end; exit 0 if it succeeded, 1 if it failed or was cancelled'
 complete -c functl -n "__fish_functl_using_subcommand jobs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c functl -n "__fish_functl_using_subcommand deploy" -l app -d 'The app to deploy' -r
-complete -c functl -n "__fish_functl_using_subcommand deploy" -l user -d 'The app\'s owner' -r
-complete -c functl -n "__fish_functl_using_subcommand deploy" -l image -d 'Deploy this image as is (stage 1)' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l app -d 'The app to deploy; alone, it redeploys the app as deployd knows it' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l user -d 'The app\'s owner: needed for an app deployd has never seen [default: its owner]' -r
+complete -c functl -n "__fish_functl_using_subcommand deploy" -l image -d 'Deploy this image as is (stage 1) [default: as the app was last deployed]' -r
 complete -c functl -n "__fish_functl_using_subcommand deploy" -l repo -d 'Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path' -r
 complete -c functl -n "__fish_functl_using_subcommand deploy" -l ref -d 'Branch, tag or commit to build [default: main]' -r
 complete -c functl -n "__fish_functl_using_subcommand deploy" -l dockerfile -d 'Dockerfile, relative to the repository root [default: Dockerfile]' -r
@@ -225,21 +225,22 @@ complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_sub
 complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Take a node out of placement entirely'
 complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Forget a node (asks first; --yes when there is no terminal)'
 complete -c functl -n "__fish_functl_using_subcommand nodes; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -l context -d 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file\'s current_context]' -r
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -l context -d 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file\'s current_context]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
 json\t'Pretty JSON, the records as deployd answered them'"
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -s V -l version -d 'Print version'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "list" -d 'List apps with their node, image, commit and URL'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "show" -d 'Show one app: its container\'s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "logs" -d 'Print the app container\'s output (stdout and stderr) from its node; -f follows'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
-complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "list" -d 'List apps with their node, image, commit and URL'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "show" -d 'Show one app: its container\'s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "logs" -d 'Print the app container\'s output (stdout and stderr) from its node; -f follows'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "move" -d 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and not __fish_seen_subcommand_from list show logs stop delete move help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from list" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
@@ -293,11 +294,24 @@ json\t'Pretty JSON, the records as deployd answered them'"
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s y -l yes -d 'Do not ask for confirmation'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l app -d 'The app' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l user -d 'Its new owner' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l deploy-secret -d 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l admin-token -d 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -l context -d 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file\'s current_context]' -r
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
+json\t'Pretty JSON, the records as deployd answered them'"
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -s y -l yes -d 'Do not ask for confirmation'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from move" -s V -l version -d 'Print version'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "list" -d 'List apps with their node, image, commit and URL'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one app: its container\'s state, restarts and last exit, a probe of its public URL, and the images it ran recently'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "logs" -d 'Print the app container\'s output (stdout and stderr) from its node; -f follows'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "move" -d 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
 complete -c functl -n "__fish_functl_using_subcommand apps; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l config -d 'Config file [default: ~/.config/functl/config.toml]' -r -F
 complete -c functl -n "__fish_functl_using_subcommand runners; and not __fish_seen_subcommand_from list help" -l deploy-url -d 'deployd base URL [default: http://127.0.0.1:7002]' -r
@@ -389,7 +403,9 @@ complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_
 complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l context -d 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file\'s current_context]' -r
 complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s o -l output -d 'Output format: tables for people, JSON for scripts' -r -f -a "table\t'Aligned columns for people'
 json\t'Pretty JSON, the records as deployd answered them'"
-complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l all -d 'Prune every app repository under the namespace'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l all -d 'Prune every app repository under the namespace (the apps deployd knows)'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l from-catalog -d 'Take the repositories from the registry\'s catalog instead of deployd\'s app records (Harbor lists its catalog to admin accounts only, not to robot accounts)'
+complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l registry-insecure -d 'The registry speaks plain HTTP (as registry_insecure / FUNCTL_REGISTRY_INSECURE)'
 complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -l dry-run -d 'Show the plan, delete nothing'
 complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s y -l yes -d 'Do not ask for confirmation'
 complete -c functl -n "__fish_functl_using_subcommand registry; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -516,6 +532,7 @@ complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subc
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "logs" -d 'Print the app container\'s output (stdout and stderr) from its node; -f follows'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "stop" -d 'Stop an app on its node (asks first; --yes when there is no terminal)'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "delete" -d 'Delete an app: containers, images, registry tags and history (asks first)'
+complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from apps" -f -a "move" -d 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from runners" -f -a "list" -d 'List runners with their health, jobs and last contact'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from registry" -f -a "prune" -d 'Keep the newest N tags of app repositories, never a running one; delete the rest'
 complete -c functl -n "__fish_functl_using_subcommand help; and __fish_seen_subcommand_from context" -f -a "list" -d 'The contexts of the config file; `*` marks the one in use'

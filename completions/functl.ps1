@@ -177,9 +177,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;deploy' {
-            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The app to deploy')
-            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The app''s owner')
-            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image as is (stage 1)')
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The app to deploy; alone, it redeploys the app as deployd knows it')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'The app''s owner: needed for an app deployd has never seen [default: its owner]')
+            [CompletionResult]::new('--image', '--image', [CompletionResultType]::ParameterName, 'Deploy this image as is (stage 1) [default: as the app was last deployed]')
             [CompletionResult]::new('--repo', '--repo', [CompletionResultType]::ParameterName, 'Build this Git repository (stage 2): ssh://git@host:2222/path.git or git@host:path')
             [CompletionResult]::new('--ref', '--ref', [CompletionResultType]::ParameterName, 'Branch, tag or commit to build [default: main]')
             [CompletionResult]::new('--dockerfile', '--dockerfile', [CompletionResultType]::ParameterName, 'Dockerfile, relative to the repository root [default: Dockerfile]')
@@ -363,6 +363,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
+            [CompletionResult]::new('move', 'move', [CompletionResultType]::ParameterValue, 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -448,12 +449,31 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'functl;apps;move' {
+            [CompletionResult]::new('--app', '--app', [CompletionResultType]::ParameterName, 'The app')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Its new owner')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file [default: ~/.config/functl/config.toml]')
+            [CompletionResult]::new('--deploy-url', '--deploy-url', [CompletionResultType]::ParameterName, 'deployd base URL [default: http://127.0.0.1:7002]')
+            [CompletionResult]::new('--deploy-secret', '--deploy-secret', [CompletionResultType]::ParameterName, 'Secret sent as X-DEPLOY-SECRET (prefer the config file or FUNCTL_DEPLOY_SECRET: flags show in the process list)')
+            [CompletionResult]::new('--admin-token', '--admin-token', [CompletionResultType]::ParameterName, 'Token sent as X-Admin-Token (prefer the config file or FUNCTL_ADMIN_TOKEN)')
+            [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'functl;apps;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List apps with their node, image, commit and URL')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one app: its container''s state, restarts and last exit, a probe of its public URL, and the images it ran recently')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
+            [CompletionResult]::new('move', 'move', [CompletionResultType]::ParameterValue, 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -470,6 +490,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;apps;help;delete' {
+            break
+        }
+        'functl;apps;help;move' {
             break
         }
         'functl;apps;help;help' {
@@ -606,7 +629,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('--context', '--context', [CompletionResultType]::ParameterName, 'The estate to talk to: a [contexts.NAME] table of the config file [default: the file''s current_context]')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: tables for people, JSON for scripts')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Prune every app repository under the namespace')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Prune every app repository under the namespace (the apps deployd knows)')
+            [CompletionResult]::new('--from-catalog', '--from-catalog', [CompletionResultType]::ParameterName, 'Take the repositories from the registry''s catalog instead of deployd''s app records (Harbor lists its catalog to admin accounts only, not to robot accounts)')
+            [CompletionResult]::new('--registry-insecure', '--registry-insecure', [CompletionResultType]::ParameterName, 'The registry speaks plain HTTP (as registry_insecure / FUNCTL_REGISTRY_INSECURE)')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Show the plan, delete nothing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -846,6 +871,7 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the app container''s output (stdout and stderr) from its node; -f follows')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop an app on its node (asks first; --yes when there is no terminal)')
             [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete an app: containers, images, registry tags and history (asks first)')
+            [CompletionResult]::new('move', 'move', [CompletionResultType]::ParameterValue, 'Give an app to another user: its next deploy names its image, container and database after the new owner (asks first)')
             break
         }
         'functl;help;apps;list' {
@@ -861,6 +887,9 @@ Register-ArgumentCompleter -Native -CommandName 'functl' -ScriptBlock {
             break
         }
         'functl;help;apps;delete' {
+            break
+        }
+        'functl;help;apps;move' {
             break
         }
         'functl;help;runners' {

@@ -24,6 +24,7 @@ const ENV_KEYS: &[&str] = &[
     "registry_username",
     "registry_password",
     "registry_namespace",
+    "registry_insecure",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,6 +42,9 @@ pub struct Config {
     pub registry_password: Secret,
     /// The project (Harbor) or namespace app images live under.
     pub registry_namespace: String,
+    /// The registry speaks plain HTTP: a bare `host[:port]` in `registry` means `http://`.
+    /// Without it, registry commands also take the local engine's insecure-registries.
+    pub registry_insecure: bool,
     /// The context used when neither `--context` nor `FUNCTL_CONTEXT` names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_context: Option<String>,
@@ -63,6 +67,7 @@ pub struct Context {
     pub registry_username: Option<String>,
     pub registry_password: Option<Secret>,
     pub registry_namespace: Option<String>,
+    pub registry_insecure: Option<bool>,
 }
 
 impl Default for Config {
@@ -75,6 +80,7 @@ impl Default for Config {
             registry_username: String::new(),
             registry_password: Secret::default(),
             registry_namespace: "funaistudio".to_string(),
+            registry_insecure: false,
             current_context: None,
             contexts: BTreeMap::new(),
             context: None,
@@ -235,7 +241,8 @@ impl Config {
             registry,
             registry_username,
             registry_password,
-            registry_namespace
+            registry_namespace,
+            registry_insecure
         );
         self.context = Some(name);
         Ok(())
@@ -329,6 +336,35 @@ mod tests {
         assert_eq!(c.deploy_secret.expose(), "from-env");
         assert_eq!(c.admin_token.expose(), "admin-file");
         assert_eq!(c.registry, "10.0.0.103");
+    }
+
+    #[test]
+    fn registry_insecure_comes_from_file_context_or_environment() {
+        let (_home, file) = write_home_config(
+            "registry = \"10.0.0.103\"\n[contexts.estate]\nregistry_insecure = true\n",
+        );
+        let c = with_context(&file, &[], None);
+        assert!(!c.registry_insecure);
+        let c = with_context(&file, &[], Some("estate"));
+        assert!(c.registry_insecure);
+        let c = with_context(&file, &[("FUNCTL_REGISTRY_INSECURE", "true")], None);
+        assert!(c.registry_insecure);
+        // The environment wins over the context, in both directions.
+        let c = with_context(
+            &file,
+            &[("FUNCTL_REGISTRY_INSECURE", "false")],
+            Some("estate"),
+        );
+        assert!(!c.registry_insecure);
+        let err = Config::load(
+            &file,
+            env(&[("FUNCTL_REGISTRY_INSECURE", "maybe")]),
+            Overrides::default(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains("registry_insecure"), "{err}");
     }
 
     #[test]

@@ -564,6 +564,27 @@ impl Estate {
             }
             Some(Probe::Registry(host)) => {
                 let seen = self.probe_registry(&host).await;
+                // Refused on 443 by a registry that answers plain HTTP: whatever the code
+                // (an older agent, or one whose own probe could not reach the registry), the
+                // engine treats it as https.
+                if let Some(refused) = protocol::failure::https_refused(&err)
+                    && seen.plain_http_only()
+                    && let Some(d) = classify(
+                        Some(protocol::failure::FailureCode::RegistryInsecure.as_str()),
+                        job.phase.as_deref(),
+                        &format!("registry {}", refused.registry),
+                    )
+                {
+                    f.check = d.check;
+                    f.finding = format!(
+                        "job {} of app {}: {} ({})",
+                        job.id,
+                        job.app_id,
+                        d.finding,
+                        format::truncate(&first, 240)
+                    );
+                    f.fix = d.fix;
+                }
                 f.finding.push_str(&format!("; from here: {seen}"));
             }
             Some(Probe::Agent) => {
@@ -819,18 +840,22 @@ impl Estate {
         }
     }
 
-    async fn probe_registry(&self, host: &str) -> String {
-        for scheme in ["https", "http"] {
+    /// `GET /v2/` over HTTPS and over plain HTTP: what a registry speaks, seen from here.
+    async fn probe_registry(&self, host: &str) -> RegistryProbe {
+        let mut seen = RegistryProbe::default();
+        for (scheme, slot) in [("https", &mut seen.https), ("http", &mut seen.http)] {
             let url = format!("{scheme}://{host}/v2/");
-            match self.http.get(&url).send().await {
+            *slot = Some(match self.http.get(&url).send().await {
                 Ok(r) => {
-                    return format!("{scheme}://{host}/v2/ answers {}", r.status().as_u16());
+                    let registry = r.headers().contains_key("docker-distribution-api-version")
+                        || matches!(r.status().as_u16(), 200 | 401);
+                    Ok((r.status().as_u16(), registry))
                 }
-                Err(e) if scheme == "http" => return format!("{host} {}", describe(&e)),
-                Err(_) => {}
-            }
+                Err(e) => Err(describe(&e)),
+            });
         }
-        format!("{host}: no answer")
+        seen.host = host.to_string();
+        seen
     }
 
     /// TCP, then the SSH handshake with the host key checked when known_hosts is at hand.
@@ -885,6 +910,38 @@ fn describe(e: &reqwest::Error) -> String {
         deepest = next;
     }
     format!("{what}: {deepest}")
+}
+
+/// What `GET /v2/` of a registry answered from here, over each scheme.
+#[derive(Debug, Default)]
+struct RegistryProbe {
+    host: String,
+    /// The status and whether it answered as a registry, or why it did not answer.
+    https: Option<Result<(u16, bool), String>>,
+    http: Option<Result<(u16, bool), String>>,
+}
+
+impl RegistryProbe {
+    /// HTTPS does not answer and plain HTTP answers as a registry.
+    fn plain_http_only(&self) -> bool {
+        matches!(self.https, Some(Err(_))) && matches!(self.http, Some(Ok((_, true))))
+    }
+}
+
+impl std::fmt::Display for RegistryProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = &self.host;
+        match (&self.https, &self.http) {
+            (Some(Ok((st, _))), _) => write!(f, "https://{host}/v2/ answers {st}"),
+            (Some(Err(why)), Some(Ok((st, true)))) => write!(
+                f,
+                "http://{host}/v2/ answers {st} (https://{host}/v2/: {why}): the registry speaks plain HTTP"
+            ),
+            (_, Some(Ok((st, _)))) => write!(f, "http://{host}/v2/ answers {st}"),
+            (_, Some(Err(why))) => write!(f, "{host} {why}"),
+            _ => write!(f, "{host}: no answer"),
+        }
+    }
 }
 
 /// What a probe from here can confirm about a failure.
@@ -1016,11 +1073,12 @@ fn classify(code: Option<&str>, phase: Option<&str>, err: &str) -> Option<Diagno
         C::RegistryInsecure => diag(
             reg_check,
             &format!(
-                "registry {} refused: the registry speaks plain HTTP and the {side}'s container engine is not told to allow it",
+                "registry {} refused: the registry speaks plain HTTP and the {side}'s container engine treats {registry} as https",
                 if pushing { "push" } else { "pull" }
             ),
             &format!(
-                "add \"{registry}\" to insecure-registries in /etc/docker/daemon.json on the {side} and restart Docker (podman: [[registry]] insecure = true in registries.conf), or serve the registry over TLS"
+                "on the {side}, {}; or serve the registry over TLS",
+                protocol::failure::insecure_registry_fix(&registry)
             ),
             host.map(Probe::Registry),
         ),
@@ -1335,6 +1393,38 @@ mod tests {
             "CLONE failed: host key mismatch for x",
         );
         assert_eq!(d.map(|d| d.check), Some("git-clone"));
+    }
+
+    #[test]
+    fn a_plain_http_registry_is_named_with_what_to_do() {
+        let err = "PUSH failed: registry 10.0.0.103 answers plain HTTP on port 80 (Get \"https://10.0.0.103/v2/\": dial tcp 10.0.0.103:443: connect: connection refused)";
+        let d = classify(Some("REGISTRY_INSECURE"), Some("PUSH"), err)
+            .unwrap_or_else(|| panic!("no diagnosis"));
+        assert!(
+            d.fix
+                .contains("the engine treats 10.0.0.103 as https: add it to insecure-registries")
+                && d.fix.contains("/etc/docker/daemon.json")
+                && d.fix.contains("on the runner host"),
+            "{}",
+            d.fix
+        );
+        let probe = |https, http| RegistryProbe {
+            host: "10.0.0.103".into(),
+            https: Some(https),
+            http: Some(http),
+        };
+        let refused = || Err("cannot connect: Connection refused (os error 111)".to_string());
+        let p = probe(refused(), Ok((200, true)));
+        assert!(p.plain_http_only());
+        assert!(
+            p.to_string().starts_with(
+                "http://10.0.0.103/v2/ answers 200 (https://10.0.0.103/v2/: cannot connect"
+            ) && p.to_string().ends_with("the registry speaks plain HTTP"),
+            "{p}"
+        );
+        assert!(!probe(Ok((401, true)), Ok((200, true))).plain_http_only());
+        assert!(!probe(refused(), Ok((404, false))).plain_http_only());
+        assert!(!probe(refused(), refused()).plain_http_only());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `functl registry ...`: the app images in the registry (Harbor).
 
+mod engine;
 pub mod prune;
 
 use clap::Subcommand;

@@ -1,14 +1,17 @@
 //! `functl registry prune (--app ID | --all) [--keep 3] [--dry-run] [--yes]`: the registry's
 //! `/v2/` API (basic auth or Harbor's bearer tokens), the newest N tags of each app
-//! repository kept (by the image's `created`), never a tag deployd says is running.
+//! repository kept (by the image's `created`), never a tag deployd says is running. The
+//! repositories are the apps' as deployd records them: Harbor lists its catalog to admins
+//! only, and operators prune with robot accounts (`--from-catalog` reads it all the same).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use clap::{ArgGroup, Args};
 use comfy_table::Cell;
 use futures_util::stream::{self, StreamExt};
+use protocol::app::AppRun;
 use protocol::validate::ImageRef;
-use registry::{Plan, RegistryClient};
+use registry::{Plan, RegistryClient, RegistryError};
 use serde::Serialize;
 
 use crate::commands::parse;
@@ -22,9 +25,16 @@ pub struct Cmd {
     /// Prune the repository of one app
     #[arg(long, value_name = "ID", value_parser = parse::id)]
     app: Option<String>,
-    /// Prune every app repository under the namespace
+    /// Prune every app repository under the namespace (the apps deployd knows)
     #[arg(long)]
     all: bool,
+    /// Take the repositories from the registry's catalog instead of deployd's app records
+    /// (Harbor lists its catalog to admin accounts only, not to robot accounts)
+    #[arg(long)]
+    from_catalog: bool,
+    /// The registry speaks plain HTTP (as registry_insecure / FUNCTL_REGISTRY_INSECURE)
+    #[arg(long)]
+    registry_insecure: bool,
     /// Tags kept per repository
     #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     keep: u32,
@@ -60,12 +70,28 @@ impl Cmd {
                 "no registry is configured: set registry (and registry_username, registry_password) in the functl config or FUNCTL_REGISTRY",
             ));
         }
-        let registry = RegistryClient::new(
+        let host = registry_host(cfg.registry.trim());
+        let mut registry = RegistryClient::new(
             cfg.registry.trim(),
             (!cfg.registry_username.is_empty()).then(|| cfg.registry_username.clone()),
             (!cfg.registry_password.is_empty()).then(|| cfg.registry_password.clone()),
         )?;
-        let host = registry_host(cfg.registry.trim());
+        // A bare host that is not loopback means https, unless the registry is known to
+        // speak plain HTTP: by the setting, or by the local engine's insecure-registries.
+        if !registry.is_plain_http() && !cfg.registry.contains("://") {
+            let plain = if self.registry_insecure || cfg.registry_insecure {
+                Some("registry_insecure is set".to_string())
+            } else {
+                match super::engine::registries().await {
+                    Some(e) => e.plain_http(&host, &super::engine::resolve(&host).await),
+                    None => None,
+                }
+            };
+            if let Some(why) = plain {
+                registry = registry.insecure(true);
+                eprintln!("note: plain HTTP to {}: {why}", registry.registry());
+            }
+        }
         // What runs now, as deployd knows it: never deleted.
         let apps = ctx.admin()?.apps().await?;
         let mut running: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -78,21 +104,18 @@ impl Cmd {
             }
         }
         let ns = format!("{}/", cfg.registry_namespace.trim_matches('/'));
-        let repos: Vec<String> = match &self.app {
-            Some(id) => {
-                let from_run = apps
+        let repos: Vec<String> = match (&self.app, self.from_catalog) {
+            (Some(id), from_catalog) => {
+                let recorded = apps
                     .iter()
                     .find(|a| &a.app_id == id)
-                    .and_then(|a| a.image.as_deref())
-                    .and_then(|i| ImageRef::parse(i).ok())
-                    .filter(|i| i.registry.as_deref() == Some(host.as_str()))
-                    .map(|i| i.repository);
-                match from_run {
-                    Some(r) => vec![r],
-                    None => {
+                    .map(|a| app_repositories(a, &host))
+                    .unwrap_or_default();
+                match (recorded.is_empty(), from_catalog) {
+                    (false, _) => recorded,
+                    (true, true) => {
                         let suffix = format!("-app{id}");
-                        let found: Vec<String> = registry
-                            .catalog()
+                        let found: Vec<String> = catalog(&registry)
                             .await?
                             .into_iter()
                             .filter(|r| r.starts_with(&ns) && r.ends_with(&suffix))
@@ -105,13 +128,25 @@ impl Cmd {
                         }
                         found
                     }
+                    (true, false) => {
+                        return Err(usage_error(format!(
+                            "deployd records no image of app {id} in {}; pass --from-catalog to look for its repository in the registry's catalog (an admin account can list it, a robot account cannot)",
+                            registry.registry()
+                        )));
+                    }
                 }
             }
-            None => registry
-                .catalog()
+            (None, true) => catalog(&registry)
                 .await?
                 .into_iter()
                 .filter(|r| r.starts_with(&ns))
+                .collect(),
+            (None, false) => apps
+                .iter()
+                .flat_map(|a| app_repositories(a, &host))
+                .filter(|r| r.starts_with(&ns))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .collect(),
         };
         let keep = self.keep as usize;
@@ -146,6 +181,8 @@ impl Cmd {
             .buffer_unordered(self.parallel as usize)
             .collect()
             .await;
+        // A repository an app record names but nothing was ever pushed to has no tags.
+        plans.retain(|p| p.error.is_some() || !p.keep.is_empty() || !p.delete.is_empty());
         plans.sort_by(|a, b| a.repository.cmp(&b.repository));
         let to_delete: usize = plans.iter().map(|p| p.delete.len()).sum();
         let errors = plans.iter().filter(|p| p.error.is_some()).count();
@@ -251,6 +288,46 @@ impl Cmd {
     }
 }
 
+/// The repositories of an app's images in `host`, as deployd records them: its
+/// `imageRepo` (where its builds go, below the registry) and the repository of the image
+/// it runs when that image is in `host` (a given image, or one built before the template
+/// changed). A value that is not a repository path, or names another registry, is left out.
+fn app_repositories(app: &AppRun, host: &str) -> Vec<String> {
+    let from_repo = app.image_repo.as_deref().and_then(|r| {
+        let parsed = ImageRef::parse(r.trim_matches('/')).ok()?;
+        if parsed.tag.is_some() || parsed.digest.is_some() {
+            return None;
+        }
+        // A path naming a host is read as the runner reads it: below that host, which
+        // is this registry or not one to prune here.
+        match parsed.registry.as_deref() {
+            None => Some(parsed.repository),
+            Some(h) if h == host => Some(parsed.repository),
+            Some(_) => None,
+        }
+    });
+    let from_image = app
+        .image
+        .as_deref()
+        .and_then(|i| ImageRef::parse(i).ok())
+        .filter(|i| i.registry.as_deref() == Some(host))
+        .map(|i| i.repository);
+    let mut out: Vec<String> = from_repo.into_iter().chain(from_image).collect();
+    out.dedup();
+    out
+}
+
+/// The registry's catalog; a refusal says that listing it needs an admin account.
+async fn catalog(registry: &RegistryClient) -> anyhow::Result<Vec<String>> {
+    match registry.catalog().await {
+        Ok(list) => Ok(list),
+        Err(e @ RegistryError::CatalogDenied { .. }) => Err(anyhow::anyhow!(
+            "{e}; without --from-catalog, prune takes the repositories from deployd's app records and needs no catalog"
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `host[:port]` of the configured registry, as image references name it.
 fn registry_host(configured: &str) -> String {
     configured
@@ -258,4 +335,55 @@ fn registry_host(configured: &str) -> String {
         .trim_start_matches("https://")
         .trim_end_matches('/')
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(image: Option<&str>, image_repo: Option<&str>) -> AppRun {
+        serde_json::from_value(serde_json::json!({
+            "appId": "20002",
+            "status": "READY",
+            "image": image,
+            "imageRepo": image_repo,
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn an_apps_repositories_are_its_image_repo_and_that_of_its_image_in_this_registry() {
+        let host = "10.0.0.103";
+        let repos = |image, image_repo| app_repositories(&app(image, image_repo), host);
+        assert_eq!(
+            repos(
+                Some("10.0.0.103/funaistudio/u7-app20002:abc"),
+                Some("funaistudio/u7-app20002")
+            ),
+            ["funaistudio/u7-app20002"]
+        );
+        assert_eq!(
+            repos(
+                Some("10.0.0.103/funaistudio/u7-app20002:abc"),
+                Some("funaistudio/apps/app-20002")
+            ),
+            ["funaistudio/apps/app-20002", "funaistudio/u7-app20002"]
+        );
+        assert_eq!(
+            repos(Some("10.0.0.103/funaistudio/u7-app20002:abc"), None),
+            ["funaistudio/u7-app20002"]
+        );
+        assert_eq!(
+            repos(None, Some("10.0.0.103/funaistudio/u7-app20002")),
+            ["funaistudio/u7-app20002"]
+        );
+        // Another registry's image, or a value that is no repository path: nothing to prune.
+        let none: Vec<String> = Vec::new();
+        assert_eq!(repos(Some("docker.io/library/nginx:1"), None), none);
+        assert_eq!(repos(None, Some("harbor.other/funaistudio/x")), none);
+        assert_eq!(repos(None, Some("funaistudio/x:tag")), none);
+        assert_eq!(repos(None, Some("../etc")), none);
+        assert_eq!(repos(None, None), none);
+    }
 }
