@@ -651,8 +651,14 @@ impl Runner {
                         message: format!("the runtime node answered something unexpected: {e}"),
                     });
                 }
-                409 => {
-                    // A deploy of this app is in flight there; it is not ours to fail.
+                409 if serde_json::from_slice::<AgentError>(&body)
+                    .ok()
+                    .and_then(|e| e.code)
+                    .is_none_or(|c| c == FailureCode::DeployInFlight.as_str()) =>
+                {
+                    // A deploy of this app is in flight there (an agent that names no code
+                    // means the same); it is not ours to fail. Another 409 (a route another
+                    // app holds) is final.
                     log.line(&format!(
                         "runtime busy with another deploy of app {}; retrying",
                         p.app_id
