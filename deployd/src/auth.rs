@@ -79,7 +79,9 @@ fn require(
                 && a.allow_legacy_runners
                 && !state.allow.runner.is_empty()
             {
-                tracing::warn!(%ip, "legacy runner without X-Runner-Token accepted from the allowlist");
+                if state.metrics.legacy_request(ip) {
+                    tracing::warn!(%ip, "legacy runner without X-Runner-Token accepted from the allowlist (said once an hour per address; counted in deployd_legacy_runner_requests_total)");
+                }
                 return Ok(Caller { ip, legacy: true });
             }
             Err(ApiError::unauthorized(format!("missing {header} header")))

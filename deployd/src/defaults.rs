@@ -184,6 +184,21 @@ async fn check_override(state: &AppState, app: &str, path: &str) -> Result<(), A
     Ok(())
 }
 
+/// The route the template makes for a payload that names none (a job queued before
+/// deployd filled routes); `None` when the template needs a user the job lacks.
+pub fn base_path_of(state: &AppState, p: &JobPayload) -> Option<String> {
+    let apps = &state.settings.apps;
+    template::base_path(
+        &apps.base_path_template,
+        Names {
+            app_id: &p.app_id,
+            user_id: p.user_id.as_deref(),
+            namespace: &apps.namespace,
+        },
+    )
+    .ok()
+}
+
 /// The repository of an app's images below the registry, as `registry prune --all` needs
 /// it: that of the image the app runs, else the one the template makes.
 pub fn image_repo(state: &AppState, run: &protocol::app::AppRun) -> Option<String> {

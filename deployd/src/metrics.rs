@@ -20,6 +20,30 @@ pub struct Metrics {
     pub reports: [AtomicU64; 3],
     /// Wake-ups other replicas sent this one after their commits.
     pub replica_wakes: AtomicU64,
+    /// Requests of runners that sent no token (the estate's own runner), accepted.
+    pub legacy_runner_requests: AtomicU64,
+    /// When each such runner (by address) was last warned about in the log: once an hour.
+    pub legacy_warned:
+        std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, std::time::Instant>>,
+}
+
+/// How often deployd's log repeats that a runner without a token is accepted.
+pub const LEGACY_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+impl Metrics {
+    /// Counts a legacy runner's request; true when it is due a warning in the log.
+    pub fn legacy_request(&self, ip: std::net::IpAddr) -> bool {
+        self.legacy_runner_requests.fetch_add(1, Ordering::Relaxed);
+        let mut warned = self.legacy_warned.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match warned.get(&ip) {
+            Some(at) if now.duration_since(*at) < LEGACY_WARN_EVERY => false,
+            _ => {
+                warned.insert(ip, now);
+                true
+            }
+        }
+    }
 }
 
 impl Metrics {
@@ -105,6 +129,12 @@ pub async fn render(state: &AppState) -> String {
         &mut out,
         "deployd_claim_latency_seconds",
         "Time from a job's creation or requeue to its claim.",
+    );
+    counter(
+        &mut out,
+        "deployd_legacy_runner_requests_total",
+        "Requests of runners that sent no X-Runner-Token, accepted from the runner allowlist.",
+        m.legacy_runner_requests.load(Ordering::Relaxed),
     );
     counter(
         &mut out,

@@ -430,6 +430,10 @@ pub struct HeartbeatAnswer {
     pub job_id: i64,
     pub lease_expire_at: Timestamp,
     pub cancel_requested: bool,
+    /// The job's state: RUNNING; CANCELLED to a runner of the estate (no token) whose job
+    /// an operator cancelled, which stops renewing on any other state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<JobStatus>,
 }
 
 /// `POST /deploy/jobs/{id}/report`

@@ -6,7 +6,9 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use protocol::check::{Reporter, RunnerChecks};
-use protocol::job::{ClaimRequest, HeartbeatRequest, LogAppendAnswer, ReportRequest};
+use protocol::job::{
+    ClaimRequest, HeartbeatAnswer, HeartbeatRequest, Job, JobStatus, LogAppendAnswer, ReportRequest,
+};
 
 use super::{St, check_name, path_error};
 use crate::auth::RunnerToken;
@@ -52,7 +54,12 @@ pub async fn claim(
         let notified = state.wake.jobs_changed();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(job) = state.store.claim(&params, state.now()).await? {
+        if let Some(mut job) = state.store.claim(&params, state.now()).await? {
+            // A job queued before deployd filled routes: every runner routes where users
+            // are told to go.
+            if job.payload.base_path.is_none() {
+                job.payload.base_path = crate::defaults::base_path_of(&state, &job.payload);
+            }
             state
                 .metrics
                 .claims
@@ -85,7 +92,7 @@ pub async fn claim(
 
 pub async fn heartbeat(
     State(state): St,
-    _: RunnerToken,
+    runner: RunnerToken,
     id: Result<Path<i64>, PathRejection>,
     body: Result<JsonBody<HeartbeatRequest>, ApiError>,
 ) -> ApiResult {
@@ -121,7 +128,7 @@ pub async fn heartbeat(
         }
     }
     let changed_phase = req.phase.is_some();
-    let ans = state
+    let ans = match state
         .store
         .heartbeat(
             id,
@@ -131,11 +138,36 @@ pub async fn heartbeat(
             req.phase_message.as_deref(),
             state.now(),
         )
-        .await?;
+        .await
+    {
+        Ok(ans) => ans,
+        Err(e) if runner.caller.legacy => match cancelled_for(&state, id, &req.runner_id).await {
+            // The estate's runner reads a cancel as a 200 whose status is not RUNNING.
+            Some(job) => {
+                return Ok(ok(HeartbeatAnswer {
+                    job_id: id,
+                    lease_expire_at: job.lease_expire_at.unwrap_or_else(chrono::Utc::now),
+                    cancel_requested: true,
+                    status: Some(JobStatus::Cancelled),
+                }));
+            }
+            None => return Err(e.into()),
+        },
+        Err(e) => return Err(e.into()),
+    };
     if changed_phase {
         state.wake_log(id);
     }
     Ok(ok(ans))
+}
+
+/// The job, when `runner` holds it RUNNING and an operator asked to cancel it.
+async fn cancelled_for(state: &crate::AppState, id: i64, runner: &str) -> Option<Job> {
+    let job = state.store.get_job(id).await.ok()??;
+    (job.status == JobStatus::Running
+        && job.cancel_requested
+        && job.runner_id.as_deref() == Some(runner))
+    .then_some(job)
 }
 
 /// `Content-Range: start-end`, `bytes start-end/total` or `bytes start-end/*`; `end` inclusive.
@@ -191,12 +223,12 @@ pub async fn append_log(
 
 pub async fn report(
     State(state): St,
-    _: RunnerToken,
+    runner: RunnerToken,
     id: Result<Path<i64>, PathRejection>,
     body: Result<JsonBody<ReportRequest>, ApiError>,
 ) -> ApiResult {
     let Path(id) = id.map_err(|e| path_error("job id", e))?;
-    let JsonBody(req) = body?;
+    let JsonBody(mut req) = body?;
     check_name("runnerId", &req.runner_id)?;
     if let Some(img) = &req.image {
         protocol::validate::ImageRef::parse(img).map_err(|m| ApiError::field("image", m))?;
@@ -225,12 +257,15 @@ pub async fn report(
             return Err(ApiError::field("errorMessage", "must not contain NUL"));
         }
     }
+    if runner.caller.legacy && req.status == JobStatus::Failed {
+        legacy_cancel(&state, id, &mut req).await;
+    }
     let reported = state.store.report(id, &req, state.now()).await?;
     let job = reported.job;
     tracing::info!(job = id, status = %job.status, runner = %req.runner_id, "job reported");
     if !reported.repeat {
         state.metrics.reported(job.status);
-        if job.status == protocol::job::JobStatus::Succeeded
+        if job.status == JobStatus::Succeeded
             && let (Some(start), Some(end)) = (job.started_at, job.finished_at)
         {
             let took = end - start;
@@ -242,6 +277,29 @@ pub async fn report(
     }
     state.wake_log(id);
     Ok(ok(job))
+}
+
+/// The estate's runner, told that its job was cancelled, stops and reports FAILED: the job
+/// is recorded CANCELLED, as the operator asked, and what the runner said goes to its log.
+async fn legacy_cancel(state: &crate::AppState, id: i64, req: &mut ReportRequest) {
+    let Some(job) = cancelled_for(state, id, &req.runner_id).await else {
+        return;
+    };
+    let said = format!(
+        "runner {} reported FAILED after the cancel: {}\n",
+        req.runner_id,
+        req.error_message.as_deref().unwrap_or("(no message)")
+    );
+    if let Err(e) = state
+        .store
+        .append_log(id, job.log_length, said.as_bytes(), state.now())
+        .await
+    {
+        tracing::warn!(job = id, error = %e, "could not keep the runner's words in the job log");
+    }
+    req.status = JobStatus::Cancelled;
+    req.error_message = Some("cancelled by an operator".into());
+    req.error_code = None;
 }
 
 /// `POST /deploy/runners/checks`: a runner's latest connectivity check.

@@ -16,6 +16,7 @@ mod estate_apps;
 mod faults;
 mod hostile;
 mod jobs_and_placement;
+mod legacy_runner;
 mod metrics;
 mod packaging;
 mod replicas;
