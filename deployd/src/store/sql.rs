@@ -775,6 +775,7 @@ impl<D: Dialect> SqlStore<D> {
             job_id: id,
             lease_expire_at: ts(lease),
             cancel_requested: false,
+            status: Some(JobStatus::Running),
         })
     }
 
