@@ -123,6 +123,40 @@ pub async fn image(s: &Services, repo: &str, tag: &str, app: App<'_>) -> String 
     name
 }
 
+/// Builds as `{registry}/funaistudio/{repo}:{tag}`, and pushes, an image whose busybox `sh`
+/// runs `script` with `page` at `/www/index.html`. There is nothing but busybox in it: the
+/// script calls its applets as `/bin/busybox NAME` (`/bin/busybox sleep 5; exec /bin/busybox
+/// httpd -f -p 3000 -h /www` serves after 5 s).
+pub async fn script_image(s: &Services, repo: &str, tag: &str, page: &str, script: &str) -> String {
+    let mut b = tar::Builder::new(Vec::new());
+    let mut add = |path: &str, data: &[u8], mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, path, data)
+            .unwrap_or_else(|e| panic!("tar {path}: {e}"));
+    };
+    let bb = std::fs::read(&s.busybox)
+        .unwrap_or_else(|e| panic!("read {} (apt install busybox-static): {e}", s.busybox));
+    add("busybox", &bb, 0o755);
+    add("www/index.html", format!("{page}\n").as_bytes(), 0o644);
+    let cmd = serde_json::json!(["sh", "-c", script]);
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT [\"/bin/busybox\"]\nCMD {cmd}\n"
+    );
+    add("Dockerfile", dockerfile.as_bytes(), 0o644);
+    let context = b.into_inner().expect("tar");
+    let engine = Engine::connect("").await.unwrap();
+    let name = format!("{}/funaistudio/{repo}:{tag}", s.registry);
+    engine
+        .build(context, "Dockerfile", &name, |_| {})
+        .await
+        .unwrap();
+    engine.push(&name, Some(&auth(s)), |_| {}).await.unwrap();
+    name
+}
+
 pub struct TestRuntime {
     pub rt: Arc<Runtime>,
     pub api: String,

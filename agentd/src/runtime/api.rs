@@ -46,13 +46,19 @@ fn refused(status: StatusCode, detail: String) -> ApiError {
 
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
-        let status = match &e {
+        ApiError::from(&e)
+    }
+}
+
+impl From<&RuntimeError> for ApiError {
+    fn from(e: &RuntimeError) -> Self {
+        let status = match e {
             RuntimeError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
             RuntimeError::InFlight(_) | RuntimeError::PathTaken { .. } => StatusCode::CONFLICT,
             RuntimeError::Docker(d) if d.is_registry() => StatusCode::BAD_GATEWAY,
             RuntimeError::Docker(_) => StatusCode::SERVICE_UNAVAILABLE,
-            RuntimeError::Unhealthy(..) => StatusCode::BAD_GATEWAY,
+            RuntimeError::Unhealthy(..) | RuntimeError::Registry(..) => StatusCode::BAD_GATEWAY,
             RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string(), Some(e.code()))
@@ -172,20 +178,10 @@ async fn deploy(
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let req: DeployAppRequest = body(b)?;
+    // The deploy runs on if this caller goes away; it logs its own end.
     match rt.deploy(req).await {
         Ok(ans) => Ok(axum::Json(ans).into_response()),
-        Err(e) => {
-            let mut err = ApiError::from(e);
-            if let Some(code) = err.2 {
-                let (code, hint) = crate::docker::plain_http_behind_443(code, &err.1).await;
-                err.2 = Some(code);
-                if let Some(hint) = hint {
-                    err.1 = format!("{hint} ({})", err.1);
-                }
-            }
-            tracing::warn!(code = ?err.2.map(FailureCode::as_str), error = %err.1, "deploy failed");
-            Err(err)
-        }
+        Err(e) => Err(ApiError::from(&*e)),
     }
 }
 

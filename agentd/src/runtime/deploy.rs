@@ -2,6 +2,10 @@
 //! healthy, switch the route, drain old, remove old. A new container that never gets
 //! healthy is removed and the old one keeps serving. A deploy whose base path another app
 //! of this node holds is refused before the pull.
+//!
+//! The steps run in a task of their own: a caller that stops waiting (the estate's runner
+//! gives up after 30 s) does not stop a deploy halfway. Each ends switched or rolled back,
+//! and says so in the log whether or not anyone still listens.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -11,6 +15,7 @@ use std::time::{Duration, Instant};
 use protocol::agent::{DeployAppAnswer, DeployAppRequest};
 use protocol::failure::FailureCode;
 
+use super::flight::{self, DeployRun, DeploySpec, DeployTurn, Outcome};
 use super::{Runtime, RuntimeError, check_ids, container_labels};
 use crate::docker::{ContainerSpec, RegistryAuth};
 use crate::gateway::Backend;
@@ -20,23 +25,71 @@ use crate::settings::{GatewayKind, PullPolicy};
 const TRAEFIK_WAIT: Duration = Duration::from_secs(10);
 
 impl Runtime {
-    /// Pull, start new, wait healthy, switch, drain old, remove old; counted for `/metrics`.
-    pub async fn deploy(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
-        let t0 = Instant::now();
-        let r = self.deploy_steps(req).await;
-        self.metrics.deploy_ended(&r, t0.elapsed());
-        r
+    /// Pull, start new, wait healthy, switch, drain old, remove old, in a task that goes on
+    /// when the caller stops waiting; answers its result. The same deploy asked again while
+    /// it runs gets that result too; another deploy of the app is refused as in flight.
+    pub async fn deploy(self: &Arc<Self>, req: DeployAppRequest) -> Outcome {
+        let app = req.app_id.clone();
+        let turn = validate_deploy(&req, &self.settings.base_path_template).and_then(|plan| {
+            let spec = DeploySpec::new(&req, plan.port, &plan.base_path);
+            Ok((self.flights.deploy(&app, spec)?, plan))
+        });
+        let result = match turn {
+            Err(e) => {
+                // Not yet checked: the caller's words, quoted.
+                tracing::warn!(app = ?req.app_id, user = ?req.user_id, image = ?req.image, code = e.code().as_str(), error = %e, "deploy refused");
+                return Err(Arc::new(e));
+            }
+            Ok((DeployTurn::Join(result), _)) => {
+                tracing::info!(app = %app, user = %req.user_id, image = %req.image, "deploy: the same deploy is in flight, waiting for its result");
+                result
+            }
+            Ok((DeployTurn::Run(run), plan)) => {
+                let result = run.subscribe();
+                tokio::spawn(self.clone().deploy_task(req, plan, run));
+                result
+            }
+        };
+        flight::outcome(result, &app).await
     }
 
-    async fn deploy_steps(&self, req: DeployAppRequest) -> Result<DeployAppAnswer, RuntimeError> {
-        let plan = validate_deploy(&req, &self.settings.base_path_template)?;
-        let _flight = self.mark_in_flight(&req.app_id, Some(&plan.base_path))?;
+    /// One deploy to its end, counted for `/metrics`, logged, and its result handed to
+    /// every caller still waiting.
+    async fn deploy_task(self: Arc<Self>, req: DeployAppRequest, plan: DeployPlan, run: DeployRun) {
+        let t0 = Instant::now();
+        let r = match self.deploy_steps(&req, &plan).await {
+            Err(e) => Err(explained(e).await),
+            ok => ok,
+        };
+        self.metrics.deploy_ended(&r, t0.elapsed());
+        let outcome = r.map_err(Arc::new);
+        let waiting = run.publish(outcome.clone());
+        let (app, user, image) = (&req.app_id, &req.user_id, &req.image);
+        match (&outcome, waiting) {
+            (Ok(ans), 0) => {
+                tracing::info!(app = %app, user = %user, image = %image, container = %ans.container_name, "deployed after its caller left")
+            }
+            (Ok(_), _) => {}
+            (Err(e), 0) => {
+                tracing::warn!(app = %app, user = %user, image = %image, code = e.code().as_str(), error = %e, "deploy failed after its caller left")
+            }
+            (Err(e), _) => {
+                tracing::warn!(app = %app, user = %user, image = %image, code = e.code().as_str(), error = %e, "deploy failed")
+            }
+        }
+    }
+
+    async fn deploy_steps(
+        &self,
+        req: &DeployAppRequest,
+        plan: &DeployPlan,
+    ) -> Result<DeployAppAnswer, RuntimeError> {
         let started = Instant::now();
         let app = req.app_id.as_str();
         self.check_path_free(app, &plan.base_path).await?;
-        self.pull(&req).await?;
-        let name = self.start_new(&req, &plan).await?;
-        let addr = self.wait_new_healthy(&req, &plan, &name).await?;
+        self.pull(req).await?;
+        let name = self.start_new(req, plan).await?;
+        let addr = self.wait_new_healthy(req, plan, &name).await?;
         if let Err(e) = self.traefik_routes(app).await {
             tracing::warn!(app = %app, container = %name, error = %e, "deploy: Traefik does not route the app, removing the new container; the old one keeps serving");
             if let Err(rm) = self.engine.remove(&name).await {
@@ -44,9 +97,9 @@ impl Runtime {
             }
             return Err(e);
         }
-        let old = self.switch_route(app, &plan, &name, addr).await;
+        let old = self.switch_route(app, plan, &name, addr).await;
         self.drain_old(app, &name, &old).await;
-        self.remove_old(app, &name).await?;
+        self.remove_old(app, &name).await;
         self.beat_soon();
         tracing::info!(app = %app, container = %name, elapsed_ms = started.elapsed().as_millis() as u64, "deployed");
         Ok(DeployAppAnswer {
@@ -197,18 +250,29 @@ impl Runtime {
         }
     }
 
-    /// Stops and removes every other container of the app.
-    async fn remove_old(&self, app: &str, name: &str) -> Result<(), RuntimeError> {
-        for c in self.app_containers(app).await? {
-            if c.name != name {
-                tracing::info!(app = %app, container = %c.name, "deploy: remove old");
+    /// Stops and removes every other container of the app. The new one serves already: one
+    /// the engine does not remove now is said and left to the next deploy of the app or to
+    /// adoption at restart, and the deploy stands.
+    async fn remove_old(&self, app: &str, name: &str) {
+        let left = |container: &str, e: &RuntimeError| {
+            tracing::warn!(app = %app, container = %container, error = %e, "deploy: an old container is left; the new one serves, the next deploy or a restart of agentd removes it");
+        };
+        let containers = match self.app_containers(app).await {
+            Ok(cs) => cs,
+            Err(e) => return left("(cannot list them)", &e),
+        };
+        for c in containers.iter().filter(|c| c.name != name) {
+            tracing::info!(app = %app, container = %c.name, "deploy: remove old");
+            let removed = async {
                 self.engine
                     .stop(&c.name, self.settings.stop_grace_seconds as i32)
                     .await?;
-                self.engine.remove(&c.name).await?;
+                self.engine.remove(&c.name).await
+            };
+            if let Err(e) = removed.await {
+                left(&c.name, &e.into());
             }
         }
-        Ok(())
     }
 
     /// The job's env, and the Mongo variables where the job sets none of its own. No
@@ -248,8 +312,18 @@ impl Runtime {
     }
 }
 
+/// A pull refused on 443 by a registry that answers plain HTTP says so, with what to do:
+/// the caller and the log get the same words.
+async fn explained(e: RuntimeError) -> RuntimeError {
+    let words = e.to_string();
+    match crate::docker::plain_http_behind_443(e.code(), &words).await {
+        (code, Some(hint)) => RuntimeError::Registry(code, format!("{hint} ({words})")),
+        (_, None) => e,
+    }
+}
+
 /// A pull refused because the registry speaks plain HTTP says what to do on this node. (A
-/// refused 443 is probed by the API layer, which then knows the registry answers on 80.)
+/// refused 443 is probed by [`explained`], which then knows the registry answers on 80.)
 fn plain_http_pull(e: crate::docker::DockerError) -> crate::docker::DockerError {
     use crate::docker::DockerError;
     match e {

@@ -1,21 +1,22 @@
 //! The runtime role: app containers through the Docker API, redeploy without downtime,
 //! the gateway's routes, adoption of running apps at start, heartbeats to deployd.
 //!
-//! A deploy reads in `deploy` (its steps), `health` (the wait), `book` (the routes kept on
-//! disk), `owner` (a base path belongs to one app); `adopt` runs at start, `heartbeat` and
-//! `metrics` report.
+//! A deploy reads in `deploy` (its steps), `flight` (one change of an app at a time; a deploy
+//! runs in a task of its own, joined by the same deploy asked again), `health` (the wait),
+//! `book` (the routes kept on disk), `owner` (a base path belongs to one app); `adopt` runs
+//! at start, `heartbeat` and `metrics` report.
 
 mod adopt;
 pub mod api;
 mod book;
 mod deploy;
+mod flight;
 mod health;
 mod heartbeat;
 mod labels;
 mod metrics;
 mod owner;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +57,9 @@ pub enum RuntimeError {
     Docker(#[from] DockerError),
     #[error("{1}")]
     Unhealthy(FailureCode, String),
+    /// A pull the registry refused, with what to do on this node.
+    #[error("{1}")]
+    Registry(FailureCode, String),
     #[error("{0}")]
     Internal(String),
 }
@@ -70,7 +74,7 @@ impl RuntimeError {
             // The caller's mistake, and not DEPLOY_IN_FLIGHT: waiting does not free the path.
             RuntimeError::PathTaken { .. } => FailureCode::BadRequest,
             RuntimeError::Docker(d) => d.code(),
-            RuntimeError::Unhealthy(code, _) => *code,
+            RuntimeError::Unhealthy(code, _) | RuntimeError::Registry(code, _) => *code,
             RuntimeError::Internal(_) => FailureCode::Internal,
         }
     }
@@ -81,30 +85,14 @@ pub struct Runtime {
     pub metrics: RuntimeMetrics,
     engine: Engine,
     pub gateway: Arc<Gateway>,
-    /// Apps with a deploy, stop or delete in flight, with the base path a deploy claims.
-    in_flight: Mutex<HashMap<String, Option<String>>>,
+    /// Apps with a deploy, stop or delete in flight.
+    flights: flight::Flights,
     book: tokio::sync::Mutex<RouteBook>,
     deployd: Option<DeployClient>,
     beat_now: Notify,
     http: reqwest::Client,
     /// The latest connectivity check not yet delivered with a heartbeat.
     checks: Mutex<Option<CheckReport>>,
-}
-
-/// Releases an app's in-flight mark (and the base path it claims) when a deploy ends,
-/// however it ends.
-struct FlightGuard<'a> {
-    set: &'a Mutex<HashMap<String, Option<String>>>,
-    app: String,
-}
-
-impl Drop for FlightGuard<'_> {
-    fn drop(&mut self) {
-        self.set
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.app);
-    }
 }
 
 impl Runtime {
@@ -134,7 +122,7 @@ impl Runtime {
             metrics: RuntimeMetrics::default(),
             engine,
             gateway: Gateway::new(),
-            in_flight: Mutex::new(HashMap::new()),
+            flights: flight::Flights::default(),
             book: tokio::sync::Mutex::new(book),
             deployd,
             beat_now: Notify::new(),
@@ -174,36 +162,9 @@ impl Runtime {
         Ok(v)
     }
 
-    /// Marks `app` busy; a deploy also claims its base path, refused when another deploy in
-    /// flight claims an overlapping one. Both under one lock: of two deploys racing for a
-    /// path, one gets it.
-    fn mark_in_flight(
-        &self,
-        app: &str,
-        base_path: Option<&str>,
-    ) -> Result<FlightGuard<'_>, RuntimeError> {
-        let mut set = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-        if set.contains_key(app) {
-            return Err(RuntimeError::InFlight(app.to_string()));
-        }
-        if let Some(path) = base_path {
-            let claimed = set
-                .iter()
-                .filter_map(|(a, p)| Some((a.as_str(), p.as_deref()?)));
-            if let Some(e) = owner::refusal(app, path, claimed, true) {
-                return Err(e);
-            }
-        }
-        set.insert(app.to_string(), base_path.map(str::to_string));
-        Ok(FlightGuard {
-            set: &self.in_flight,
-            app: app.to_string(),
-        })
-    }
-
     pub async fn stop(&self, user_id: &str, app_id: &str) -> Result<(), RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.mark_in_flight(app_id, None)?;
+        let _flight = self.flights.hold(app_id)?;
         let cs = self.app_containers(app_id).await?;
         if cs.is_empty() {
             return Err(RuntimeError::NotFound(format!(
@@ -235,7 +196,7 @@ impl Runtime {
         app_id: &str,
     ) -> Result<serde_json::Value, RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.mark_in_flight(app_id, None)?;
+        let _flight = self.flights.hold(app_id)?;
         let cs = self.app_containers(app_id).await?;
         if cs.is_empty() {
             return Err(RuntimeError::NotFound(format!(

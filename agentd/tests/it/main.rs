@@ -16,5 +16,6 @@ mod runner_lifecycle;
 mod runner_pipeline;
 mod runtime_deploy;
 mod runtime_estate;
+mod runtime_handoff;
 mod runtime_restart;
 mod runtime_zero_downtime;
