@@ -235,6 +235,7 @@ pub(crate) fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
         container_count: spread % 40,
         checks: None,
         agent_version: None,
+        apps: None,
     }
 }
 

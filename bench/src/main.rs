@@ -117,6 +117,7 @@ pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await?;
     Ok(())

@@ -22,7 +22,29 @@ pub struct NodeHeartbeat {
     /// The agent's version line (`0.1.0 (2657bbe)`). Optional: older agents send none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_version: Option<String>,
+    /// Every app the node holds, its newest container each. deployd fills an app's image
+    /// from it when a runner's report had none and corrects a record the node contradicts.
+    /// Optional: the existing estate's agents send none (and nothing is corrected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<NodeApp>>,
 }
+
+/// One app on a node, as its heartbeat carries it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeApp {
+    pub app_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub image: String,
+    pub running: bool,
+    /// When its container was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+}
+
+/// Most apps one heartbeat may list.
+pub const MAX_NODE_APPS: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

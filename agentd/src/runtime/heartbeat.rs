@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::check::CheckReport;
-use protocol::node::NodeHeartbeat;
+use protocol::node::{NodeApp, NodeHeartbeat};
 use tokio_util::sync::CancellationToken;
 
-use super::{Runtime, RuntimeError};
+use super::{LABEL_APP, LABEL_USER, Runtime, RuntimeError, created_ms};
+use crate::docker::ContainerInfo;
 
 impl Runtime {
     pub async fn heartbeat(&self) -> Result<NodeHeartbeat, RuntimeError> {
@@ -18,19 +19,22 @@ impl Runtime {
         })?;
         let total = stats.total_space().max(1);
         let free = stats.available_space();
+        let containers = self.containers().await?;
+        let running = containers.iter().filter(|c| c.running).count() as i64;
         Ok(NodeHeartbeat {
             node_name: s.node_name.clone(),
             agent_base_url: s.agent_base_url.clone(),
             gateway_base_url: s.gateway_base_url.clone(),
             disk_free_pct: (free as f64 * 100.0 / total as f64 * 10.0).round() / 10.0,
             disk_free_bytes: free as i64,
-            container_count: self.container_count().await?,
+            container_count: running,
             checks: self
                 .checks
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             agent_version: Some(env!("FUNAI_VERSION").to_string()),
+            apps: Some(apps_held(&containers)),
         })
     }
 
@@ -74,4 +78,31 @@ impl Runtime {
             }
         }
     }
+}
+
+/// The newest container of each app: what the node holds.
+fn apps_held(containers: &[ContainerInfo]) -> Vec<NodeApp> {
+    let mut newest: std::collections::BTreeMap<&str, &ContainerInfo> = Default::default();
+    for c in containers {
+        let Some(app) = c.labels.get(LABEL_APP) else {
+            continue;
+        };
+        match newest.get(app.as_str()) {
+            Some(seen) if created_ms(seen) >= created_ms(c) => {}
+            _ => {
+                newest.insert(app, c);
+            }
+        }
+    }
+    newest
+        .into_iter()
+        .map(|(app, c)| NodeApp {
+            app_id: app.to_string(),
+            user_id: c.labels.get(LABEL_USER).cloned(),
+            image: c.image.clone(),
+            running: c.running,
+            since: chrono::DateTime::from_timestamp_millis(created_ms(c))
+                .filter(|_| created_ms(c) > 0),
+        })
+        .collect()
 }

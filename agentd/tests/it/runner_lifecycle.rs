@@ -31,6 +31,7 @@ async fn placeholder_node(c: &protocol::client::DeployClient) {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .expect("node heartbeat");

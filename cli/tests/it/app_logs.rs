@@ -319,6 +319,7 @@ async fn apps_logs_names_the_node_it_cannot_reach() {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .unwrap();

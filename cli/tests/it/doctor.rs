@@ -86,6 +86,7 @@ fn hb(name: &str, agent: &str, pct: f64) -> NodeHeartbeat {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     }
 }
 

@@ -354,6 +354,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
             container_count: 0,
             checks: None,
             agent_version: None,
+            apps: None,
         })
         .await
         .unwrap();

@@ -82,6 +82,7 @@ async fn record_run(c: &DeployClient, app: &str, image: &str) {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .unwrap();

@@ -45,6 +45,7 @@ async fn a_person_answers_the_drain_prompt_in_tmux() {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .unwrap();

@@ -30,7 +30,7 @@ pub async fn heartbeat(
     node: NodeToken,
     body: Result<JsonBody<NodeHeartbeat>, ApiError>,
 ) -> ApiResult {
-    let JsonBody(hb) = body?;
+    let JsonBody(mut hb) = body?;
     check_name("nodeName", &hb.node_name)?;
     check_url("agentBaseUrl", &hb.agent_base_url)?;
     check_url("gatewayBaseUrl", &hb.gateway_base_url)?;
@@ -49,6 +49,21 @@ pub async fn heartbeat(
     if let Some(v) = &hb.agent_version {
         validate::agent_version(v).map_err(|m| ApiError::field("agentVersion", m))?;
     }
+    if let Some(apps) = &mut hb.apps {
+        if apps.len() > protocol::node::MAX_NODE_APPS {
+            return Err(ApiError::field(
+                "apps",
+                format!("lists more than {} apps", protocol::node::MAX_NODE_APPS),
+            ));
+        }
+        // An entry deployd cannot use (an image known only by its id after its tag was
+        // removed) is left out; the beat itself counts.
+        apps.retain(|a| {
+            validate::id(&a.app_id).is_ok()
+                && a.user_id.as_deref().is_none_or(|u| validate::id(u).is_ok())
+                && validate::ImageRef::parse(&a.image).is_ok()
+        });
+    }
     let remote = node.caller.ip.to_string();
     let up = state
         .store
@@ -59,6 +74,15 @@ pub async fn heartbeat(
             .store
             .save_check_report(Reporter::Node, &hb.node_name, Some(&remote), c, state.now())
             .await?;
+    }
+    if let Some(apps) = &hb.apps {
+        for fix in state
+            .store
+            .reconcile_node_apps(&hb.node_name, apps, state.now())
+            .await?
+        {
+            tracing::info!(node = %hb.node_name, "app record corrected from the node: {fix}");
+        }
     }
     // A node that was unknown or stale may unblock jobs waiting for a placement.
     if up.came_up {

@@ -233,6 +233,15 @@ pub trait Store: Send + Sync + 'static {
     async fn mark_app_stopped(&self, app_id: &str, now: i64) -> StoreResult<()>;
     async fn purge_app(&self, app_id: &str) -> StoreResult<PurgeAnswer>;
     async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp>;
+    /// Compares the apps a node says it holds with the app runs recorded on it: fills an
+    /// image a report lacked, marks READY an app reported FAILED whose new container serves,
+    /// STOPPED one whose container is gone. Answers what it corrected, in words.
+    async fn reconcile_node_apps(
+        &self,
+        node: &str,
+        apps: &[protocol::node::NodeApp],
+        now: i64,
+    ) -> StoreResult<Vec<String>>;
     /// The routes admins chose for apps (app id, base path), from each app's newest job.
     async fn base_path_overrides(&self) -> StoreResult<Vec<(String, String)>>;
     /// Gives the app to another user (its run, placement and jobs); the rows changed.

@@ -149,6 +149,11 @@ async fn job_row_locked<D: Dialect>(conn: &mut Conn<D>, id: i64) -> StoreResult<
         .ok_or_else(|| job_not_found(id))
 }
 
+/// A job's row read outside a transaction.
+async fn job_row_of<D: Dialect>(store: &SqlStore<D>, id: i64) -> StoreResult<Option<JobRow>> {
+    store.read_one::<JobRow>(JOB, args![id]).await
+}
+
 fn job_not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("job {id} not found"))
 }
@@ -1484,6 +1489,97 @@ impl<D: Dialect> super::Store for SqlStore<D> {
             .or(payloads.first())
             .cloned();
         Ok(KnownApp { owner, last })
+    }
+
+    async fn reconcile_node_apps(
+        &self,
+        node: &str,
+        apps: &[protocol::node::NodeApp],
+        now: i64,
+    ) -> StoreResult<Vec<String>> {
+        let runs = self
+            .read_all::<AppRunRow>(
+                "SELECT * FROM fun_ai_deploy_app_run WHERE node_name = ? AND status <> 'DEPLOYING'",
+                args![node],
+            )
+            .await?;
+        let mut fixed = Vec::new();
+        for run in runs {
+            let app = run.app_id.as_str();
+            let held = apps.iter().find(|a| a.app_id == app);
+            // What `updated_at` holds now: the corrections below change only the row read.
+            let mut stamp = run.updated_at;
+            if let Some(a) = held.filter(|a| a.running)
+                && run.image.is_none()
+            {
+                self.write_once(
+                    "UPDATE fun_ai_deploy_app_run SET image = ?, updated_at = ? WHERE app_id = ? AND image IS NULL",
+                    args![&a.image, now, app],
+                )
+                .await?;
+                if let Some(job) = run.last_job_id {
+                    self.write_once(
+                        "UPDATE fun_ai_deploy_job SET image = ? WHERE id = ? AND image IS NULL",
+                        args![&a.image, job],
+                    )
+                    .await?;
+                }
+                stamp = now;
+                fixed.push(format!("app {app}: image {} (from node {node})", a.image));
+            }
+            let settled = matches!(run.status.as_str(), "READY" | "FAILED");
+            if !settled
+                || self
+                    .read_one::<(i64, String)>(ACTIVE_JOB, args![app])
+                    .await?
+                    .is_some()
+            {
+                continue;
+            }
+            match held {
+                Some(a) if a.running && run.status == "FAILED" => {
+                    // Serving a container made after the failed job started: its deploy
+                    // took, whatever its runner said.
+                    let started = match run.last_job_id {
+                        Some(id) => job_row_of(self, id).await?.and_then(|j| j.started_at),
+                        None => None,
+                    };
+                    let made = a.since.map(|t| t.timestamp_millis());
+                    if let (Some(started), Some(made)) = (started, made)
+                        && made >= started
+                    {
+                        let n = self
+                            .write_once(
+                                "UPDATE fun_ai_deploy_app_run SET status = 'READY', image = ?, error_message = NULL, \
+                                 updated_at = ? WHERE app_id = ? AND status = 'FAILED' AND updated_at = ?",
+                                args![&a.image, now, app, stamp],
+                            )
+                            .await?;
+                        if n == 1 {
+                            fixed.push(format!(
+                                "app {app}: READY, not FAILED (node {node} serves {})",
+                                a.image
+                            ));
+                        }
+                    }
+                }
+                None if run.status == "READY" => {
+                    let why = format!("its container is gone from node {node}");
+                    let n = self
+                        .write_once(
+                            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', error_message = ?, updated_at = ? \
+                             WHERE app_id = ? AND status = 'READY' AND updated_at = ?",
+                            args![&why, now, app, stamp],
+                        )
+                        .await?;
+                    if n == 1 {
+                        fixed.push(format!("app {app}: STOPPED ({why})"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(fixed)
     }
 
     async fn base_path_overrides(&self) -> StoreResult<Vec<(String, String)>> {

@@ -155,6 +155,7 @@ async fn the_admin_page_lists_a_node_and_drains_it() {
         container_count: 3,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .unwrap();

@@ -45,6 +45,7 @@ pub fn node_hb(name: &str, pct: f64, bytes: i64, containers: i64) -> NodeHeartbe
         container_count: containers,
         checks: None,
         agent_version: None,
+        apps: None,
     }
 }
 

@@ -85,6 +85,7 @@ async fn deployd_killed_under_load_loses_no_job() {
         container_count: 0,
         checks: None,
         agent_version: None,
+        apps: None,
     })
     .await
     .unwrap();

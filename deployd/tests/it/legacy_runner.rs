@@ -144,3 +144,110 @@ async fn a_tokenless_runner_is_counted_on_every_call_and_warned_about_once() {
         "{text}"
     );
 }
+
+/// A beat of rt-01 listing what it holds.
+async fn beat_with(d: &TestDeployd, apps: Vec<protocol::node::NodeApp>) {
+    let mut hb = node_hb("rt-01", 80.0, 100_000_000_000, apps.len() as i64);
+    hb.apps = Some(apps);
+    d.client().node_heartbeat(&hb).await.expect("heartbeat");
+}
+
+fn held(app: &str, image: &str, since: chrono::DateTime<chrono::Utc>) -> protocol::node::NodeApp {
+    protocol::node::NodeApp {
+        app_id: app.into(),
+        user_id: Some(format!("o{app}")),
+        image: image.into(),
+        running: true,
+        since: Some(since),
+    }
+}
+
+/// Claimed and reported by the estate's runner, which names no image.
+async fn legacy_run(d: &TestDeployd, app: &str, status: &str) -> i64 {
+    let c = d.client();
+    let job = create(
+        &c,
+        protocol::job::JobPayload {
+            app_id: app.into(),
+            user_id: Some(format!("o{app}")),
+            repo_ssh_url: Some("ssh://git@127.0.0.1:2222/a.git".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (st, v) = tokenless(
+        d,
+        "/deploy/jobs/claim",
+        json!({"runnerId": "py-runner", "leaseSeconds": 30}),
+    )
+    .await;
+    assert_eq!((st, &v["data"]["id"]), (200, &json!(job.id)), "{v}");
+    let (st, v) = tokenless(
+        d,
+        &format!("/deploy/jobs/{}/report", job.id),
+        json!({"runnerId": "py-runner", "status": status, "errorMessage": "502 Server Error"}),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    job.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_heartbeat_fills_and_corrects_what_the_estates_runner_reported() {
+    let d = legacy_deployd().await;
+    let c = d.client();
+    // Deployed, reported without an image: the node's beat names it.
+    let job = legacy_run(&d, "img1", "SUCCEEDED").await;
+    assert_eq!(c.app("img1").await.unwrap().image, None);
+    let image = "127.0.0.1:5000/funaistudio/uoimg1-appimg1:0123456789ab";
+    beat_with(&d, vec![held("img1", image, chrono::Utc::now())]).await;
+    assert_eq!(c.app("img1").await.unwrap().image.as_deref(), Some(image));
+    assert_eq!(c.get_job(job).await.unwrap().image.as_deref(), Some(image));
+
+    // Reported FAILED (the caller gave up) while the new container serves: READY.
+    legacy_run(&d, "late1", "FAILED").await;
+    assert_eq!(c.app("late1").await.unwrap().status.as_str(), "FAILED");
+    let late = "127.0.0.1:5000/funaistudio/uolate1-applate1:abc";
+    beat_with(
+        &d,
+        vec![
+            held("img1", image, chrono::Utc::now()),
+            held("late1", late, chrono::Utc::now()),
+        ],
+    )
+    .await;
+    let run = c.app("late1").await.unwrap();
+    assert_eq!(run.status.as_str(), "READY", "{run:?}");
+    assert_eq!(run.image.as_deref(), Some(late));
+    // FAILED with only an older container serving (the old version kept): left FAILED.
+    legacy_run(&d, "old1", "FAILED").await;
+    let before = chrono::Utc::now() - chrono::Duration::hours(1);
+    beat_with(
+        &d,
+        vec![
+            held("img1", image, chrono::Utc::now()),
+            held("late1", late, chrono::Utc::now()),
+            held("old1", "127.0.0.1:5000/x/old1:1", before),
+        ],
+    )
+    .await;
+    assert_eq!(c.app("old1").await.unwrap().status.as_str(), "FAILED");
+
+    // img1's container removed behind deployd's back: STOPPED, saying so; an app with a
+    // job under way is left to its job.
+    create(&c, payload("late1")).await;
+    beat_with(&d, vec![]).await;
+    let gone = c.app("img1").await.unwrap();
+    assert_eq!(gone.status.as_str(), "STOPPED", "{gone:?}");
+    assert_eq!(
+        gone.error_message.as_deref(),
+        Some("its container is gone from node rt-01")
+    );
+    assert_eq!(c.app("late1").await.unwrap().status.as_str(), "READY");
+    // A beat that lists nothing usable is still a beat.
+    beat_with(
+        &d,
+        vec![held("bad/id", "not an image!", chrono::Utc::now())],
+    )
+    .await;
+}
