@@ -244,3 +244,102 @@ async fn a_deploy_without_base_path_is_routed_at_the_nodes_template() {
     assert_eq!(status["basePath"], format!("/apps/{app}"), "{status}");
     t.cleanup().await;
 }
+
+/// What deployd records of `app`, polled until `done` holds it (the node beats every second).
+async fn app_record_until(
+    c: &protocol::client::DeployClient,
+    app: &str,
+    what: &str,
+    done: impl Fn(&protocol::app::AppRun) -> bool,
+) -> protocol::app::AppRun {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let run = c.app(app).await.unwrap();
+        if done(&run) {
+            return run;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deployd never recorded {what}: {run:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_heartbeat_tells_deployd_what_a_report_left_out() {
+    let Some(s) = services() else { return };
+    let d = testkit::deployd::start_for_real_nodes().await;
+    let c = d.client();
+    let img = image(&s, "t-estate", "beat", App::Serves("beat app")).await;
+    let t = start_runtime(&s, &d.url, |r| r.heartbeat_seconds = 1).await;
+    wait_for_node(&c, &t.node).await;
+    // The estate's runner: a build job, the deploy call, a report that names no image.
+    let app = format!("b{}", rand_hex());
+    let job = create_job(
+        &c,
+        protocol::job::JobPayload {
+            app_id: app.clone(),
+            user_id: Some("4".into()),
+            repo_ssh_url: Some("ssh://git@127.0.0.1:2222/srv/app.git".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let claimed = c
+        .claim(&protocol::job::ClaimRequest {
+            runner_id: "py-runner".into(),
+            lease_seconds: 60,
+            wait_seconds: 5,
+            agent_version: None,
+        })
+        .await
+        .unwrap()
+        .expect("the job");
+    assert_eq!(claimed.id, job.id);
+    let (st, ans) = t
+        .post(
+            "/agent/apps/deploy",
+            &deploy_at("4", &app, &img, &format!("/runtime/{app}")),
+        )
+        .await;
+    assert_eq!(st, 200, "{ans}");
+    c.report(
+        job.id,
+        &protocol::job::ReportRequest {
+            runner_id: "py-runner".into(),
+            status: protocol::job::JobStatus::Succeeded,
+            error_message: None,
+            image: None,
+            commit_sha: None,
+            error_code: None,
+        },
+    )
+    .await
+    .unwrap();
+    let run = app_record_until(&c, &app, "the image", |r| r.image.is_some()).await;
+    assert_eq!(run.image.as_deref(), Some(img.as_str()));
+    assert_eq!(
+        c.get_job(job.id).await.unwrap().image.as_deref(),
+        Some(img.as_str())
+    );
+
+    // The container removed behind agentd's back: the record says so.
+    let engine = Engine::connect("").await.unwrap();
+    engine
+        .raw()
+        .remove_container(
+            ans["containerName"].as_str().unwrap_or_default(),
+            Some(bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+        .unwrap();
+    let run = app_record_until(&c, &app, "STOPPED", |r| r.status.as_str() == "STOPPED").await;
+    assert_eq!(
+        run.error_message,
+        Some(format!("its container is gone from node {}", t.node))
+    );
+}
