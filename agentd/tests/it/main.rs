@@ -9,6 +9,7 @@
 mod binary;
 mod common;
 mod faults;
+mod old_runner;
 mod plain_http_registry;
 mod runner_concurrency;
 mod runner_failures;
