@@ -1527,8 +1527,13 @@ impl<D: Dialect> super::Store for SqlStore<D> {
                 stamp = now;
                 fixed.push(format!("app {app}: image {} (from node {node})", a.image));
             }
-            let settled = matches!(run.status.as_str(), "READY" | "FAILED");
-            if !settled
+            // A correction only where the node contradicts a settled record, and never
+            // while a job of the app is under way (it decides the record).
+            let contradicts = match held {
+                Some(a) => a.running && run.status == "FAILED",
+                None => run.status == "READY",
+            };
+            if !contradicts
                 || self
                     .read_one::<(i64, String)>(ACTIVE_JOB, args![app])
                     .await?
