@@ -486,5 +486,75 @@ async fn control(args: &Args) -> anyhow::Result<Vec<Row>> {
         ratio: format!("{:.2}×", jps / bare),
     });
 
+    let (by_id, full) = redeploy_by_id(args.lifecycle_jobs, args.runners).await?;
+    rows.push(Row {
+        what: format!(
+            "job creates naming only the app (deployd fills owner, source, route from its record), {} known apps, {} tasks, SQLite",
+            args.lifecycle_jobs, args.runners
+        ),
+        figure: format!("{by_id:.0} creates/s"),
+        baseline_what: "the same creates with the whole payload given".into(),
+        baseline: format!("{full:.0} creates/s"),
+        ratio: format!("{:.2}×", by_id / full),
+    });
+
     Ok(rows)
+}
+
+/// Creates per second of `jobs` known apps' jobs, each cancelled before the next round:
+/// naming only the app, and (the baseline, in the same deployd) with the whole payload.
+async fn redeploy_by_id(jobs: usize, tasks: usize) -> anyhow::Result<(f64, f64)> {
+    let d = testkit::deployd::start().await;
+    let c = d.client();
+    let full = |i: usize| {
+        let mut p = payload(format!("known{i}"));
+        p.payload.container_port = Some(8080);
+        p.payload.env = Some([("MODE".to_string(), "prod".to_string())].into());
+        p
+    };
+    let by_id = |i: usize| CreateJobRequest {
+        job_type: Default::default(),
+        payload: JobPayload {
+            app_id: format!("known{i}"),
+            ..Default::default()
+        },
+    };
+    // Every app known once; then timed rounds, each job cancelled while pending.
+    round(&c, jobs, tasks, full).await?;
+    let full_rate = round(&c, jobs, tasks, full).await?;
+    let id_rate = round(&c, jobs, tasks, by_id).await?;
+    Ok((id_rate, full_rate))
+}
+
+async fn round(
+    c: &DeployClient,
+    jobs: usize,
+    tasks: usize,
+    make: impl Fn(usize) -> CreateJobRequest + Copy + Send + 'static,
+) -> anyhow::Result<f64> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut ids = Vec::new();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (c, next) = (c.clone(), next.clone());
+        handles.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= jobs {
+                    return Ok::<_, anyhow::Error>(ids);
+                }
+                ids.push(c.create_job(&make(i)).await?.id);
+            }
+        }));
+    }
+    for h in handles {
+        ids.extend(h.await??);
+    }
+    let rate = jobs as f64 / t0.elapsed().as_secs_f64();
+    for id in ids {
+        c.cancel_job(id).await?;
+    }
+    Ok(rate)
 }
