@@ -167,6 +167,11 @@ pub struct RuntimeSettings {
     pub pull: PullPolicy,
     /// How long a drained old container gets to exit on SIGTERM before it is killed.
     pub stop_grace_seconds: u32,
+    /// A stop or delete of an app while a deploy (or another stop or delete) of it is in
+    /// flight: `false` refuses it with 409 `DEPLOY_IN_FLIGHT`, so that a deploy is never cut
+    /// halfway; `true` waits for that change to end, then stops or deletes and answers 200, as
+    /// the old agent answered (it removed the container under a deploy in flight).
+    pub stop_waits_for_deploy: bool,
     pub gateway: GatewaySettings,
     pub mongo: Option<MongoSettings>,
 }
@@ -206,6 +211,7 @@ impl Default for RuntimeSettings {
             init: true,
             pull: PullPolicy::Always,
             stop_grace_seconds: 10,
+            stop_waits_for_deploy: false,
             gateway: GatewaySettings::default(),
             mongo: None,
         }

@@ -1,17 +1,19 @@
-//! agentd's runtime API on port 7005 (`X-Runtime-Token`); errors are `{"detail": ...}`.
+//! agentd's runtime API on port 7005 (`X-Runtime-Token`); errors are `{"detail": ...}`: a
+//! sentence, or for a 422 the list of refused fields as the old agent's framework sent it.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use protocol::agent::{
-    AgentAppRef, AgentError, AppLogChunk, DeployAppRequest, LogStream, StopAppAnswer,
+    AgentAppRef, AgentError, AgentInvalid, AppLogChunk, DeployAppRequest, InvalidField, Loc,
+    LogStream,
 };
 use protocol::failure::FailureCode;
 use serde::Deserialize;
@@ -20,16 +22,70 @@ use subtle::ConstantTimeEq;
 
 use super::{Runtime, RuntimeError};
 
-pub struct ApiError(StatusCode, String, Option<FailureCode>);
+pub enum ApiError {
+    /// `{"detail": "...", "code": "..."}` with its status.
+    Said(StatusCode, String, Option<FailureCode>),
+    /// 422 `{"detail": [{type, loc, msg}], "code": "BAD_REQUEST"}`.
+    Invalid(Vec<InvalidField>),
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = AgentError {
-            detail: self.1,
-            code: self.2.map(|c| c.as_str().to_string()),
-        };
-        (self.0, axum::Json(body)).into_response()
+        match self {
+            ApiError::Said(status, detail, code) => {
+                let body = AgentError {
+                    detail,
+                    code: code.map(|c| c.as_str().to_string()),
+                };
+                (status, axum::Json(body)).into_response()
+            }
+            ApiError::Invalid(detail) => {
+                let body = AgentInvalid {
+                    detail,
+                    code: Some(FailureCode::BadRequest.as_str().to_string()),
+                };
+                (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
+            }
+        }
     }
+}
+
+/// Where in the request a refused field is: the first step of its `loc`.
+#[derive(Clone, Copy)]
+enum Part {
+    Body,
+    Query,
+    Path,
+}
+
+impl Part {
+    fn loc(self, rest: impl IntoIterator<Item = Loc>) -> Vec<Loc> {
+        let first = match self {
+            Part::Body => "body",
+            Part::Query => "query",
+            Part::Path => "path",
+        };
+        std::iter::once(Loc::Key(first.into()))
+            .chain(rest)
+            .collect()
+    }
+}
+
+fn invalid_field(kind: &str, loc: Vec<Loc>, msg: impl Into<String>) -> InvalidField {
+    InvalidField {
+        kind: kind.into(),
+        loc,
+        msg: msg.into(),
+    }
+}
+
+/// One refused field: a 422.
+fn invalid(kind: &str, loc: Vec<Loc>, msg: impl Into<String>) -> ApiError {
+    ApiError::Invalid(vec![invalid_field(kind, loc, msg)])
+}
+
+fn key(name: &str) -> Loc {
+    Loc::Key(name.to_string())
 }
 
 /// A refused request: the caller's mistake, no failure code.
@@ -41,19 +97,20 @@ fn refused(status: StatusCode, detail: String) -> ApiError {
         s if s.is_client_error() => FailureCode::BadRequest,
         _ => FailureCode::Internal,
     };
-    ApiError(status, detail, Some(code))
+    ApiError::Said(status, detail, Some(code))
 }
 
-impl From<RuntimeError> for ApiError {
-    fn from(e: RuntimeError) -> Self {
-        ApiError::from(&e)
-    }
-}
-
-impl From<&RuntimeError> for ApiError {
-    fn from(e: &RuntimeError) -> Self {
+impl ApiError {
+    /// The answer to a failure of the runtime; a refused field is located in `part`.
+    fn of(e: &RuntimeError, part: Part) -> ApiError {
         let status = match e {
-            RuntimeError::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            RuntimeError::BadInput { loc, msg } => {
+                return invalid(
+                    "value_error",
+                    part.loc(loc.iter().map(|l| key(l))),
+                    msg.clone(),
+                );
+            }
             RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
             RuntimeError::InFlight(_) | RuntimeError::PathTaken { .. } => StatusCode::CONFLICT,
             RuntimeError::Docker(d) if d.is_registry() => StatusCode::BAD_GATEWAY,
@@ -61,7 +118,7 @@ impl From<&RuntimeError> for ApiError {
             RuntimeError::Unhealthy(..) | RuntimeError::Registry(..) => StatusCode::BAD_GATEWAY,
             RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        ApiError(status, e.to_string(), Some(e.code()))
+        ApiError::Said(status, e.to_string(), Some(e.code()))
     }
 }
 
@@ -138,7 +195,13 @@ impl FromRequestParts<Arc<Runtime>> for RuntimeToken {
     }
 }
 
-fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+/// The JSON body as `T`, refused as the old agent's framework refused it: every required
+/// key that is missing at once, else the first field that does not fit, else the JSON that
+/// does not parse.
+fn body<T: DeserializeOwned>(
+    b: Result<Bytes, BytesRejection>,
+    required: &[&str],
+) -> Result<T, ApiError> {
     let bytes = b.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             refused(
@@ -146,30 +209,124 @@ fn body<T: DeserializeOwned>(b: Result<Bytes, BytesRejection>) -> Result<T, ApiE
                 "the request body is larger than 1 MiB".into(),
             )
         } else {
-            refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            invalid(
+                "value_error",
+                Part::Body.loc([]),
                 format!("cannot read the body: {e}"),
             )
         }
     })?;
-    let de = &mut serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.into_inner().to_string();
-        let msg = msg
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        refused(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            if path == "." {
-                msg
-            } else {
-                format!("{path}: {msg}")
-            },
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("missing", Part::Body.loc([]), "Field required"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let at = byte_offset(&bytes, e.line(), e.column());
+        invalid(
+            "json_invalid",
+            Part::Body.loc([Loc::Index(at)]),
+            format!("JSON decode error: {}", without_position(&e.to_string())),
         )
+    })?;
+    let Some(object) = value.as_object() else {
+        return Err(invalid(
+            "model_attributes_type",
+            Part::Body.loc([]),
+            "Input should be a valid dictionary or object to extract fields from",
+        ));
+    };
+    let missing: Vec<InvalidField> = required
+        .iter()
+        .filter(|k| !object.contains_key(**k))
+        .map(|k| invalid_field("missing", Part::Body.loc([key(k)]), "Field required"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::Invalid(missing));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let mut loc: Vec<Loc> = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(Loc::Index(*index as u64)),
+                serde_path_to_error::Segment::Map { key } => Some(Loc::Key(key.clone())),
+                serde_path_to_error::Segment::Enum { variant } => Some(Loc::Key(variant.clone())),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let msg = without_position(&e.into_inner().to_string());
+        // A missing key deeper than the top (which is checked above) is named by serde.
+        if let Some(name) = msg
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+        {
+            loc.push(key(name));
+            return invalid("missing", Part::Body.loc(loc), "Field required");
+        }
+        let kind = if msg.contains("expected an integer or a numeric string") {
+            "int_parsing"
+        } else if msg.starts_with("invalid type") && msg.ends_with("expected a string") {
+            "string_type"
+        } else if msg.starts_with("invalid type") && msg.contains("expected a map") {
+            "dict_type"
+        } else {
+            "value_error"
+        };
+        let named = match loc.last() {
+            Some(Loc::Key(k)) => format!("{k}: {msg}"),
+            _ => msg,
+        };
+        invalid(kind, Part::Body.loc(loc), named)
     })
+}
+
+/// serde_json's words without its ` at line L column C`.
+fn without_position(msg: &str) -> String {
+    msg.split(" at line ")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The byte of `bytes` at serde_json's (1-based line, 1-based column), as FastAPI locates a
+/// JSON error.
+fn byte_offset(bytes: &[u8], line: usize, column: usize) -> u64 {
+    let line_start: usize = bytes
+        .split(|b| *b == b'\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum();
+    (line_start + column.saturating_sub(1)).min(bytes.len()) as u64
+}
+
+/// The query as `T`; every missing required key is named at once.
+fn query<T: DeserializeOwned>(
+    q: Result<Query<T>, QueryRejection>,
+    raw: Option<&str>,
+    required: &[&str],
+) -> Result<T, ApiError> {
+    let e = match q {
+        Ok(Query(t)) => return Ok(t),
+        Err(e) => e,
+    };
+    let present: Vec<&str> = raw
+        .unwrap_or_default()
+        .split('&')
+        .map(|pair| pair.split('=').next().unwrap_or_default())
+        .collect();
+    let missing: Vec<InvalidField> = required
+        .iter()
+        .filter(|k| !present.contains(k))
+        .map(|k| invalid_field("missing", Part::Query.loc([key(k)]), "Field required"))
+        .collect();
+    if missing.is_empty() {
+        let text = e.body_text();
+        let msg = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        Err(invalid("value_error", Part::Query.loc([]), msg))
+    } else {
+        Err(ApiError::Invalid(missing))
+    }
 }
 
 async fn deploy(
@@ -177,11 +334,11 @@ async fn deploy(
     _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: DeployAppRequest = body(b)?;
+    let req: DeployAppRequest = body(b, &["userId", "appId", "image"])?;
     // The deploy runs on if this caller goes away; it logs its own end.
     match rt.deploy(req).await {
         Ok(ans) => Ok(axum::Json(ans).into_response()),
-        Err(e) => Err(ApiError::from(&*e)),
+        Err(e) => Err(ApiError::of(&e, Part::Body)),
     }
 }
 
@@ -190,13 +347,12 @@ async fn stop(
     _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: AgentAppRef = body(b)?;
-    rt.stop(&req.user_id, &req.app_id).await?;
-    Ok(axum::Json(StopAppAnswer {
-        app_id: req.app_id,
-        status: "STOPPED".into(),
-    })
-    .into_response())
+    let req: AgentAppRef = body(b, &["userId", "appId"])?;
+    let ans = rt
+        .stop(&req.user_id, &req.app_id)
+        .await
+        .map_err(|e| ApiError::of(&e, Part::Body))?;
+    Ok(axum::Json(ans).into_response())
 }
 
 async fn delete(
@@ -204,8 +360,12 @@ async fn delete(
     _: RuntimeToken,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let req: AgentAppRef = body(b)?;
-    Ok(axum::Json(rt.delete(&req.user_id, &req.app_id).await?).into_response())
+    let req: AgentAppRef = body(b, &["userId", "appId"])?;
+    let ans = rt
+        .delete(&req.user_id, &req.app_id)
+        .await
+        .map_err(|e| ApiError::of(&e, Part::Body))?;
+    Ok(axum::Json(ans).into_response())
 }
 
 #[derive(Deserialize)]
@@ -220,10 +380,15 @@ struct StatusQuery {
 async fn status(
     State(rt): St,
     _: RuntimeToken,
+    RawQuery(raw): RawQuery,
     q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
-    Ok(axum::Json(rt.status(&q.user_id, &q.app_id).await?).into_response())
+    let q: StatusQuery = query(q, raw.as_deref(), &["userId", "appId"])?;
+    let ans = rt
+        .status(&q.user_id, &q.app_id)
+        .await
+        .map_err(|e| ApiError::of(&e, Part::Query))?;
+    Ok(axum::Json(ans).into_response())
 }
 
 #[derive(Deserialize)]
@@ -246,34 +411,38 @@ async fn logs(
     State(rt): St,
     _: RuntimeToken,
     Path(app_id): Path<String>,
+    RawQuery(raw): RawQuery,
     q: Result<Query<LogsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     use futures_util::StreamExt;
 
-    let Query(q) = q.map_err(|e| refused(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let q: LogsQuery = query(q, raw.as_deref(), &[])?;
+    let format_refused =
+        |msg: String| invalid("value_error", Part::Query.loc([key("format")]), msg);
     let ndjson = match q.format.as_deref() {
         None => q.follow,
         Some("ndjson") => true,
         Some("json") if q.follow => {
-            return Err(refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            return Err(format_refused(
                 "follow streams its answer: ask for format=ndjson".into(),
             ));
         }
         Some("json") => false,
         Some(other) => {
-            return Err(refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("format {other:?}: one of json, ndjson"),
-            ));
+            return Err(format_refused(format!(
+                "format {other:?}: one of json, ndjson"
+            )));
         }
     };
     if !ndjson {
         let tail = q.tail.unwrap_or(100).clamp(1, 10_000);
-        let (name, mut stream) = rt.logs(&app_id, Some(tail), q.since, false).await?;
+        let (name, mut stream) = rt
+            .logs(&app_id, Some(tail), q.since, false)
+            .await
+            .map_err(|e| ApiError::of(&e, Part::Path))?;
         let mut text = String::new();
         while let Some(item) = stream.next().await {
-            let (_, bytes) = item.map_err(RuntimeError::from)?;
+            let (_, bytes) = item.map_err(|e| ApiError::of(&RuntimeError::from(e), Part::Path))?;
             text.push_str(&String::from_utf8_lossy(&bytes));
         }
         return Ok(axum::Json(
@@ -281,7 +450,10 @@ async fn logs(
         )
         .into_response());
     }
-    let (name, stream) = rt.logs(&app_id, q.tail, q.since, q.follow).await?;
+    let (name, stream) = rt
+        .logs(&app_id, q.tail, q.since, q.follow)
+        .await
+        .map_err(|e| ApiError::of(&e, Part::Path))?;
     tracing::debug!(app = %app_id, container = %name, follow = q.follow, "logs");
     let line = |chunk: AppLogChunk| {
         let mut v = serde_json::to_vec(&chunk).unwrap_or_default();

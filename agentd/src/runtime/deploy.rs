@@ -16,7 +16,7 @@ use protocol::agent::{DeployAppAnswer, DeployAppRequest};
 use protocol::failure::FailureCode;
 
 use super::flight::{self, DeployRun, DeploySpec, DeployTurn, Outcome};
-use super::{Runtime, RuntimeError, check_ids, container_labels};
+use super::{Runtime, RuntimeError, check_ids, container_labels, container_prefix, mongo_db_name};
 use crate::docker::{ContainerSpec, RegistryAuth};
 use crate::gateway::Backend;
 use crate::settings::{GatewayKind, PullPolicy};
@@ -135,7 +135,11 @@ impl Runtime {
         plan: &DeployPlan,
     ) -> Result<String, RuntimeError> {
         let s = &self.settings;
-        let name = format!("rt-u-{}-{}-{}", req.user_id, req.app_id, short_id());
+        let name = format!(
+            "{}-{}",
+            container_prefix(&req.user_id, &req.app_id),
+            short_id()
+        );
         let spec = ContainerSpec {
             name: name.clone(),
             image: req.image.clone(),
@@ -280,7 +284,7 @@ impl Runtime {
     fn container_env(&self, req: &DeployAppRequest) -> Vec<String> {
         let mut env: BTreeMap<String, String> = req.env.clone().unwrap_or_default();
         if let Some(m) = &self.settings.mongo {
-            let db = format!("db_u{}_a{}", req.user_id, req.app_id);
+            let db = mongo_db_name(&req.user_id, &req.app_id);
             let base = m.url.expose().trim_end_matches('/');
             let uri = if m.options.is_empty() {
                 format!("{base}/{db}")
@@ -357,23 +361,29 @@ struct DeployPlan {
     base_path: String,
 }
 
+/// `basePath` as the old agent took it: spaces around and trailing slashes dropped, a
+/// leading `/` added; `None` when nothing is left (absent, `""`, `"/"`).
+fn normalised_base_path(given: Option<&str>) -> Option<String> {
+    let p = given?.trim().trim_end_matches('/');
+    match p {
+        "" => None,
+        p if p.starts_with('/') => Some(p.to_string()),
+        p => Some(format!("/{p}")),
+    }
+}
+
 /// Checks the request and makes the plan. A `basePath` that is absent or empty is the
-/// node's `base_path_template` for the app; a trailing slash is dropped (the old agent
-/// accepted both).
+/// node's `base_path_template` for the app; one without its leading slash or with a trailing
+/// one is normalised (the old agent accepted them).
 fn validate_deploy(req: &DeployAppRequest, template: &str) -> Result<DeployPlan, RuntimeError> {
-    let bad = |f: &str, m: String| RuntimeError::BadInput(format!("{f}: {m}"));
+    let bad = |f: &str, m: String| RuntimeError::bad_input(&[f], m);
     check_ids(&req.user_id, &req.app_id)?;
     protocol::validate::ImageRef::parse(&req.image).map_err(|m| bad("image", m))?;
     let port = protocol::validate::port(req.container_port).map_err(|m| bad("containerPort", m))?;
-    let given = req
-        .base_path
-        .as_deref()
-        .map(|p| p.trim_end_matches('/'))
-        .filter(|p| !p.is_empty());
-    let base_path = match given {
+    let base_path = match normalised_base_path(req.base_path.as_deref()) {
         Some(p) => {
-            protocol::validate::base_path(p).map_err(|m| bad("basePath", m))?;
-            p.to_string()
+            protocol::validate::base_path(&p).map_err(|m| bad("basePath", m))?;
+            p
         }
         // The template is checked at start; what it makes of this app is the node's
         // setting at fault, not the caller.
@@ -402,15 +412,57 @@ fn validate_deploy(req: &DeployAppRequest, template: &str) -> Result<DeployPlan,
                 && !k.starts_with(|c: char| c.is_ascii_digit())
                 && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !ok {
-                return Err(bad(
-                    &format!("env.{k}"),
-                    "a variable name is letters, digits and '_'".into(),
+                return Err(RuntimeError::bad_input(
+                    &["env", k],
+                    "a variable name is letters, digits and '_'",
                 ));
             }
             if v.contains('\0') {
-                return Err(bad(&format!("env.{k}"), "must not contain NUL".into()));
+                return Err(RuntimeError::bad_input(&["env", k], "must not contain NUL"));
             }
         }
     }
     Ok(DeployPlan { port, base_path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_path_is_normalised_as_the_old_agent_took_it() {
+        for (given, want) in [
+            (None, None),
+            (Some(""), None),
+            (Some("/"), None),
+            (Some("  "), None),
+            (Some("/runtime/5/"), Some("/runtime/5")),
+            (Some("/runtime/5//"), Some("/runtime/5")),
+            (Some(" /apps/5 "), Some("/apps/5")),
+            (Some("apps/5"), Some("/apps/5")),
+        ] {
+            assert_eq!(normalised_base_path(given).as_deref(), want, "{given:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_field_names_its_place_in_the_body() {
+        let req = DeployAppRequest {
+            user_id: "1".into(),
+            app_id: "5".into(),
+            image: "r/a:1".into(),
+            container_port: 3000,
+            base_path: Some("apps/5/".into()),
+            env: Some(BTreeMap::from([("A-B".to_string(), "x".to_string())])),
+            health_path: None,
+            job_id: None,
+        };
+        match validate_deploy(&req, "/runtime/{appId}") {
+            Err(RuntimeError::BadInput { loc, msg }) => {
+                assert_eq!(loc, ["env", "A-B"]);
+                assert!(msg.starts_with("env.A-B: "), "{msg}");
+            }
+            other => panic!("{:?}", other.map(|p| p.base_path)),
+        }
+    }
 }

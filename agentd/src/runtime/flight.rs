@@ -1,6 +1,7 @@
 //! One change of an app at a time: a deploy, stop or delete holds the app until it ends. A
 //! deploy runs in a task of its own and publishes its result; the same deploy asked again
-//! while it runs waits for that result instead of being refused.
+//! while it runs waits for that result instead of being refused. A stop or delete may wait
+//! for the change in flight to end instead of being refused (`stop_waits_for_deploy`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,18 @@ struct Flight {
     base_path: Option<String>,
     /// A deploy's spec and where its result comes.
     deploy: Option<(DeploySpec, Arc<ResultSender>)>,
+    /// Never sent on: dropped with the flight, it wakes whoever waits for the app.
+    released: watch::Sender<()>,
+}
+
+impl Flight {
+    fn new(base_path: Option<String>, deploy: Option<(DeploySpec, Arc<ResultSender>)>) -> Flight {
+        Flight {
+            base_path,
+            deploy,
+            released: watch::Sender::new(()),
+        }
+    }
 }
 
 /// The apps being changed on this node.
@@ -106,17 +119,28 @@ impl DeployRun {
 impl Flights {
     /// Holds `app` for a stop or delete; refused while anything else changes it.
     pub(super) fn hold(&self, app: &str) -> Result<FlightGuard, RuntimeError> {
-        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
-        if apps.contains_key(app) {
-            return Err(RuntimeError::InFlight(app.to_string()));
+        self.try_hold(app)
+            .map_err(|_| RuntimeError::InFlight(app.to_string()))
+    }
+
+    /// Holds `app` for a stop or delete once whatever changes it now has ended.
+    pub(super) async fn hold_when_free(&self, app: &str) -> FlightGuard {
+        loop {
+            match self.try_hold(app) {
+                Ok(guard) => return guard,
+                // Answers when the flight is dropped; another may have started since: again.
+                Err(mut released) => while released.changed().await.is_ok() {},
+            }
         }
-        apps.insert(
-            app.to_string(),
-            Flight {
-                base_path: None,
-                deploy: None,
-            },
-        );
+    }
+
+    /// Holds `app`, or answers a receiver that ends when the flight holding it ends.
+    fn try_hold(&self, app: &str) -> Result<FlightGuard, watch::Receiver<()>> {
+        let mut apps = self.apps.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = apps.get(app) {
+            return Err(f.released.subscribe());
+        }
+        apps.insert(app.to_string(), Flight::new(None, None));
         Ok(self.guard(app))
     }
 
@@ -144,10 +168,7 @@ impl Flights {
         let result = Arc::new(watch::Sender::new(None));
         apps.insert(
             app.to_string(),
-            Flight {
-                base_path: Some(spec.base_path.clone()),
-                deploy: Some((spec, result.clone())),
-            },
+            Flight::new(Some(spec.base_path.clone()), Some((spec, result.clone()))),
         );
         Ok(DeployTurn::Run(DeployRun {
             guard: self.guard(app),
@@ -250,6 +271,30 @@ mod tests {
             f.deploy("6", DeploySpec::new(&req("r/a:1"), 3000, "/runtime/6")),
             Err(RuntimeError::InFlight(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_stop_that_waits_gets_the_app_once_the_deploy_in_flight_ends() {
+        let f = Arc::new(Flights::default());
+        let Ok(DeployTurn::Run(run)) =
+            f.deploy("5", DeploySpec::new(&req("r/a:1"), 3000, "/runtime/5"))
+        else {
+            panic!("the deploy runs");
+        };
+        let waiting = tokio::spawn({
+            let f = f.clone();
+            async move {
+                let _stop = f.hold_when_free("5").await;
+                // Held by the stop now: a deploy is refused.
+                f.deploy("5", DeploySpec::new(&req("r/a:1"), 3000, "/runtime/5"))
+                    .is_err()
+            }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "the stop waits for the deploy");
+        run.publish(Ok(answer()));
+        assert!(waiting.await.unwrap());
+        assert!(f.hold("5").is_ok(), "the stop released the app");
     }
 
     #[test]

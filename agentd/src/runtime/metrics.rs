@@ -24,7 +24,7 @@ impl RuntimeMetrics {
                 self.deploys_ok.fetch_add(1, Ordering::Relaxed);
                 self.deploy_duration.observe(took.as_secs_f64());
             }
-            Err(RuntimeError::InFlight(_)) | Err(RuntimeError::BadInput(_)) => {}
+            Err(RuntimeError::InFlight(_)) | Err(RuntimeError::BadInput { .. }) => {}
             Err(_) => {
                 self.deploys_failed.fetch_add(1, Ordering::Relaxed);
             }

@@ -21,7 +21,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::agent::{AppStatusAnswer, LogStream};
+use protocol::agent::{
+    AppDatabase, AppStatusAnswer, DeleteAppAnswer, DeletedImages, LogStream, StopAppAnswer,
+};
 use protocol::check::CheckReport;
 use protocol::client::DeployClient;
 use protocol::failure::FailureCode;
@@ -36,8 +38,10 @@ pub use metrics::RuntimeMetrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error("{0}")]
-    BadInput(String),
+    /// A field of the request refused: `loc` the field's path in the request (`["env",
+    /// "A-B"]`), `msg` the sentence, naming the field.
+    #[error("{msg}")]
+    BadInput { loc: Vec<String>, msg: String },
     #[error("{0}")]
     NotFound(String),
     #[error("a deploy of app {0} is already in flight")]
@@ -65,10 +69,18 @@ pub enum RuntimeError {
 }
 
 impl RuntimeError {
+    /// `field` (a path: `env.A-B` is `["env", "A-B"]`) refused for `problem`.
+    pub fn bad_input(field: &[&str], problem: impl std::fmt::Display) -> RuntimeError {
+        RuntimeError::BadInput {
+            loc: field.iter().map(|f| f.to_string()).collect(),
+            msg: format!("{}: {problem}", field.join(".")),
+        }
+    }
+
     /// The failure code callers get beside the message.
     pub fn code(&self) -> FailureCode {
         match self {
-            RuntimeError::BadInput(_) => FailureCode::BadRequest,
+            RuntimeError::BadInput { .. } => FailureCode::BadRequest,
             RuntimeError::NotFound(_) => FailureCode::NotFound,
             RuntimeError::InFlight(_) => FailureCode::DeployInFlight,
             // The caller's mistake, and not DEPLOY_IN_FLIGHT: waiting does not free the path.
@@ -162,14 +174,45 @@ impl Runtime {
         Ok(v)
     }
 
-    pub async fn stop(&self, user_id: &str, app_id: &str) -> Result<(), RuntimeError> {
+    /// Holds the app for a stop or delete: refused while a change of it is in flight, or,
+    /// with `stop_waits_for_deploy`, once that change has ended.
+    async fn hold_for_stop(&self, app_id: &str) -> Result<flight::FlightGuard, RuntimeError> {
+        if self.settings.stop_waits_for_deploy {
+            Ok(self.flights.hold_when_free(app_id).await)
+        } else {
+            self.flights.hold(app_id)
+        }
+    }
+
+    /// Unroutes the app and forgets its entry in the route book, for an app that has no
+    /// container left (removed behind agentd's back, or never here).
+    async fn forget_app(&self, app_id: &str) {
+        self.gateway.remove_app(app_id);
+        let mut book = self.book.lock().await;
+        if book.get(app_id).is_some() {
+            book.forget(app_id);
+            book.save();
+        }
+    }
+
+    /// Unroutes the app (its requests in flight finish, up to `drain_timeout_seconds`) and
+    /// stops its containers, which are kept. An app the node does not hold is stopped already:
+    /// answered as such, as the old agent did.
+    pub async fn stop(&self, user_id: &str, app_id: &str) -> Result<StopAppAnswer, RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.flights.hold(app_id)?;
+        let _flight = self.hold_for_stop(app_id).await?;
         let cs = self.app_containers(app_id).await?;
         if cs.is_empty() {
-            return Err(RuntimeError::NotFound(format!(
-                "app {app_id} has no container on this node"
-            )));
+            self.forget_app(app_id).await;
+            return Ok(StopAppAnswer {
+                app_id: app_id.to_string(),
+                status: "STOPPED".into(),
+                held: false,
+                container_name: None,
+                message: Some(format!(
+                    "app {app_id} has no container on this node: nothing to stop"
+                )),
+            });
         }
         for b in self.gateway.remove_app(app_id) {
             b.wait_idle(Duration::from_secs(self.settings.drain_timeout_seconds))
@@ -186,22 +229,42 @@ impl Runtime {
             book.save();
         }
         self.beat_soon();
-        Ok(())
+        Ok(StopAppAnswer {
+            app_id: app_id.to_string(),
+            status: "STOPPED".into(),
+            held: true,
+            container_name: Some(cs[0].name.clone()),
+            message: None,
+        })
     }
 
-    /// Removes the app's containers and the images they ran.
+    /// Removes the app's containers and the images they ran (best effort: an image another
+    /// container uses, or that the engine does not remove, is kept and said so), and says what
+    /// became of its database. An app the node does not hold is deleted already: answered as
+    /// such, as the old agent did.
     pub async fn delete(
         &self,
         user_id: &str,
         app_id: &str,
-    ) -> Result<serde_json::Value, RuntimeError> {
+    ) -> Result<DeleteAppAnswer, RuntimeError> {
         check_ids(user_id, app_id)?;
-        let _flight = self.flights.hold(app_id)?;
+        let _flight = self.hold_for_stop(app_id).await?;
         let cs = self.app_containers(app_id).await?;
+        let mongo = self.app_database(user_id, app_id);
         if cs.is_empty() {
-            return Err(RuntimeError::NotFound(format!(
-                "app {app_id} has no container on this node"
-            )));
+            self.forget_app(app_id).await;
+            return Ok(DeleteAppAnswer {
+                app_id: app_id.to_string(),
+                status: "DELETED".into(),
+                held: false,
+                message: Some(format!(
+                    "app {app_id} has no container on this node: nothing to delete"
+                )),
+                images: DeletedImages::default(),
+                mongo,
+                removed_containers: Vec::new(),
+                removed_images: Vec::new(),
+            });
         }
         self.gateway.remove_app(app_id);
         let mut images = Vec::new();
@@ -211,24 +274,64 @@ impl Runtime {
                 images.push(c.image.clone());
             }
         }
-        let mut removed = Vec::new();
-        for img in &images {
-            if self.engine.remove_image(img).await? {
-                removed.push(img.clone());
-            }
-        }
         {
             let mut book = self.book.lock().await;
             book.forget(app_id);
             book.save();
         }
         self.beat_soon();
-        Ok(serde_json::json!({
-            "appId": app_id,
-            "status": "DELETED",
-            "removedContainers": cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
-            "removedImages": removed,
-        }))
+        // The containers are gone: the delete stands whatever the images do.
+        let mut done = DeletedImages::default();
+        for img in images {
+            let kept = match self.engine.remove_image(&img).await {
+                Ok(true) => false,
+                // In use by another container, or gone already.
+                Ok(false) => self.engine.has_image(&img).await.unwrap_or(true),
+                Err(e) => {
+                    tracing::warn!(app = %app_id, image = %img, error = %e, "delete: the image is kept");
+                    true
+                }
+            };
+            if kept {
+                done.kept.push(img);
+            } else if !done.removed.contains(&img) {
+                done.removed.push(img);
+            }
+        }
+        Ok(DeleteAppAnswer {
+            app_id: app_id.to_string(),
+            status: "DELETED".into(),
+            held: true,
+            message: None,
+            removed_images: done.removed.clone(),
+            images: done,
+            mongo,
+            removed_containers: cs.into_iter().map(|c| c.name).collect(),
+        })
+    }
+
+    /// What a delete does to the app's Mongo database: nothing. agentd gives apps a database
+    /// name and never drops one (it holds no Mongo client); the answer says so, and which.
+    fn app_database(&self, user_id: &str, app_id: &str) -> AppDatabase {
+        match &self.settings.mongo {
+            Some(_) => {
+                let db = mongo_db_name(user_id, app_id);
+                AppDatabase {
+                    enabled: false,
+                    dropped: false,
+                    reason: Some(format!(
+                        "agentd does not drop app databases: {db} and its data stay in Mongo; drop it there if they are no longer wanted"
+                    )),
+                    db_name: Some(db),
+                }
+            }
+            None => AppDatabase {
+                enabled: false,
+                dropped: false,
+                db_name: None,
+                reason: Some("this node gives apps no database (no [runtime.mongo])".into()),
+            },
+        }
     }
 
     pub async fn status(
@@ -240,9 +343,10 @@ impl Runtime {
         let Some(listed) = self.serving_container(app_id).await? else {
             return Ok(AppStatusAnswer {
                 app_id: app_id.to_string(),
-                container_name: None,
+                container_name: Some(container_prefix(user_id, app_id)),
                 exists: false,
                 running: false,
+                stopped: false,
                 image: None,
                 port: None,
                 state: None,
@@ -263,11 +367,21 @@ impl Runtime {
             .unwrap_or(listed);
         // While it runs the engine reports exit code 0 whatever the last exit was.
         let exited = !c.running && c.finished_at.is_some();
+        // Put aside by a stop (the old agent removed the container: it no longer existed);
+        // one that exited by itself still exists, as on the old agent.
+        let stopped = !c.running
+            && self
+                .book
+                .lock()
+                .await
+                .get(app_id)
+                .is_some_and(|e| e.stopped && e.container == c.name);
         Ok(AppStatusAnswer {
             app_id: app_id.to_string(),
             container_name: Some(c.name.clone()),
-            exists: true,
+            exists: !stopped,
             running: c.running,
+            stopped,
             image: Some(c.image.clone()),
             port: c.labels.get(LABEL_PORT).and_then(|p| p.parse().ok()),
             state: Some(c.status.clone()).filter(|s| !s.is_empty()),
@@ -310,7 +424,7 @@ impl Runtime {
         ),
         RuntimeError,
     > {
-        protocol::validate::id(app_id).map_err(|m| RuntimeError::BadInput(format!("appId {m}")))?;
+        protocol::validate::id(app_id).map_err(|m| RuntimeError::bad_input(&["appId"], m))?;
         let c = self.serving_container(app_id).await?.ok_or_else(|| {
             RuntimeError::NotFound(format!("app {app_id} has no container on this node"))
         })?;
@@ -337,7 +451,18 @@ fn created_ms(c: &ContainerInfo) -> i64 {
 }
 
 fn check_ids(user_id: &str, app_id: &str) -> Result<(), RuntimeError> {
-    protocol::validate::id(user_id).map_err(|m| RuntimeError::BadInput(format!("userId {m}")))?;
-    protocol::validate::id(app_id).map_err(|m| RuntimeError::BadInput(format!("appId {m}")))?;
+    protocol::validate::id(user_id).map_err(|m| RuntimeError::bad_input(&["userId"], m))?;
+    protocol::validate::id(app_id).map_err(|m| RuntimeError::bad_input(&["appId"], m))?;
     Ok(())
+}
+
+/// `rt-u-{userId}-{appId}`: the name the old agent gave the app's container, and the start
+/// of ours (`-{shortId}` follows, so that the new one and the old one can run together).
+pub fn container_prefix(user_id: &str, app_id: &str) -> String {
+    format!("rt-u-{user_id}-{app_id}")
+}
+
+/// The app's database in Mongo (`[runtime.mongo]`), as the estate names it.
+fn mongo_db_name(user_id: &str, app_id: &str) -> String {
+    format!("db_u{user_id}_a{app_id}")
 }

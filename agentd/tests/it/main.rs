@@ -18,5 +18,6 @@ mod runner_pipeline;
 mod runtime_deploy;
 mod runtime_estate;
 mod runtime_handoff;
+mod runtime_old_agent;
 mod runtime_restart;
 mod runtime_zero_downtime;
