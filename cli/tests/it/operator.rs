@@ -270,7 +270,7 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
         );
         let on_a = node_a.rt.status("3", app).await.unwrap();
         assert!(
-            on_a.exists && !on_a.running,
+            on_a.stopped && !on_a.running,
             "{app} still runs on the drained node"
         );
     }

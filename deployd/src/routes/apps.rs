@@ -89,11 +89,7 @@ async fn call_agent_on(
     let status = resp.status();
     let value: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
     if !status.is_success() {
-        let detail = value
-            .get("detail")
-            .and_then(|d| d.as_str())
-            .unwrap_or("no detail")
-            .to_string();
+        let detail = agent_detail(&value);
         return Err(ApiError::bad_gateway(format!(
             "runtime node {} answered {status}: {detail}",
             node.node_name
@@ -371,15 +367,18 @@ fn unreachable_node(node: &RuntimeNode, e: &reqwest::Error) -> ApiError {
     ))
 }
 
+/// An agent's error in words: its `detail`, a string or (a 422) a list of refused fields.
+fn agent_detail(value: &serde_json::Value) -> String {
+    serde_json::from_value::<protocol::agent::AgentError>(value.clone())
+        .map(|e| e.detail)
+        .unwrap_or_else(|_| "no detail".into())
+}
+
 /// An agent's refusal: it holds no container of the app (404), or something else (502).
 async fn agent_refused(node: &RuntimeNode, app_id: &str, resp: reqwest::Response) -> ApiError {
     let status = resp.status();
     let value: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-    let detail = value
-        .get("detail")
-        .and_then(|d| d.as_str())
-        .unwrap_or("no detail")
-        .to_string();
+    let detail = agent_detail(&value);
     if status == axum::http::StatusCode::NOT_FOUND {
         return ApiError::not_found(format!(
             "runtime node {} holds no container of app {app_id}: {detail}",

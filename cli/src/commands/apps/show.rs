@@ -179,7 +179,7 @@ fn render(
         ("UPDATED", Cell::new(format::timestamp(&app.updated_at))),
     ];
     match container {
-        Ok(c) if !c.container.exists => rows.push((
+        Ok(c) if !c.container.exists && !c.container.stopped => rows.push((
             "CONTAINER",
             table::colored(
                 format!("none on node {}", c.node_name),
