@@ -102,6 +102,7 @@ async fn deployd_killed_under_load_loses_no_job() {
                     job_type: Default::default(),
                     payload: JobPayload {
                         app_id: format!("f{i}"),
+                        user_id: Some(format!("of{i}")),
                         image: Some("127.0.0.1:5000/x/y:1".into()),
                         ..Default::default()
                     },
