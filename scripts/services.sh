@@ -140,7 +140,15 @@ plainreg_up() {
     plainreg_down
     mkdir -p "$d/data"
     ip netns add funai-plainreg || svc_die "ip netns add"
-    ip link add funai-pr-h type veth peer name funai-pr-n || svc_die "veth"
+    # The kernel removes a deleted namespace's links after `ip netns del` returns: after a
+    # run that was killed, the old pair may still be going away. Wait for it (10 s at most).
+    local tries=0
+    until ip link add funai-pr-h type veth peer name funai-pr-n 2>/dev/null; do
+        tries=$((tries + 1))
+        ((tries < 100)) || svc_die "veth funai-pr-h/funai-pr-n: $(ip link add funai-pr-h type veth peer name funai-pr-n 2>&1)"
+        ip link del funai-pr-h 2>/dev/null || true
+        sleep 0.1
+    done
     ip link set funai-pr-n netns funai-plainreg
     ip addr add 10.251.0.1/30 dev funai-pr-h
     ip link set funai-pr-h up
