@@ -93,6 +93,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// What to do when a port below 1024 is refused to an unprivileged agentd.
+fn privileged_port_hint(listen: &str, e: &std::io::Error) -> &'static str {
+    let low = listen
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .is_some_and(|p| p < 1024);
+    if low && e.kind() == std::io::ErrorKind::PermissionDenied {
+        "; a port below 1024 needs CAP_NET_BIND_SERVICE: the packaged unit grants it (AmbientCapabilities=CAP_NET_BIND_SERVICE); by hand, `setcap cap_net_bind_service=+ep /usr/bin/agentd`, or listen on a port from 1024"
+    } else {
+        ""
+    }
+}
+
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
     let signalled =
@@ -101,15 +114,22 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     if let Some(rs) = &settings.runtime {
         let api = tokio::net::TcpListener::bind(&rs.listen)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (runtime.listen): {e}", rs.listen))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {} (runtime.listen): {e}{}",
+                    rs.listen,
+                    privileged_port_hint(&rs.listen, &e)
+                )
+            })?;
         let gateway = if rs.gateway.kind == agentd::settings::GatewayKind::Embedded {
             Some(
                 tokio::net::TcpListener::bind(&rs.gateway.listen)
                     .await
                     .map_err(|e| {
                         anyhow::anyhow!(
-                            "cannot listen on {} (runtime.gateway.listen): {e}",
-                            rs.gateway.listen
+                            "cannot listen on {} (runtime.gateway.listen): {e}{}",
+                            rs.gateway.listen,
+                            privileged_port_hint(&rs.gateway.listen, &e)
                         )
                     })?,
             )

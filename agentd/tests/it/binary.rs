@@ -245,3 +245,151 @@ fn log_format_is_text_or_json_and_nothing_else() {
         "{out:?}"
     );
 }
+
+/// A TCP port below 1024 that nothing on 127.0.0.1 listens on.
+fn free_low_port() -> u16 {
+    (600..1000)
+        .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 1024")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+/// The packaged unit runs agentd as an unprivileged user with one capability: binding a port
+/// below 1024, for a gateway on 80/443. Read from the unit, then tried with the real binary
+/// as `nobody` with and without that capability (the same ambient capability systemd gives).
+#[test]
+fn the_packaged_unit_lets_the_unprivileged_gateway_listen_on_port_80() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/systemd/agentd.service"
+    ))
+    .unwrap();
+    let value = |key: &str| {
+        unit.lines()
+            .filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
+            .next_back()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(value("User"), "funai");
+    assert_eq!(value("AmbientCapabilities"), "CAP_NET_BIND_SERVICE");
+    assert_eq!(value("CapabilityBoundingSet"), "CAP_NET_BIND_SERVICE");
+
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0);
+    if !root {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI runs as root: this test must bind as another user"
+        );
+        eprintln!("SKIPPED: binding as nobody needs root to switch users");
+        return;
+    }
+    let Some(docker_gid) = std::process::Command::new("getent")
+        .args(["group", "docker"])
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|l| l.split(':').nth(2).map(|g| g.trim().to_string()))
+        .filter(|g| !g.is_empty())
+    else {
+        panic!("no docker group: the runtime role reaches the engine through it");
+    };
+    // Everything nobody needs, outside any private directory of the checkout.
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("agentd");
+    std::fs::copy(BIN, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (api, gw) = (free_port(), free_low_port());
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "deploy_url = \"http://127.0.0.1:9\"\n[runtime]\nlisten = \"127.0.0.1:{api}\"\nnode_name = \"caps-{api}\"\n\
+             node_token = \"node-token-caps\"\nruntime_token = \"runtime-token-caps\"\ndata_dir = \"{}\"\n\
+             [runtime.gateway]\nlisten = \"127.0.0.1:{gw}\"\n",
+            data.display()
+        ),
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let as_nobody = |caps: bool| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534"]);
+        c.arg(format!("--groups={docker_gid}"));
+        if caps {
+            c.args([
+                "--inh-caps=+net_bind_service",
+                "--ambient-caps=+net_bind_service",
+            ]);
+        }
+        c.arg(&bin)
+            .args(["--config", cfg.to_str().unwrap_or_default(), "run"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+
+    // Without the capability: refused, saying what grants it.
+    let out = as_nobody(false).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{gw} (runtime.gateway.listen)"
+        )) && err.contains("CAP_NET_BIND_SERVICE"),
+        "{err}"
+    );
+
+    // With it, as the unit gives it: the gateway listens and the agent answers.
+    let mut child = as_nobody(true).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let healthy = || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", api)) else {
+            return false;
+        };
+        let mut answer = String::new();
+        s.write_all(b"GET /internal/health HTTP/1.0\r\nHost: agentd\r\n\r\n")
+            .and_then(|_| s.read_to_string(&mut answer))
+            .is_ok()
+            && answer.starts_with("HTTP/1.")
+            && answer.get(8..).is_some_and(|r| r.starts_with(" 200"))
+    };
+    loop {
+        let up = std::net::TcpStream::connect(("127.0.0.1", gw)).is_ok() && healthy();
+        if up {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("agentd exited ({status}) as nobody with the capability: {err}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the gateway never listened on port {gw}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "agentd did not stop cleanly on SIGTERM: {status}"
+    );
+}
