@@ -28,6 +28,8 @@ pub async fn serve_runtime(
         .runtime
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no [runtime] section"))?;
+    let trusted = gateway::TrustedProxies::parse(&rs.gateway.trusted_proxies)
+        .map_err(|m| anyhow::anyhow!("runtime.gateway.trusted_proxies: {m}"))?;
     let deployd = DeployClient::new(&settings.deploy_url).node_token(Some(rs.node_token.clone()));
     let rt = runtime::Runtime::start(rs, Some(deployd)).await?;
     tokio::spawn(rt.clone().heartbeat_loop(shutdown.clone()));
@@ -42,7 +44,7 @@ pub async fn serve_runtime(
         let g = rt.gateway.clone();
         let s = shutdown.clone();
         tokio::spawn(async move {
-            if let Err(e) = g.serve(gw, s).await {
+            if let Err(e) = g.serve(gw, trusted, s).await {
                 tracing::error!(error = %e, "gateway stopped");
             }
         });

@@ -226,6 +226,9 @@ pub struct GatewaySettings {
     /// With `kind = "traefik"`: Traefik's API (`http://127.0.0.1:8080`), asked after each new
     /// container is healthy whether it routes the app; empty: not asked.
     pub traefik_api: String,
+    /// Peers (CIDRs or addresses) whose `Forwarded` and `X-Forwarded-*` headers the embedded
+    /// gateway keeps and appends to; from any other peer they are replaced. Empty: none.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for GatewaySettings {
@@ -234,6 +237,7 @@ impl Default for GatewaySettings {
             kind: GatewayKind::Embedded,
             listen: "0.0.0.0:80".into(),
             traefik_api: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -363,6 +367,8 @@ impl Settings {
                         .into(),
                 );
             }
+            crate::gateway::TrustedProxies::parse(&r.gateway.trusted_proxies)
+                .map_err(|m| format!("runtime.gateway.trusted_proxies: {m}"))?;
             if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
                 return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
             }

@@ -9,6 +9,7 @@
 mod binary;
 mod common;
 mod faults;
+mod gateway_headers;
 mod old_runner;
 mod plain_http_registry;
 mod runner_concurrency;
