@@ -110,10 +110,27 @@ pub struct GatewayCounters {
     pub errors: AtomicU64,
 }
 
+/// What the gateway counts per app: answers by status class (1xx..5xx; a backend that did
+/// not answer counts as a 5xx) and the time to the answer's head.
+#[derive(Debug, Default)]
+pub struct AppTraffic {
+    pub by_class: [AtomicU64; 5],
+    pub latency: protocol::metrics::Histogram,
+}
+
+impl AppTraffic {
+    fn answered(&self, status: StatusCode, took: Duration) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.by_class[class].fetch_add(1, Ordering::Relaxed);
+        self.latency.observe(took.as_secs_f64());
+    }
+}
+
 pub struct Gateway {
     routes: RwLock<HashMap<String, Arc<Backend>>>,
     client: Client<HttpConnector, Body>,
     pub counters: GatewayCounters,
+    traffic: RwLock<HashMap<String, Arc<AppTraffic>>>,
 }
 
 impl Gateway {
@@ -128,7 +145,39 @@ impl Gateway {
             routes: RwLock::new(HashMap::new()),
             client,
             counters: GatewayCounters::default(),
+            traffic: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// The traffic counted for `app` (created on its first request).
+    fn traffic_of(&self, app: &str) -> Arc<AppTraffic> {
+        if let Some(t) = self
+            .traffic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(app)
+        {
+            return t.clone();
+        }
+        self.traffic
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(app.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Every app's traffic, by app id.
+    pub fn traffic(&self) -> Vec<(String, Arc<AppTraffic>)> {
+        let mut v: Vec<_> = self
+            .traffic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(a, t)| (a.clone(), t.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
     /// Points `base_path` at `backend` atomically; answers the backend it replaced.
@@ -431,6 +480,8 @@ async fn proxy(
         gw.counters.not_found.fetch_add(1, Ordering::Relaxed);
         return plain(StatusCode::NOT_FOUND, "no app is routed at this path");
     };
+    let started = std::time::Instant::now();
+    let traffic = gw.traffic_of(&guard.0.app_id);
     let rest = &path[base.len()..];
     let rest = if rest.is_empty() { "/" } else { rest };
     let (mut parts, body) = req.into_parts();
@@ -461,6 +512,7 @@ async fn proxy(
     let req = Request::from_parts(parts, body);
     match gw.client.request(req).await {
         Ok(resp) => {
+            traffic.answered(resp.status(), started.elapsed());
             let (mut parts, inner) = resp.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(
@@ -472,6 +524,7 @@ async fn proxy(
             )
         }
         Err(e) => {
+            traffic.answered(StatusCode::BAD_GATEWAY, started.elapsed());
             gw.counters.errors.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(app = %guard.0.app_id, container = %guard.0.container, error = %e, "backend request failed");
             plain(

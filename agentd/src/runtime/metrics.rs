@@ -71,6 +71,34 @@ impl Runtime {
             "Requests whose app did not answer.",
             g.errors.load(Ordering::Relaxed),
         );
+        let traffic = self.gateway.traffic();
+        let _ = std::fmt::Write::write_str(
+            &mut out,
+            "# HELP agentd_gateway_app_requests_total Answers the gateway passed on, by app and status class.\n# TYPE agentd_gateway_app_requests_total counter\n",
+        );
+        for (app, t) in &traffic {
+            for (i, n) in t.by_class.iter().enumerate() {
+                let _ = std::fmt::Write::write_str(
+                    &mut out,
+                    &format!(
+                        "agentd_gateway_app_requests_total{{app=\"{app}\",code=\"{}xx\"}} {}\n",
+                        i + 1,
+                        n.load(Ordering::Relaxed)
+                    ),
+                );
+            }
+        }
+        let _ = std::fmt::Write::write_str(
+            &mut out,
+            "# HELP agentd_gateway_app_latency_seconds Time from a request to its app's answer head, by app.\n# TYPE agentd_gateway_app_latency_seconds histogram\n",
+        );
+        for (app, t) in &traffic {
+            t.latency.render_series(
+                &mut out,
+                "agentd_gateway_app_latency_seconds",
+                &format!("app=\"{app}\""),
+            );
+        }
         gauge(
             &mut out,
             "agentd_routes",

@@ -343,3 +343,37 @@ async fn the_nodes_heartbeat_tells_deployd_what_a_report_left_out() {
         Some(format!("its container is gone from node {}", t.node))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_counts_each_apps_answers_and_their_time_on_metrics() {
+    let Some(s) = services() else { return };
+    let img = image(&s, "t-estate", "metrics", App::Serves("counted")).await;
+    let t = start_runtime(&s, "http://127.0.0.1:9", |_| {}).await;
+    let app = format!("m{}", rand_hex());
+    let (st, ans) = t
+        .post(
+            "/agent/apps/deploy",
+            &serde_json::to_value(deploy_req("3", &app, &img)).unwrap(),
+        )
+        .await;
+    assert_eq!(st, 200, "{ans}");
+    for _ in 0..3 {
+        assert_eq!(t.page(&format!("/runtime/{app}/")).await.0, 200);
+    }
+    assert_eq!(t.page(&format!("/runtime/{app}/no-such-page")).await.0, 404);
+    let text = reqwest::get(format!("{}/metrics", t.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        format!("agentd_gateway_app_requests_total{{app=\"{app}\",code=\"2xx\"}} 3"),
+        format!("agentd_gateway_app_requests_total{{app=\"{app}\",code=\"4xx\"}} 1"),
+        format!("agentd_gateway_app_requests_total{{app=\"{app}\",code=\"5xx\"}} 0"),
+        format!("agentd_gateway_app_latency_seconds_count{{app=\"{app}\"}} 4"),
+        format!("agentd_gateway_app_latency_seconds_bucket{{app=\"{app}\",le=\"+Inf\"}} 4"),
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+    }
+}
