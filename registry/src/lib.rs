@@ -1188,7 +1188,7 @@ fn base_url(base: &str) -> Result<Url, String> {
 }
 
 /// `host[:port]` names this machine: 127.0.0.0/8, `localhost` or `[::1]`.
-fn is_loopback(host_port: &str) -> bool {
+pub fn is_loopback(host_port: &str) -> bool {
     let Ok(url) = Url::parse(&format!("http://{host_port}")) else {
         return false;
     };
@@ -1199,6 +1199,22 @@ fn is_loopback(host_port: &str) -> bool {
             .trim_end_matches(']')
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The addresses of a registry's host (`host[:port]`), for an engine's insecure CIDRs;
+/// none when it does not resolve (the engine then finds none either).
+pub async fn resolve_host(registry: &str) -> Vec<IpAddr> {
+    let Ok(url) = Url::parse(&format!("http://{registry}")) else {
+        return Vec::new();
+    };
+    let Some(host) = url.host_str() else {
+        return Vec::new();
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match tokio::net::lookup_host((host, url.port().unwrap_or(80))).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(_) => Vec::new(),
+    }
 }
 
 /// Which registries a container engine talks plain HTTP to: its `insecure-registries` as

@@ -38,7 +38,7 @@ pub async fn keep_newest(s: &RunnerSettings, image: &str, log: &JobLog) {
         s,
         &registry,
         engine.as_ref().ok(),
-        &resolve(&registry).await,
+        &registry::resolve_host(&registry).await,
     );
     if let Err(e) = &engine
         && plain.is_none()
@@ -55,7 +55,7 @@ pub async fn keep_newest(s: &RunnerSettings, image: &str, log: &JobLog) {
         }
     };
     if let Some(why) = &plain
-        && !is_loopback(&registry)
+        && !registry::is_loopback(&registry)
     {
         log.line(&format!(
             "tag retention talks plain HTTP to {}: {why}",
@@ -115,39 +115,6 @@ fn plain_http(
     engine.and_then(|e| e.plain_http(registry, addrs))
 }
 
-/// The addresses of the registry's host; none when it does not resolve (the engine's
-/// CIDRs then cannot match, as in the engine itself).
-async fn resolve(registry: &str) -> Vec<IpAddr> {
-    let Ok(url) = reqwest::Url::parse(&format!("http://{registry}")) else {
-        return Vec::new();
-    };
-    let Some(host) = url.host_str() else {
-        return Vec::new();
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match tokio::net::lookup_host((host, url.port().unwrap_or(80))).await {
-        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// Loopback registries were always plain HTTP: no need to say so in every job log.
-fn is_loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map_or(registry, |(h, p)| {
-        if p.parse::<u16>().is_ok() {
-            h
-        } else {
-            registry
-        }
-    });
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,10 +149,10 @@ mod tests {
 
     #[test]
     fn loopback_registries_are_recognised() {
-        assert!(is_loopback("127.0.0.1:5000"));
-        assert!(is_loopback("localhost"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("10.0.0.103"));
-        assert!(!is_loopback("harbor.internal:5000"));
+        assert!(registry::is_loopback("127.0.0.1:5000"));
+        assert!(registry::is_loopback("localhost"));
+        assert!(registry::is_loopback("[::1]:5000"));
+        assert!(!registry::is_loopback("10.0.0.103"));
+        assert!(!registry::is_loopback("harbor.internal:5000"));
     }
 }

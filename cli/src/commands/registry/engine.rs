@@ -1,7 +1,6 @@
 //! The local container engine's insecure-registries (`GET /info`), for the registry commands:
 //! a registry the engine talks plain HTTP to speaks plain HTTP to functl as well.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use registry::EngineRegistries;
@@ -60,20 +59,4 @@ pub async fn registries() -> Option<EngineRegistries> {
     Some(EngineRegistries::from_registry_config(
         &info["RegistryConfig"],
     ))
-}
-
-/// The addresses of a registry's host, for the engine's CIDRs; none when it does not
-/// resolve (the engine then finds none either).
-pub async fn resolve(registry: &str) -> Vec<IpAddr> {
-    let Ok(url) = reqwest::Url::parse(&format!("http://{registry}")) else {
-        return Vec::new();
-    };
-    let Some(host) = url.host_str() else {
-        return Vec::new();
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match tokio::net::lookup_host((host, url.port().unwrap_or(80))).await {
-        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-        Err(_) => Vec::new(),
-    }
 }

@@ -83,7 +83,7 @@ impl Cmd {
                 Some("registry_insecure is set".to_string())
             } else {
                 match super::engine::registries().await {
-                    Some(e) => e.plain_http(&host, &super::engine::resolve(&host).await),
+                    Some(e) => e.plain_http(&host, &registry::resolve_host(&host).await),
                     None => None,
                 }
             };
