@@ -1,4 +1,4 @@
-//! deployd's command line: `serve` and `print-config`.
+//! deployd's command line: `serve`, `print-config` and `import-estate`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +34,18 @@ enum Cmd {
     Serve,
     /// Print the effective settings, secrets as ***.
     PrintConfig,
+    /// MySQL/MariaDB: put the tables of the estate's replaced service aside (they hold
+    /// deployd's table names; renamed with `[database] estate_suffix`, rows kept), migrate,
+    /// and copy its nodes, placements and app states into deployd's tables, printing the
+    /// counts. Rows deployd's tables hold already are left as they are: a second run copies
+    /// nothing and says so. `deployd serve` does the same on its first start on such a
+    /// database.
+    ImportEstate {
+        /// Print the SQL that undoes the move on this database (drop deployd's tables,
+        /// rename the estate's back) instead; changes nothing.
+        #[arg(long)]
+        rollback_sql: bool,
+    },
     /// Write deployd's man pages into DIR (used to refresh the committed man/).
     #[command(hide = true)]
     GenerateMan {
@@ -89,26 +101,52 @@ fn main() -> ExitCode {
             print!("{}", protocol::config::render(&shown));
             ExitCode::SUCCESS
         }
-        Cmd::Serve => {
-            let rt = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("deployd: cannot start the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(run(settings)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("deployd: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+        Cmd::Serve => block_on(run(settings)),
+        Cmd::ImportEstate { rollback_sql } => block_on(import_estate(settings, rollback_sql)),
+    }
+}
+
+fn block_on(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deployd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("deployd: {e:#}");
+            ExitCode::FAILURE
         }
     }
+}
+
+async fn import_estate(settings: Settings, rollback_sql: bool) -> anyhow::Result<()> {
+    use deployd::store::{Engine, mysql, redact_url};
+    let url = &settings.database_url;
+    if Engine::of_url(url) != Some(Engine::Mysql) {
+        anyhow::bail!(
+            "import-estate: the estate's tables live on its MySQL/MariaDB database, and database_url {} is not one: set database_url (or --database-url) to mysql://user:pass@host:3306/db",
+            redact_url(url)
+        );
+    }
+    deployd::store::estate::check_suffix(&settings.database.estate_suffix)
+        .map_err(|e| anyhow::anyhow!("import-estate: {e}"))?;
+    if rollback_sql {
+        print!(
+            "{}",
+            mysql::estate_rollback_sql(url, &settings.database).await?
+        );
+        return Ok(());
+    }
+    let report = mysql::import_estate(url, &settings.database).await?;
+    print!("{report}");
+    Ok(())
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {

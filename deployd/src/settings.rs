@@ -79,6 +79,9 @@ pub struct DatabaseSettings {
     /// How often a replica refreshes its row and reads the others'; one not seen for three
     /// periods is left out.
     pub replica_refresh_ms: u64,
+    /// MySQL/MariaDB: the suffix the estate's tables get when deployd finds them under its
+    /// own table names (`fun_ai_deploy_job` becomes `fun_ai_deploy_job_estate`, rows kept).
+    pub estate_suffix: String,
 }
 
 impl Default for DatabaseSettings {
@@ -88,6 +91,7 @@ impl Default for DatabaseSettings {
             change_poll_ms: 100,
             replica_url: None,
             replica_refresh_ms: 2000,
+            estate_suffix: "_estate".into(),
         }
     }
 }
@@ -269,6 +273,7 @@ impl Settings {
         if !(100..=60_000).contains(&self.database.replica_refresh_ms) {
             return Err("database.replica_refresh_ms must be 100..=60000".into());
         }
+        crate::store::estate::check_suffix(&self.database.estate_suffix)?;
         if let Some(u) = &self.database.replica_url {
             let ok = (u.starts_with("http://") || u.starts_with("https://"))
                 && u.len() <= 512

@@ -11,6 +11,7 @@ use super::{St, check_id, path_error, query_error};
 use crate::auth::{DeployOrAdminToken, DeploySecret};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::extract::JsonBody;
+use crate::store::estate::EstateJob;
 
 pub async fn create(
     State(state): St,
@@ -89,18 +90,37 @@ pub async fn by_app(
     Ok(ok(state.store.list_jobs(Some(&app), None, limit).await?))
 }
 
+/// A job by id: deployd's own (a number), else one of the estate's replaced service kept
+/// read-only in its table (`store::estate`), whose ids are strings. A number deployd does not
+/// hold is looked up there too.
 pub async fn get<const ADMIN: bool>(
     State(state): St,
     _: DeployOrAdminToken<ADMIN>,
-    id: Result<Path<i64>, PathRejection>,
+    id: Result<Path<String>, PathRejection>,
 ) -> ApiResult {
-    let Path(id) = id.map_err(|e| path_error("job id", e))?;
-    let job = state
-        .store
-        .get_job(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("job {id} not found")))?;
-    Ok(ok(job))
+    let Path(raw) = id.map_err(|e| path_error("job id", e))?;
+    let numeric = raw.parse::<i64>().ok();
+    if let Some(id) = numeric
+        && let Some(job) = state.store.get_job(id).await?
+    {
+        return Ok(ok(job));
+    }
+    let refused = || match numeric {
+        Some(id) => ApiError::not_found(format!("job {id} not found")),
+        None => ApiError::bad_request(format!(
+            "job id: {raw:?} is not a number (deployd's job ids are)"
+        )),
+    };
+    if protocol::validate::id(&raw).is_err() {
+        return Err(refused());
+    }
+    match state.store.estate_job(&raw).await? {
+        EstateJob::Found(job) => Ok(ok(job)),
+        EstateJob::Missing => Err(ApiError::not_found(format!(
+            "job {raw} not found, neither deployd's nor the estate's"
+        ))),
+        EstateJob::NoEstate => Err(refused()),
+    }
 }
 
 pub async fn cancel<const ADMIN: bool>(

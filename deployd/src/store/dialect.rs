@@ -456,6 +456,17 @@ pub trait Dialect: Send + Sync + 'static {
         let _ = (pool, shutdown);
         None
     }
+
+    /// A job of the estate's replaced service by its id, from the table its rows were put
+    /// aside in (`store::estate`); engines the estate never ran on have none.
+    fn estate_job<'a>(
+        &'a self,
+        pool: &'a Pool<Self::Db>,
+        id: &'a str,
+    ) -> BoxFuture<'a, sqlx::Result<super::estate::EstateJob>> {
+        let _ = (pool, id);
+        Box::pin(async { Ok(super::estate::EstateJob::NoEstate) })
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! MySQL/MariaDB and PostgreSQL (several replicas sharing the database).
 
 pub mod dialect;
+pub mod estate;
 pub mod held;
 pub mod mysql;
 pub mod postgres;
@@ -165,6 +166,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Option<tokio::sync::mpsc::Receiver<Change>> {
         let _ = shutdown;
         None
+    }
+
+    /// A job of the estate's replaced service by its string id, read-only, as job JSON
+    /// (`estate::job`): only where its tables were put aside on this database.
+    async fn estate_job(&self, id: &str) -> StoreResult<estate::EstateJob> {
+        let _ = id;
+        Ok(estate::EstateJob::NoEstate)
     }
 
     // jobs

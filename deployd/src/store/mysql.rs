@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::dialect::{Dialect, MYSQL, Spelling};
+use super::estate::{self, Import};
 use super::sql::SqlStore;
 use super::{Change, Policy, redact_url, scrub_password};
 use crate::settings::DatabaseSettings;
@@ -28,6 +29,8 @@ const POLL_MAX_ROWS: i64 = 20_000;
 
 pub struct Mysql {
     poll: Duration,
+    /// Where the estate's tables were put aside (`[database] estate_suffix`).
+    estate_suffix: String,
 }
 
 impl Dialect for Mysql {
@@ -43,6 +46,14 @@ impl Dialect for Mysql {
         tokio::spawn(poll_changes(pool.clone(), self.poll, tx, shutdown));
         Some(rx)
     }
+
+    fn estate_job<'a>(
+        &'a self,
+        pool: &'a Pool<sqlx::MySql>,
+        id: &'a str,
+    ) -> futures_util::future::BoxFuture<'a, sqlx::Result<estate::EstateJob>> {
+        Box::pin(estate::job(pool, &self.estate_suffix, id))
+    }
 }
 
 pub async fn open(
@@ -50,6 +61,74 @@ pub async fn open(
     policy: Policy,
     db: &DatabaseSettings,
 ) -> anyhow::Result<SqlStore<Mysql>> {
+    let pool = connect(url, db).await?;
+    let report = prepare(&pool, url, db, Import::Once).await?;
+    if let Some(i) = &report.imported {
+        tracing::warn!(
+            nodes = i.nodes.copied,
+            placements = i.placements.copied,
+            app_runs = i.app_runs.copied,
+            jobs = i.jobs,
+            unfinished = i.unfinished.len(),
+            "imported the estate's tables: {}",
+            report.to_string().trim_end().replace('\n', "; ")
+        );
+    } else if let Some(before) = &report.imported_before {
+        tracing::info!("the estate's tables were imported before ({before}): nothing to do");
+    }
+    let dialect = Mysql {
+        poll: Duration::from_millis(db.change_poll_ms),
+        estate_suffix: db.estate_suffix.clone(),
+    };
+    Ok(SqlStore::new(
+        pool,
+        db.max_connections as usize,
+        dialect,
+        policy,
+    ))
+}
+
+/// `deployd import-estate`: puts the estate's tables aside if they hold deployd's names,
+/// migrates, and copies what deployd's tables lack; answers what it did.
+pub async fn import_estate(url: &str, db: &DatabaseSettings) -> anyhow::Result<estate::Report> {
+    let pool = connect(url, db).await?;
+    let report = prepare(&pool, url, db, Import::Always).await;
+    pool.close().await;
+    report
+}
+
+/// `deployd import-estate --rollback-sql`: the statements that undo the move on this database.
+pub async fn estate_rollback_sql(url: &str, db: &DatabaseSettings) -> anyhow::Result<String> {
+    let pool = connect(url, db).await?;
+    let sql = estate::rollback_sql(&pool, &MIGRATOR, &db.estate_suffix).await;
+    pool.close().await;
+    sql.map_err(|e| anyhow::anyhow!("{}", scrub_password(&e.to_string(), url)))
+}
+
+/// The estate's tables put aside if they hold deployd's names, deployd's migrations, and
+/// the import `import` asks for.
+async fn prepare(
+    pool: &MySqlPool,
+    url: &str,
+    db: &DatabaseSettings,
+    import: Import,
+) -> anyhow::Result<estate::Report> {
+    let shown = redact_url(url);
+    estate::prepare(pool, &MIGRATOR, &db.estate_suffix, import)
+        .await
+        .map_err(|e| {
+            let what = match e {
+                estate::EstateError::Migrate(_) => "migrate",
+                _ => "prepare",
+            };
+            anyhow::anyhow!(
+                "cannot {what} MySQL database {shown}: {}",
+                scrub_password(&e.to_string(), url)
+            )
+        })
+}
+
+async fn connect(url: &str, db: &DatabaseSettings) -> anyhow::Result<MySqlPool> {
     let shown = redact_url(url);
     let normalized = match url.split_once("://") {
         Some((_, rest)) => format!("mysql://{rest}"),
@@ -61,7 +140,7 @@ pub async fn open(
             scrub_password(&e.to_string(), url)
         )
     })?;
-    let pool = MySqlPoolOptions::new()
+    MySqlPoolOptions::new()
         .max_connections(db.max_connections)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
@@ -76,22 +155,7 @@ pub async fn open(
         })
         .connect_with(options)
         .await
-        .map_err(|e| super::connect_error("MySQL", &shown, &e, url))?;
-    MIGRATOR.run(&pool).await.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot migrate MySQL database {shown}: {}",
-            scrub_password(&e.to_string(), url)
-        )
-    })?;
-    let dialect = Mysql {
-        poll: Duration::from_millis(db.change_poll_ms),
-    };
-    Ok(SqlStore::new(
-        pool,
-        db.max_connections as usize,
-        dialect,
-        policy,
-    ))
+        .map_err(|e| super::connect_error("MySQL", &shown, &e, url))
 }
 
 /// The state of one job as the change poll compares it.

@@ -1230,6 +1230,10 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         self.dialect.change_feed(self.conns.pool(), shutdown)
     }
 
+    async fn estate_job(&self, id: &str) -> StoreResult<super::estate::EstateJob> {
+        Ok(self.dialect.estate_job(self.conns.pool(), id).await?)
+    }
+
     async fn create_job(&self, payload: &JobPayload, now: i64) -> StoreResult<Job> {
         let payload_json = serde_json::to_string(payload)
             .map_err(|e| StoreError::Invalid(format!("payload: {e}")))?;
