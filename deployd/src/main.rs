@@ -34,12 +34,15 @@ enum Cmd {
     Serve,
     /// Print the effective settings, secrets as ***.
     PrintConfig,
-    /// MySQL/MariaDB: put the tables of the estate's replaced service aside (they hold
-    /// deployd's table names; renamed with `[database] estate_suffix`, rows kept), migrate,
-    /// and copy its nodes, placements and app states into deployd's tables, printing the
-    /// counts. Rows deployd's tables hold already are left as they are: a second run copies
-    /// nothing and says so. `deployd serve` does the same on its first start on such a
-    /// database.
+    /// Put the estate's old deploy tables aside, migrate, and import them (MySQL/MariaDB).
+    ///
+    /// The tables of the service deployd replaces hold deployd's table names: they are
+    /// renamed with `[database] estate_suffix` (default `_estate`) in one RENAME TABLE, rows
+    /// kept; deployd's migrations run; the estate's nodes, placements and app states are
+    /// copied into deployd's tables and the counts printed. Rows deployd's tables hold
+    /// already are left as they are: a second run copies nothing and says so. The estate's
+    /// jobs stay in their table, answered read-only by id. `deployd serve` does the same on
+    /// its first start on such a database.
     ImportEstate {
         /// Print the SQL that undoes the move on this database (drop deployd's tables,
         /// rename the estate's back) instead; changes nothing.
