@@ -13,6 +13,7 @@ mod binary;
 mod checks;
 mod common;
 mod estate_apps;
+mod estate_tables;
 mod faults;
 mod hostile;
 mod jobs_and_placement;
