@@ -39,7 +39,10 @@ for db in mysql postgres; do
         continue
     fi
     log "cargo test -p deployd (store conformance) on $db"
-    FUNAI_TEST_DB=$db cargo test -p deployd --test it --locked --no-fail-fast -- --test-threads=2 "${STORE_MODULES[@]}" 2>&1 | tee -a "$out"
+    # The estate's old deploy tables live on its MySQL/MariaDB: estate_tables runs there only.
+    modules=("${STORE_MODULES[@]}")
+    [[ $db == mysql ]] && modules+=(estate_tables::)
+    FUNAI_TEST_DB=$db cargo test -p deployd --test it --locked --no-fail-fast -- --test-threads=2 "${modules[@]}" 2>&1 | tee -a "$out"
     db_status=${PIPESTATUS[0]}
     ((db_status == 0)) || status=$db_status
 done
