@@ -108,7 +108,7 @@ pub async fn get<const ADMIN: bool>(
     let refused = || match numeric {
         Some(id) => ApiError::not_found(format!("job {id} not found")),
         None => ApiError::bad_request(format!(
-            "job id: {raw:?} is not a number (deployd's job ids are)"
+            "job id: {raw:?} is not one of deployd's (64-bit numbers)"
         )),
     };
     if protocol::validate::id(&raw).is_err() {
