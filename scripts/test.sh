@@ -22,6 +22,8 @@ log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
+# The suite's web app, put in a container by the gateway tests (testkit::agentd::testapp_image).
+cargo build -p functl-testkit --bin funai-testapp --locked
 # Two test threads per binary: the machine has two cores and the tests start real servers.
 out=$(mktemp)
 set +e

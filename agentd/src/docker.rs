@@ -297,41 +297,67 @@ impl Engine {
     }
 
     pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {
-        match self
-            .docker
-            .inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-        {
-            Ok(_) => return Ok(()),
-            Err(e) if is_404(&e) => {}
-            Err(e) => {
-                return Err(DockerError::Network {
-                    name: name.into(),
-                    message: words(&e).1,
-                });
+        // An engine before API 1.44 creates a second network of the same name when two
+        // agents ask at once, and then every use of the name is ambiguous: one at a time in
+        // this process, and the younger twins of another's removed below.
+        static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _turn = ONE_AT_A_TIME.lock().await;
+        let err = |e: bollard::errors::Error| DockerError::Network {
+            name: name.into(),
+            message: words(&e).1,
+        };
+        let mut same = self.networks_named(name).await.map_err(err)?;
+        if same.is_empty() {
+            let req = NetworkCreateRequest {
+                name: name.to_string(),
+                driver: Some("bridge".into()),
+                labels: Some(HashMap::from([(
+                    "funai.managed".to_string(),
+                    "agentd".to_string(),
+                )])),
+                ..Default::default()
+            };
+            match self.docker.create_network(req).await {
+                Ok(_) => {}
+                // Created concurrently by another agent on an engine that refuses twins.
+                Err(e) if words(&e).0 == Some(409) => {}
+                Err(e) => return Err(err(e)),
+            }
+            same = self.networks_named(name).await.map_err(err)?;
+        }
+        // The oldest stays; a twin nothing is attached to goes.
+        for (id, _) in same.iter().skip(1) {
+            match self.docker.remove_network(id).await {
+                Ok(()) => {
+                    tracing::warn!(network = %name, id = %id, "removed a second network of the same name")
+                }
+                Err(e) => {
+                    tracing::warn!(network = %name, id = %id, error = %words(&e).1, "two networks have this name and the younger cannot be removed: remove it by hand (docker network rm ID)")
+                }
             }
         }
-        let req = NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("bridge".into()),
-            labels: Some(HashMap::from([(
-                "funai.managed".to_string(),
-                "agentd".to_string(),
-            )])),
-            ..Default::default()
+        Ok(())
+    }
+
+    /// The networks called exactly `name`, oldest first, as (id, created).
+    async fn networks_named(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, String)>, bollard::errors::Error> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let opts = bollard::query_parameters::ListNetworksOptions {
+            filters: Some(filters),
         };
-        match self.docker.create_network(req).await {
-            Ok(_) => Ok(()),
-            // Created concurrently by another agent on the same engine.
-            Err(e) if words(&e).0 == Some(409) => Ok(()),
-            Err(e) => Err(DockerError::Network {
-                name: name.into(),
-                message: words(&e).1,
-            }),
-        }
+        let mut v: Vec<(String, String)> = self
+            .docker
+            .list_networks(Some(opts))
+            .await?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .filter_map(|n| Some((n.id?, n.created.unwrap_or_default())))
+            .collect();
+        v.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        Ok(v)
     }
 
     /// Pulls `image`, draining the progress stream; an image already present whose pull
@@ -519,6 +545,41 @@ impl Engine {
             .into_iter()
             .map(|c| info_from_summary(c, network))
             .collect())
+    }
+
+    /// What happens to the containers carrying `label` from now on, as (container name,
+    /// action: `start`, `die`, `destroy`, ...), for as long as the engine streams it. An
+    /// error ends the stream (the engine restarted, the socket went).
+    pub fn container_events(
+        &self,
+        label: &str,
+    ) -> impl futures_util::Stream<Item = Result<(String, String), String>> + Send + use<> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            ("label".to_string(), vec![label.to_string()]),
+        ]);
+        let opts = bollard::query_parameters::EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        self.docker.events(Some(opts)).filter_map(|ev| {
+            std::future::ready(match ev {
+                Err(e) => Some(Err(words(&e).1)),
+                Ok(m) => {
+                    let action = m.action.unwrap_or_default();
+                    // podman and older engines say `died`, `remove`; one name each here.
+                    let action = match action.as_str() {
+                        "died" => "die".to_string(),
+                        "remove" => "destroy".to_string(),
+                        _ => action,
+                    };
+                    m.actor
+                        .and_then(|a| a.attributes)
+                        .and_then(|mut at| at.remove("name"))
+                        .map(|name| Ok((name, action)))
+                }
+            })
+        })
     }
 
     /// The last `tail` lines of a container's output.

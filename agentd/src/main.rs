@@ -93,19 +93,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// What to do when a port below 1024 is refused to an unprivileged agentd.
-fn privileged_port_hint(listen: &str, e: &std::io::Error) -> &'static str {
-    let low = listen
-        .rsplit_once(':')
-        .and_then(|(_, p)| p.parse::<u16>().ok())
-        .is_some_and(|p| p < 1024);
-    if low && e.kind() == std::io::ErrorKind::PermissionDenied {
-        "; a port below 1024 needs CAP_NET_BIND_SERVICE: the packaged unit grants it (AmbientCapabilities=CAP_NET_BIND_SERVICE); by hand, `setcap cap_net_bind_service=+ep /usr/bin/agentd`, or listen on a port from 1024"
-    } else {
-        ""
-    }
-}
-
 async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
     let signalled =
@@ -118,7 +105,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 anyhow::anyhow!(
                     "cannot listen on {} (runtime.listen): {e}{}",
                     rs.listen,
-                    privileged_port_hint(&rs.listen, &e)
+                    agentd::privileged_port_hint(&rs.listen, &e)
                 )
             })?;
         let gateway = if rs.gateway.kind == agentd::settings::GatewayKind::Embedded {
@@ -129,7 +116,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                         anyhow::anyhow!(
                             "cannot listen on {} (runtime.gateway.listen): {e}{}",
                             rs.gateway.listen,
-                            privileged_port_hint(&rs.gateway.listen, &e)
+                            agentd::privileged_port_hint(&rs.gateway.listen, &e)
                         )
                     })?,
             )
@@ -137,7 +124,20 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             None
         };
         tracing::info!(api = %rs.listen, gateway = %rs.gateway.listen, node = %rs.node_name, "runtime role starting");
-        agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
+        let rt = agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
+        // SIGHUP: the gateway's certificate is read again and its access logs reopened.
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIGHUP: {e}"))?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match rt.gateway.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: gateway reloaded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: the new certificate does not load; the gateway keeps the one it has")
+                    }
+                }
+            }
+        });
     }
     let runner = match &settings.runner {
         Some(rs) => {

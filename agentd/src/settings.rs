@@ -229,6 +229,34 @@ pub struct GatewaySettings {
     /// Peers (CIDRs or addresses) whose `Forwarded` and `X-Forwarded-*` headers the embedded
     /// gateway keeps and appends to; from any other peer they are replaced. Empty: none.
     pub trusted_proxies: Vec<String>,
+    /// The embedded gateway's access log, one JSON line per answer: a file, a path with
+    /// `{appId}` for one file per app, or `-` for standard output. Empty: off.
+    pub access_log: String,
+    /// HTTPS on the embedded gateway, beside `listen`.
+    pub tls: Option<GatewayTlsSettings>,
+}
+
+/// `[runtime.gateway.tls]`: the certificate and key (PEM), read again on SIGHUP.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayTlsSettings {
+    pub listen: String,
+    /// The certificate chain, leaf first.
+    pub cert_file: String,
+    pub key_file: String,
+    /// Answer plain HTTP on `listen` with a redirect to HTTPS (308).
+    pub redirect_http: bool,
+}
+
+impl Default for GatewayTlsSettings {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:443".into(),
+            cert_file: String::new(),
+            key_file: String::new(),
+            redirect_http: false,
+        }
+    }
 }
 
 impl Default for GatewaySettings {
@@ -238,6 +266,8 @@ impl Default for GatewaySettings {
             listen: "0.0.0.0:80".into(),
             traefik_api: String::new(),
             trusted_proxies: Vec::new(),
+            access_log: String::new(),
+            tls: None,
         }
     }
 }
@@ -291,6 +321,10 @@ impl Settings {
             runner: Some(RunnerSettings::default()),
             runtime: Some(RuntimeSettings {
                 mongo: Some(MongoSettings::default()),
+                gateway: GatewaySettings {
+                    tls: Some(GatewayTlsSettings::default()),
+                    ..GatewaySettings::default()
+                },
                 ..RuntimeSettings::default()
             }),
             ..Settings::default()
@@ -369,6 +403,20 @@ impl Settings {
             }
             crate::gateway::TrustedProxies::parse(&r.gateway.trusted_proxies)
                 .map_err(|m| format!("runtime.gateway.trusted_proxies: {m}"))?;
+            if let Some(t) = &r.gateway.tls {
+                if r.gateway.kind != GatewayKind::Embedded {
+                    return Err("runtime.gateway.tls is for the embedded gateway (kind = \"embedded\"); with Traefik, give Traefik the certificate".into());
+                }
+                if t.cert_file.is_empty() || t.key_file.is_empty() {
+                    return Err("runtime.gateway.tls needs cert_file and key_file (PEM)".into());
+                }
+                if t.listen == r.gateway.listen {
+                    return Err(format!(
+                        "runtime.gateway.tls.listen {} is also runtime.gateway.listen: HTTPS needs a port of its own",
+                        t.listen
+                    ));
+                }
+            }
             if r.cpus < 0.0 || r.memory_mb < 0 || r.pids_limit < 0 {
                 return Err("runtime.cpus, memory_mb and pids_limit must not be negative".into());
             }

@@ -578,3 +578,80 @@ pub async fn wait_for_node(c: &protocol::client::DeployClient, node: &str) {
         tokio::task::yield_now().await;
     }
 }
+
+/// The suite's web app (`funai-testapp` of this crate: a WebSocket echo, Server-Sent Events,
+/// streamed uploads) built as `{registry}/funaistudio/{repo}:{version}` FROM scratch with the
+/// libraries it links, and pushed; `version` is in every answer. The binary is
+/// `FUNAI_TEST_APP`, else `funai-testapp` beside the test binary's directory (scripts/test.sh
+/// builds it first).
+pub async fn testapp_image(s: &Services, repo: &str, version: &str) -> String {
+    let bin = std::env::var("FUNAI_TEST_APP")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            // target/debug/deps/it-HASH -> target/debug/funai-testapp
+            Some(exe.parent()?.parent()?.join("funai-testapp"))
+        })
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("no funai-testapp binary: run `cargo build -p functl-testkit --bin funai-testapp` (scripts/test.sh does) or set FUNAI_TEST_APP")
+        });
+    let ldd = std::process::Command::new("ldd")
+        .arg(&bin)
+        .output()
+        .unwrap_or_else(|e| panic!("ldd {}: {e}", bin.display()));
+    let mut files = vec![("funai-testapp".to_string(), bin.clone())];
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, right)) => right.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            files.push((p.trim_start_matches('/').to_string(), p.into()));
+        }
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    for (at, from) in &files {
+        let data = std::fs::read(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_cksum();
+        b.append_data(&mut h, format!("root/{at}"), data.as_slice())
+            .unwrap_or_else(|e| panic!("tar {at}: {e}"));
+    }
+    let dockerfile = format!(
+        "FROM scratch\nCOPY root/ /\nEXPOSE 3000\nENTRYPOINT [\"/funai-testapp\"]\nCMD [\"{version}\"]\n"
+    );
+    let mut h = tar::Header::new_gnu();
+    h.set_size(dockerfile.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "Dockerfile", dockerfile.as_bytes())
+        .expect("tar Dockerfile");
+    let context = b.into_inner().expect("tar");
+    let engine = Engine::connect("").await.unwrap();
+    let name = format!("{}/funaistudio/{repo}:{version}", s.registry);
+    engine
+        .build(context, "Dockerfile", &name, |_| {})
+        .await
+        .unwrap();
+    engine.push(&name, Some(&auth(s)), |_| {}).await.unwrap();
+    name
+}
+
+/// Asks `probe` until it answers, for at most `limit`; a test that never sees it fails
+/// naming `what`.
+pub async fn until<T>(what: &str, limit: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -11,7 +11,7 @@ use crate::gateway::Backend;
 use super::{LABEL_APP, LABEL_BASE_PATH, LABEL_PORT, Runtime, RuntimeError, created_ms};
 
 impl Runtime {
-    fn backend_for(&self, c: &ContainerInfo) -> Option<(String, Arc<Backend>)> {
+    pub(super) fn backend_for(&self, c: &ContainerInfo) -> Option<(String, Arc<Backend>)> {
         let app = c.labels.get(LABEL_APP)?;
         let port: u16 = c.labels.get(LABEL_PORT)?.parse().ok()?;
         let base = c.labels.get(LABEL_BASE_PATH)?.clone();

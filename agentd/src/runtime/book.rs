@@ -51,6 +51,15 @@ impl RouteBook {
         );
     }
 
+    /// The app whose entry names `container`.
+    pub fn app_of_container(&self, container: &str) -> Option<String> {
+        self.book
+            .apps
+            .iter()
+            .find(|(_, e)| e.container == container)
+            .map(|(a, _)| a.clone())
+    }
+
     pub fn forget(&mut self, app: &str) {
         self.book.apps.remove(app);
     }

@@ -249,7 +249,8 @@ impl Runtime {
         for old in old.iter().filter(|b| b.container != name) {
             tracing::info!(app = %app, container = %old.container, inflight = old.inflight(), "deploy: drain old");
             if !old.wait_idle(drain).await {
-                tracing::warn!(container = %old.container, inflight = old.inflight(), "drain deadline passed");
+                tracing::warn!(container = %old.container, inflight = old.inflight(), "drain deadline passed: cutting what is still open on it");
+                old.cut();
             }
         }
     }

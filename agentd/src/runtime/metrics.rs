@@ -14,9 +14,15 @@ pub struct RuntimeMetrics {
     pub deploys_failed: AtomicU64,
     /// From the deploy call to the switch of the route.
     pub deploy_duration: Histogram,
+    /// Routed containers that died or went behind agentd's back.
+    pub backends_down: AtomicU64,
 }
 
 impl RuntimeMetrics {
+    pub(super) fn backend_died(&self) {
+        self.backends_down.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a deploy that ended; a refused one (bad input, already in flight) is not one.
     pub(super) fn deploy_ended<T>(&self, result: &Result<T, RuntimeError>, took: Duration) {
         match result {
@@ -51,6 +57,12 @@ impl Runtime {
             &mut out,
             "agentd_deploy_duration_seconds",
             "From the deploy call to the switch of the route.",
+        );
+        counter(
+            &mut out,
+            "agentd_gateway_backends_down_total",
+            "Routed app containers that died or were removed behind agentd's back.",
+            m.backends_down.load(Ordering::Relaxed),
         );
         let g = &self.gateway.counters;
         counter(

@@ -10,6 +10,7 @@ mod adopt;
 pub mod api;
 mod book;
 mod deploy;
+mod events;
 mod flight;
 mod health;
 mod heartbeat;

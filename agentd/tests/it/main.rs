@@ -10,6 +10,7 @@ mod binary;
 mod common;
 mod faults;
 mod gateway_headers;
+mod gateway_streams;
 mod old_runner;
 mod plain_http_registry;
 mod runner_concurrency;

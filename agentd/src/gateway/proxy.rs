@@ -1,0 +1,328 @@
+//! One request through the gateway: find the app's backend, pass the request on with its body
+//! streamed, and stream the answer back; a protocol switch (WebSocket) becomes a tunnel both
+//! ways that holds the backend until either side closes it.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::http::uri::{PathAndQuery, Scheme};
+use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+
+use super::access_log::{AccessLog, Entry};
+use super::headers::{keep_upgrade, set_forwarding, strip_hop_by_hop, upgrade_of};
+use super::{Gateway, InflightGuard, TrustedProxies};
+
+/// What every connection of one listener shares.
+pub(super) struct Shared {
+    pub gw: Arc<Gateway>,
+    pub trusted: TrustedProxies,
+    pub log: Option<AccessLog>,
+    pub shutdown: CancellationToken,
+}
+
+/// The connection a request came on.
+#[derive(Clone, Copy)]
+pub(super) struct Conn {
+    pub peer: SocketAddr,
+    pub tls: bool,
+}
+
+/// The gateway's answer body: its own few words, or the app's answer streamed.
+pub(super) enum GwBody {
+    Full(Option<Bytes>),
+    Proxied(Proxied),
+}
+
+/// The app's answer, holding the backend until the last byte is sent; written to the access
+/// log when it ends.
+pub(super) struct Proxied {
+    inner: Incoming,
+    _guard: InflightGuard,
+    log: Option<(AccessLog, Entry)>,
+}
+
+impl Drop for Proxied {
+    fn drop(&mut self) {
+        if let Some((log, mut entry)) = self.log.take() {
+            entry.finish();
+            log.write(entry);
+        }
+    }
+}
+
+impl hyper::body::Body for GwBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            GwBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            GwBody::Proxied(p) => {
+                let polled = Pin::new(&mut p.inner).poll_frame(cx);
+                if let (Poll::Ready(Some(Ok(frame))), Some((_, entry))) = (&polled, &mut p.log)
+                    && let Some(data) = frame.data_ref()
+                {
+                    entry.bytes += data.len() as u64;
+                }
+                polled
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            GwBody::Full(b) => b.is_none(),
+            GwBody::Proxied(p) => p.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            GwBody::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            GwBody::Full(None) => SizeHint::with_exact(0),
+            GwBody::Proxied(p) => p.inner.size_hint(),
+        }
+    }
+}
+
+pub(super) fn plain(status: StatusCode, text: String) -> Response<GwBody> {
+    let mut r = Response::new(GwBody::Full(Some(Bytes::from(text + "\n"))));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+pub(super) async fn handle(
+    shared: Arc<Shared>,
+    conn: Conn,
+    req: Request<Incoming>,
+) -> Result<Response<GwBody>, Infallible> {
+    let gw = &shared.gw;
+    gw.counters.requests.fetch_add(1, Ordering::Relaxed);
+    let Some((base_len, guard)) = gw.pick(req.uri().path()) else {
+        gw.counters.not_found.fetch_add(1, Ordering::Relaxed);
+        return Ok(plain(
+            StatusCode::NOT_FOUND,
+            "no app is routed at this path".into(),
+        ));
+    };
+    let started = Instant::now();
+    let backend = guard.0.clone();
+    let traffic = gw.traffic_for(&backend);
+    let mut entry = shared
+        .log
+        .as_ref()
+        .map(|_| Entry::new(&backend.app_id, &req, conn.peer));
+    let answer = |status: StatusCode, text: String, entry: Option<Entry>| {
+        traffic.answered(status, started.elapsed());
+        if let (Some(log), Some(mut e)) = (&shared.log, entry) {
+            e.status = status.as_u16();
+            e.finish();
+            log.write(e);
+        }
+        Ok(plain(status, text))
+    };
+    if let Some(why) = backend.down() {
+        gw.counters.errors.fetch_add(1, Ordering::Relaxed);
+        return answer(
+            StatusCode::BAD_GATEWAY,
+            format!("app {} is down: {why}", backend.app_id),
+            entry,
+        );
+    }
+    let base = req.uri().path()[..base_len].to_string();
+    let (mut parts, body) = req.into_parts();
+    let rest = match parts.uri.path_and_query() {
+        Some(pq) => &pq.as_str()[base_len..],
+        None => "",
+    };
+    let rest = if rest.starts_with('/') {
+        PathAndQuery::try_from(rest)
+    } else {
+        PathAndQuery::try_from(format!("/{rest}"))
+    };
+    let uri = rest.ok().and_then(|pq| {
+        Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(backend.authority.clone())
+            .path_and_query(pq)
+            .build()
+            .ok()
+    });
+    let Some(uri) = uri else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            "malformed request path".into(),
+            entry,
+        );
+    };
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.to_string()));
+    let upgrade = upgrade_of(&parts.headers);
+    strip_hop_by_hop(&mut parts.headers);
+    if let Some(u) = &upgrade {
+        keep_upgrade(&mut parts.headers, u.clone());
+    }
+    set_forwarding(
+        &mut parts.headers,
+        conn.peer.ip(),
+        shared.trusted.contains(conn.peer.ip()),
+        if conn.tls { "https" } else { "http" },
+        host.as_deref(),
+        &base,
+    );
+    parts.uri = uri;
+    let mut req = Request::from_parts(parts, body);
+    let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+    let sent = tokio::select! {
+        r = gw.client.request(req) => r.map_err(|e| e.to_string()),
+        _ = backend.gone.cancelled() => Err(match backend.down() {
+            Some(why) => format!("down: {why}"),
+            None => "cut at the end of the drain".into(),
+        }),
+    };
+    let mut resp = match sent {
+        Ok(r) => r,
+        Err(e) => {
+            gw.counters.errors.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(app = %backend.app_id, container = %backend.container, error = %e, "backend request failed");
+            let text = match backend.down() {
+                Some(why) => format!("app {} is down: {why}", backend.app_id),
+                None => format!("app {} did not answer", backend.app_id),
+            };
+            return answer(StatusCode::BAD_GATEWAY, text, entry);
+        }
+    };
+    let status = resp.status();
+    traffic.answered(status, started.elapsed());
+    if let Some(e) = &mut entry {
+        e.status = status.as_u16();
+    }
+    if status == StatusCode::SWITCHING_PROTOCOLS
+        && let Some(client_side) = client_side
+    {
+        let switched = upgrade_of(resp.headers());
+        let backend_side = hyper::upgrade::on(&mut resp);
+        let (mut parts, _) = resp.into_parts();
+        strip_hop_by_hop(&mut parts.headers);
+        if let Some(u) = switched {
+            keep_upgrade(&mut parts.headers, u);
+        }
+        let log = shared.log.clone().zip(entry);
+        let shutdown = shared.shutdown.clone();
+        tokio::spawn(async move {
+            let (Ok(c), Ok(b)) = (client_side.await, backend_side.await) else {
+                return;
+            };
+            let (mut cr, mut cw) = tokio::io::split(TokioIo::new(c));
+            let (mut br, mut bw) = tokio::io::split(TokioIo::new(b));
+            let (mut up, mut down) = (0u64, 0u64);
+            // Either side closing ends the tunnel, as nginx does: a WebSocket has no use for
+            // half a connection.
+            tokio::select! {
+                _ = pipe(&mut cr, &mut bw, &mut up) => {}
+                _ = pipe(&mut br, &mut cw, &mut down) => {}
+                _ = guard.0.gone.cancelled() => {}
+                _ = shutdown.cancelled() => {}
+            }
+            drop(guard);
+            if let Some((log, mut e)) = log {
+                e.bytes = down;
+                e.finish();
+                log.write(e);
+            }
+        });
+        return Ok(Response::from_parts(parts, GwBody::Full(None)));
+    }
+    let (mut parts, inner) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    Ok(Response::from_parts(
+        parts,
+        GwBody::Proxied(Proxied {
+            inner,
+            _guard: guard,
+            log: shared.log.clone().zip(entry),
+        }),
+    ))
+}
+
+/// Copies `from` to `to` until `from` ends or either fails, then closes `to`; counts the
+/// bytes in `moved` as they go.
+async fn pipe<R, W>(from: &mut R, to: &mut W, moved: &mut u64)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err() {
+            break;
+        }
+        *moved += n as u64;
+    }
+    let _ = to.shutdown().await;
+}
+
+/// `[runtime.gateway.tls] redirect_http`: every plain HTTP request is sent to the same URL
+/// on HTTPS.
+pub(super) fn redirect(req: &Request<Incoming>, https_port: u16) -> Response<GwBody> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<axum::http::uri::Authority>().ok())
+        .map(|a| a.host().to_string());
+    let Some(host) = host else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "this gateway answers over HTTPS; the request names no host to send it to".into(),
+        );
+    };
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let location = format!("https://{host}{port}{pq}");
+    let mut r = plain(
+        StatusCode::PERMANENT_REDIRECT,
+        format!("moved to {location}"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if req.method() == Method::HEAD {
+        *r.body_mut() = GwBody::Full(None);
+    }
+    r
+}
