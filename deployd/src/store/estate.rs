@@ -17,8 +17,9 @@ use sqlx::migrate::Migrator;
 use sqlx::mysql::MySqlConnection;
 use sqlx::{AssertSqlSafe, Connection, MySqlPool, Row};
 
-/// The lock that makes one replica do the detection, rename, migrations and first import.
-const LOCK: &str = "funai_deployd_estate";
+/// The lock that makes one replica do the detection, rename, migrations and first import:
+/// one per database (named locks are the server's), as sqlx names its migration lock.
+const LOCK: &str = "CONCAT('funai_deployd_estate_', CRC32(DATABASE()))";
 /// How long a replica waits for another's rename, migrations and import.
 const LOCK_WAIT_SECONDS: i64 = 600;
 /// The audit action of an import; its presence tells a later start the import was done.
@@ -242,20 +243,18 @@ pub async fn prepare(
 ) -> Result<Report, EstateError> {
     check_suffix(suffix).map_err(EstateError::Refused)?;
     let mut conn = pool.acquire().await?;
-    let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
-        .bind(LOCK)
+    let got: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("SELECT GET_LOCK({LOCK}, ?)")))
         .bind(LOCK_WAIT_SECONDS)
         .fetch_one(&mut *conn)
         .await?;
     if got != Some(1) {
         return Err(EstateError::Refused(format!(
-            "another deployd has held the lock {LOCK} for {LOCK_WAIT_SECONDS} s (renaming, migrating or importing the estate's tables): see its log, then start again"
+            "another deployd has held this database's estate lock for {LOCK_WAIT_SECONDS} s (renaming, migrating or importing the estate's tables): see its log, then start again"
         )));
     }
     let out = prepare_locked(&mut conn, pool, migrator, suffix, import).await;
     // The lock goes with the session too, should this fail.
-    let released = sqlx::query("DO RELEASE_LOCK(?)")
-        .bind(LOCK)
+    let released = sqlx::query(AssertSqlSafe(format!("DO RELEASE_LOCK({LOCK})")))
         .execute(&mut *conn)
         .await;
     let report = out?;
