@@ -206,8 +206,13 @@ async fn estate_imports(d: &TestDeployd) -> usize {
 }
 
 fn import_estate(url: &str, extra: &[&str]) -> (bool, String, String) {
+    import_estate_with(url, extra, &[])
+}
+
+fn import_estate_with(url: &str, extra: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_deployd"))
         .env_clear()
+        .envs(env.iter().copied())
         .args(["--database-url", url, "import-estate"])
         .args(extra)
         .output()
@@ -404,6 +409,127 @@ async fn deployd_on_the_estates_database_keeps_its_rows_and_carries_its_state_on
     assert!(!sql.contains("fun_ai_deploy_switch"), "{sql}");
     assert_eq!(tally(&url).await, during);
     again.stop().await.unwrap();
+
+    // Run, it gives the estate its tables back as they were; deployd then starts over.
+    // Run without dropping _sqlx_migrations, deployd refuses to guess and says what to do.
+    execute(&url, &sql.replace(", `_sqlx_migrations`", "")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = testkit::deployd::settings(dir.path());
+    s.database_url = url.clone();
+    let err = match deployd::build_state(s, tokio_util::sync::CancellationToken::new()).await {
+        Ok(_) => panic!("deployd started on the estate's tables with its own migrations recorded"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("drop _sqlx_migrations"), "{err}");
+    assert_eq!(
+        count(&url, "fun_ai_deploy_job").await,
+        JOBS,
+        "nothing changed"
+    );
+    execute(&url, "DROP TABLE _sqlx_migrations").await;
+    for (table, rows) in [
+        ("fun_ai_deploy_job", JOBS),
+        ("fun_ai_deploy_runtime_node", NODES),
+        ("fun_ai_deploy_runtime_placement", APPS),
+        ("fun_ai_deploy_app_run", APPS),
+        ("fun_ai_deploy_job_log", 1),
+        ("fun_ai_deploy_switch", 1),
+    ] {
+        assert_eq!(count(&url, table).await, rows, "{table}");
+    }
+    assert_eq!(tables_like(&url, "%\\_estate").await, Vec::<String>::new());
+    assert_eq!(
+        tables_like(&url, "\\_sqlx\\_migrations").await,
+        Vec::<String>::new()
+    );
+    let over = start(&url).await;
+    assert_eq!(over.client().apps().await.unwrap().len() as i64, APPS);
+    assert_eq!(count(&url, "fun_ai_deploy_job_estate").await, JOBS);
+    over.stop().await.unwrap();
+}
+
+/// Runs the statements of `sql` (`;`-separated, `--` comment lines left out).
+async fn execute(url: &str, sql: &str) {
+    let pool = MySqlPool::connect(url).await.unwrap();
+    let lines: Vec<&str> = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect();
+    for stmt in lines.join("\n").split(';').filter(|s| !s.trim().is_empty()) {
+        sqlx::query(AssertSqlSafe(stmt.to_string()))
+            .execute(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    }
+    pool.close().await;
+}
+
+/// The tables of the database whose names are LIKE `pattern`.
+async fn tables_like(url: &str, pattern: &str) -> Vec<String> {
+    let pool = MySqlPool::connect(url).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ? ORDER BY 1",
+    )
+    .bind(pattern)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn estate_tables_that_cannot_be_put_aside_stop_deployd_and_change_nothing() {
+    let Some(url) = estate_database().await else {
+        return;
+    };
+    execute(&url, "CREATE TABLE fun_ai_deploy_app_run_estate (x INT)").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = testkit::deployd::settings(dir.path());
+    s.database_url = url.clone();
+    let err = match deployd::build_state(s, tokio_util::sync::CancellationToken::new()).await {
+        Ok(_) => panic!("deployd started beside a table it would have renamed onto"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("fun_ai_deploy_app_run_estate exist already") && err.contains("estate_suffix"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(url.split('@').next().unwrap_or_default()),
+        "{err}"
+    );
+    assert_eq!(count(&url, "fun_ai_deploy_job").await, JOBS);
+    assert_eq!(count(&url, "fun_ai_deploy_app_run").await, APPS);
+    assert_eq!(
+        tables_like(&url, "\\_sqlx\\_migrations").await,
+        Vec::<String>::new(),
+        "not migrated"
+    );
+
+    // Another suffix: the estate's tables go there.
+    let (ok, out, err) = import_estate_with(
+        &url,
+        &["--rollback-sql"],
+        &[("DEPLOYD_DATABASE__ESTATE_SUFFIX", "_old")],
+    );
+    assert!(!ok, "nothing to roll back yet: {out}");
+    assert!(err.contains("\"_old\""), "{err}");
+    let (ok, out, err) =
+        import_estate_with(&url, &[], &[("DEPLOYD_DATABASE__ESTATE_SUFFIX", "_old")]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("fun_ai_deploy_job -> fun_ai_deploy_job_old"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("app runs: {APPS} copied")), "{out}");
+    assert_eq!(count(&url, "fun_ai_deploy_job_old").await, JOBS);
+    assert_eq!(
+        count(&url, "fun_ai_deploy_app_run_estate").await,
+        0,
+        "left alone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
