@@ -252,7 +252,7 @@ pub async fn prepare(
             "another deployd has held this database's estate lock for {LOCK_WAIT_SECONDS} s (renaming, migrating or importing the estate's tables): see its log, then start again"
         )));
     }
-    let out = prepare_locked(&mut conn, pool, migrator, suffix, import).await;
+    let out = prepare_locked(&mut conn, migrator, suffix, import).await;
     // The lock goes with the session too, should this fail.
     let released = sqlx::query(AssertSqlSafe(format!("DO RELEASE_LOCK({LOCK})")))
         .execute(&mut *conn)
@@ -264,7 +264,6 @@ pub async fn prepare(
 
 async fn prepare_locked(
     conn: &mut MySqlConnection,
-    pool: &MySqlPool,
     migrator: &Migrator,
     suffix: &str,
     import: Import,
@@ -335,7 +334,8 @@ async fn prepare_locked(
         );
         report.renamed = pairs;
     }
-    migrator.run(pool).await?;
+    // On the connection holding the lock: with max_connections = 1 it is the only one.
+    migrator.run(&mut *conn).await?;
     report.estate_tables = names
         .iter()
         .map(|n| format!("{n}{suffix}"))

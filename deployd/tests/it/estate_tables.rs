@@ -516,8 +516,15 @@ async fn estate_tables_that_cannot_be_put_aside_stop_deployd_and_change_nothing(
     );
     assert!(!ok, "nothing to roll back yet: {out}");
     assert!(err.contains("\"_old\""), "{err}");
-    let (ok, out, err) =
-        import_estate_with(&url, &[], &[("DEPLOYD_DATABASE__ESTATE_SUFFIX", "_old")]);
+    let (ok, out, err) = import_estate_with(
+        &url,
+        &[],
+        // One connection: the lock, the migrations and the import share it.
+        &[
+            ("DEPLOYD_DATABASE__ESTATE_SUFFIX", "_old"),
+            ("DEPLOYD_DATABASE__MAX_CONNECTIONS", "1"),
+        ],
+    );
     assert!(ok, "{out}{err}");
     assert!(
         out.contains("fun_ai_deploy_job -> fun_ai_deploy_job_old"),
