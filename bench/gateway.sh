@@ -3,7 +3,8 @@
 # upstream keepalive, worker_processes auto) and the upstream direct, in one run, with one
 # client (wrk, keep-alive). The upstream is a static C server in a FROM scratch container on
 # funai-runtime-net, so the proxy is measured, not the app. Prints one markdown table.
-# Knobs: SECONDS_EACH (10), CONNECTIONS (64), THREADS (2).
+# Knobs: SECONDS_EACH (10), CONNECTIONS (64), THREADS (2); KEEP_SERVICES=1 leaves the suite's
+# services running at the end (another run uses them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=/dev/null
@@ -15,7 +16,7 @@ pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     docker ps -aq --filter label=funai.node=bench-gw | xargs -r docker rm -f >/dev/null 2>&1 || true
-    services_down
+    [[ ${KEEP_SERVICES:-} == 1 ]] || services_down
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -97,6 +97,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // Listen for signals before anything else: a SIGTERM during start-up still shuts down cleanly.
     let signalled =
         daemon::signals().map_err(|e| anyhow::anyhow!("cannot listen for signals: {e}"))?;
+    // SIGHUP (systemctl reload) never ends agentd: the runtime role reloads its gateway.
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIGHUP: {e}"))?;
+    let mut gateway_of_node = None;
     let shutdown = tokio_util::sync::CancellationToken::new();
     if let Some(rs) = &settings.runtime {
         let api = tokio::net::TcpListener::bind(&rs.listen)
@@ -125,19 +129,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         };
         tracing::info!(api = %rs.listen, gateway = %rs.gateway.listen, node = %rs.node_name, "runtime role starting");
         let rt = agentd::serve_runtime(&settings, api, gateway, shutdown.clone()).await?;
-        // SIGHUP: the gateway's certificate is read again and its access logs reopened.
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(|e| anyhow::anyhow!("cannot listen for SIGHUP: {e}"))?;
-        tokio::spawn(async move {
-            while hup.recv().await.is_some() {
-                match rt.gateway.reload() {
-                    Ok(()) => tracing::info!("SIGHUP: gateway reloaded"),
-                    Err(e) => {
-                        tracing::error!(error = %e, "SIGHUP: the new certificate does not load; the gateway keeps the one it has")
-                    }
-                }
-            }
-        });
+        gateway_of_node = Some(rt.gateway.clone());
     }
     let runner = match &settings.runner {
         Some(rs) => {
@@ -148,6 +140,18 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // The gateway's certificate is read again and its access logs reopened.
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match gateway_of_node.as_ref().map(|g| g.reload()) {
+                None => tracing::info!("SIGHUP: nothing to reload without the runtime role"),
+                Some(Ok(())) => tracing::info!("SIGHUP: gateway reloaded"),
+                Some(Err(e)) => {
+                    tracing::error!(error = %e, "SIGHUP: the new certificate does not load; the gateway keeps the one it has")
+                }
+            }
+        }
+    });
     signalled.await;
     tracing::info!("shutting down");
     shutdown.cancel();

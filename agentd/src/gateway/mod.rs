@@ -18,10 +18,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::http::uri::Authority;
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -137,7 +133,6 @@ impl AppTraffic {
 
 pub struct Gateway {
     routes: RwLock<HashMap<String, Arc<Backend>>>,
-    client: Client<HttpConnector, Incoming>,
     pub counters: GatewayCounters,
     traffic: RwLock<HashMap<String, Arc<AppTraffic>>>,
     /// The certificate of the HTTPS listener, when there is one (reloaded on SIGHUP).
@@ -147,16 +142,8 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new() -> Arc<Gateway> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(1024)
-            .build(connector);
         Arc::new(Gateway {
             routes: RwLock::new(HashMap::new()),
-            client,
             counters: GatewayCounters::default(),
             traffic: RwLock::new(HashMap::new()),
             certs: OnceLock::new(),

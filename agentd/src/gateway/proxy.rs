@@ -8,9 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::http::uri::{PathAndQuery, Scheme};
+use axum::http::uri::PathAndQuery;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::access_log::{AccessLog, Entry};
 use super::headers::{keep_upgrade, set_forwarding, strip_hop_by_hop, upgrade_of};
-use super::{Gateway, InflightGuard, TrustedProxies};
+use super::{Backend, Gateway, InflightGuard, TrustedProxies};
 
 /// What every connection of one listener shares.
 pub(super) struct Shared {
@@ -34,6 +34,92 @@ pub(super) struct Shared {
 pub(super) struct Conn {
     pub peer: SocketAddr,
     pub tls: bool,
+}
+
+/// How long opening a connection to an app container may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+
+/// The connection to the app that a client connection used last, kept for its next request:
+/// HTTP/1.1 sends one request at a time, so each client connection needs at most one to the
+/// app, and none is shared or pooled. It closes with the client connection.
+#[derive(Default)]
+pub(super) struct Upstream(std::sync::Mutex<Option<(Arc<Backend>, Sender)>>);
+
+impl Upstream {
+    /// The kept connection, when it goes to `backend` and is open.
+    fn take_for(&self, backend: &Arc<Backend>) -> Option<Sender> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some((b, s)) if Arc::ptr_eq(&b, backend) && !s.is_closed() => Some(s),
+            _ => None,
+        }
+    }
+
+    fn keep(&self, backend: &Arc<Backend>, sender: Sender) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((backend.clone(), sender));
+    }
+
+    /// Sends `req` to `backend` on the kept connection, or on a new one when there is none
+    /// or the kept one closed before taking the request. A protocol switch gets a connection
+    /// of its own, which becomes the tunnel.
+    async fn send(
+        &self,
+        backend: &Arc<Backend>,
+        mut req: Request<Incoming>,
+        switch: bool,
+    ) -> Result<Response<Incoming>, String> {
+        if !switch
+            && let Some(mut s) = self.take_for(backend)
+            && s.ready().await.is_ok()
+        {
+            match s.try_send_request(req).await {
+                Ok(resp) => {
+                    self.keep(backend, s);
+                    return Ok(resp);
+                }
+                Err(mut e) => match e.take_message() {
+                    // Closed by the app before it took the request: on a new one.
+                    Some(r) => req = r,
+                    None => return Err(e.into_error().to_string()),
+                },
+            }
+        }
+        let mut s = open(backend).await?;
+        s.ready().await.map_err(|e| e.to_string())?;
+        let resp = s.send_request(req).await.map_err(|e| e.to_string())?;
+        if !switch {
+            self.keep(backend, s);
+        }
+        Ok(resp)
+    }
+}
+
+async fn open(backend: &Backend) -> Result<Sender, String> {
+    let tcp = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect(backend.addr),
+    )
+    .await
+    .map_err(|_| {
+        format!(
+            "no connection to {} within {CONNECT_TIMEOUT:?}",
+            backend.addr
+        )
+    })?
+    .map_err(|e| format!("cannot connect to {}: {e}", backend.addr))?;
+    let _ = tcp.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+        .handshake(TokioIo::new(tcp))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(error = %e, "connection to an app ended with an error");
+        }
+    });
+    Ok(sender)
 }
 
 /// The gateway's answer body: its own few words, or the app's answer streamed.
@@ -110,6 +196,7 @@ pub(super) fn plain(status: StatusCode, text: String) -> Response<GwBody> {
 pub(super) async fn handle(
     shared: Arc<Shared>,
     conn: Conn,
+    upstream: Arc<Upstream>,
     req: Request<Incoming>,
 ) -> Result<Response<GwBody>, Infallible> {
     let gw = &shared.gw;
@@ -156,14 +243,10 @@ pub(super) async fn handle(
     } else {
         PathAndQuery::try_from(format!("/{rest}"))
     };
-    let uri = rest.ok().and_then(|pq| {
-        Uri::builder()
-            .scheme(Scheme::HTTP)
-            .authority(backend.authority.clone())
-            .path_and_query(pq)
-            .build()
-            .ok()
-    });
+    // Origin-form (`/path?query`), as an app's server expects from a client.
+    let uri = rest
+        .ok()
+        .and_then(|pq| Uri::builder().path_and_query(pq).build().ok());
     let Some(uri) = uri else {
         return answer(
             StatusCode::BAD_REQUEST,
@@ -190,11 +273,17 @@ pub(super) async fn handle(
         host.as_deref(),
         &base,
     );
+    if !parts.headers.contains_key(header::HOST) {
+        // An HTTP/1.0 client may send none; HTTP/1.1 requires one.
+        if let Ok(v) = HeaderValue::from_str(backend.authority.as_str()) {
+            parts.headers.insert(header::HOST, v);
+        }
+    }
     parts.uri = uri;
     let mut req = Request::from_parts(parts, body);
     let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
     let sent = tokio::select! {
-        r = gw.client.request(req) => r.map_err(|e| e.to_string()),
+        r = upstream.send(&backend, req, client_side.is_some()) => r,
         _ = backend.gone.cancelled() => Err(match backend.down() {
             Some(why) => format!("down: {why}"),
             None => "cut at the end of the drain".into(),

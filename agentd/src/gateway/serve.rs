@@ -163,12 +163,14 @@ async fn serve_conn<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let upstream = Arc::new(proxy::Upstream::default());
     let svc = hyper::service::service_fn(move |req| {
         let shared = shared.clone();
+        let upstream = upstream.clone();
         async move {
             match redirect_to {
                 Some(port) => Ok(proxy::redirect(&req, port)),
-                None => proxy::handle(shared, conn, req).await,
+                None => proxy::handle(shared, conn, upstream, req).await,
             }
         }
     });

@@ -11,6 +11,7 @@ mod common;
 mod faults;
 mod gateway_headers;
 mod gateway_streams;
+mod gateway_tls;
 mod old_runner;
 mod plain_http_registry;
 mod runner_concurrency;
