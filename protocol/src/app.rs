@@ -13,6 +13,9 @@ pub enum AppRunStatus {
     Ready,
     Failed,
     Stopped,
+    /// The node holds the app but its container does not run (it exited or was killed
+    /// behind the node agent's back); READY again when it runs.
+    Down,
 }
 
 impl AppRunStatus {
@@ -22,6 +25,7 @@ impl AppRunStatus {
             AppRunStatus::Ready => "READY",
             AppRunStatus::Failed => "FAILED",
             AppRunStatus::Stopped => "STOPPED",
+            AppRunStatus::Down => "DOWN",
         }
     }
 }
@@ -40,6 +44,7 @@ impl std::str::FromStr for AppRunStatus {
             "READY" => Ok(AppRunStatus::Ready),
             "FAILED" => Ok(AppRunStatus::Failed),
             "STOPPED" => Ok(AppRunStatus::Stopped),
+            "DOWN" => Ok(AppRunStatus::Down),
             other => Err(format!("unknown app run status {other:?}")),
         }
     }

@@ -324,8 +324,30 @@ async fn the_nodes_heartbeat_tells_deployd_what_a_report_left_out() {
         Some(img.as_str())
     );
 
-    // The container removed behind agentd's back: the record says so.
+    // Stopped behind agentd's back: the gateway answers 502 at once, the record says DOWN;
+    // started again: READY.
     let engine = Engine::connect("").await.unwrap();
+    let container = ans["containerName"].as_str().unwrap_or_default();
+    engine.stop(container, 1).await.unwrap();
+    let run = app_record_until(&c, &app, "DOWN", |r| r.status.as_str() == "DOWN").await;
+    assert_eq!(
+        run.error_message,
+        Some(format!("its container does not run on node {}", t.node))
+    );
+    let (st, body) = t.page(&format!("/runtime/{app}/")).await;
+    assert_eq!(st, 502, "{body}");
+    engine
+        .raw()
+        .start_container(
+            container,
+            None::<bollard::query_parameters::StartContainerOptions>,
+        )
+        .await
+        .unwrap();
+    let run = app_record_until(&c, &app, "READY again", |r| r.status.as_str() == "READY").await;
+    assert_eq!(run.error_message, None);
+
+    // The container removed behind agentd's back: the record says so.
     engine
         .raw()
         .remove_container(

@@ -377,7 +377,7 @@ impl<D: Dialect> SqlStore<D> {
             let apps: Vec<(String,)> = all::<D, (String,)>(
                 &mut tx,
                 "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
-                 UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY') \
+                 UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
                  ORDER BY app_id",
                 args![user, user],
             )
@@ -1534,8 +1534,9 @@ impl<D: Dialect> super::Store for SqlStore<D> {
             // A correction only where the node contradicts a settled record, and never
             // while a job of the app is under way (it decides the record).
             let contradicts = match held {
-                Some(a) => a.running && run.status == "FAILED",
-                None => run.status == "READY",
+                Some(a) if a.running => run.status == "FAILED" || run.status == "DOWN",
+                Some(_) => run.status == "READY",
+                None => run.status == "READY" || run.status == "DOWN",
             };
             if !contradicts
                 || self
@@ -1572,12 +1573,37 @@ impl<D: Dialect> super::Store for SqlStore<D> {
                         }
                     }
                 }
-                None if run.status == "READY" => {
+                Some(a) if a.running && run.status == "DOWN" => {
+                    let n = self
+                        .write_once(
+                            "UPDATE fun_ai_deploy_app_run SET status = 'READY', error_message = NULL, updated_at = ? \
+                             WHERE app_id = ? AND status = 'DOWN' AND updated_at = ?",
+                            args![now, app, stamp],
+                        )
+                        .await?;
+                    if n == 1 {
+                        fixed.push(format!("app {app}: READY again (node {node} runs it)"));
+                    }
+                }
+                Some(_) if run.status == "READY" => {
+                    let why = format!("its container does not run on node {node}");
+                    let n = self
+                        .write_once(
+                            "UPDATE fun_ai_deploy_app_run SET status = 'DOWN', error_message = ?, updated_at = ? \
+                             WHERE app_id = ? AND status = 'READY' AND updated_at = ?",
+                            args![&why, now, app, stamp],
+                        )
+                        .await?;
+                    if n == 1 {
+                        fixed.push(format!("app {app}: DOWN ({why})"));
+                    }
+                }
+                None if run.status == "READY" || run.status == "DOWN" => {
                     let why = format!("its container is gone from node {node}");
                     let n = self
                         .write_once(
                             "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', error_message = ?, updated_at = ? \
-                             WHERE app_id = ? AND status = 'READY' AND updated_at = ?",
+                             WHERE app_id = ? AND status IN ('READY', 'DOWN') AND updated_at = ?",
                             args![&why, now, app, stamp],
                         )
                         .await?;

@@ -233,6 +233,29 @@ async fn the_nodes_heartbeat_fills_and_corrects_what_the_estates_runner_reported
     .await;
     assert_eq!(c.app("old1").await.unwrap().status.as_str(), "FAILED");
 
+    // img1's container exited behind the node agent's back: DOWN, saying so; running
+    // again: READY.
+    let mut exited = held("img1", image, chrono::Utc::now());
+    exited.running = false;
+    beat_with(&d, vec![exited, held("late1", late, chrono::Utc::now())]).await;
+    let down = c.app("img1").await.unwrap();
+    assert_eq!(down.status.as_str(), "DOWN", "{down:?}");
+    assert_eq!(
+        down.error_message.as_deref(),
+        Some("its container does not run on node rt-01")
+    );
+    beat_with(
+        &d,
+        vec![
+            held("img1", image, chrono::Utc::now()),
+            held("late1", late, chrono::Utc::now()),
+        ],
+    )
+    .await;
+    let up = c.app("img1").await.unwrap();
+    assert_eq!(up.status.as_str(), "READY", "{up:?}");
+    assert_eq!(up.error_message, None);
+
     // img1's container removed behind deployd's back: STOPPED, saying so; an app with a
     // job under way is left to its job.
     create(&c, payload("late1")).await;

@@ -50,5 +50,6 @@ pub fn status_color(status: AppRunStatus) -> Option<Color> {
         AppRunStatus::Ready => Some(Color::Green),
         AppRunStatus::Failed => Some(Color::Red),
         AppRunStatus::Stopped => Some(Color::Yellow),
+        AppRunStatus::Down => Some(Color::Magenta),
     }
 }
