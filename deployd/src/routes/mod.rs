@@ -7,6 +7,7 @@ mod nodes;
 mod page;
 mod replicas;
 mod runner;
+pub mod table;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +60,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(apps::stop_on_node),
         )
         .route("/admin/placements", get(admin::placements))
+        .route("/admin/routes", get(table::json_admin))
+        .route("/admin/routes/traefik", get(table::traefik_admin))
+        .route("/admin/routes/nginx", get(table::nginx_admin))
+        .route("/internal/runtime-nodes/routes", get(table::json_node))
         .route("/admin/placements/reassign", post(admin::reassign))
         .route("/admin/runners", get(admin::runners))
         .route("/admin/apps", get(admin::apps))

@@ -21,5 +21,6 @@ mod legacy_runner;
 mod metrics;
 mod packaging;
 mod replicas;
+mod route_table;
 mod runner_protocol;
 mod versions;
