@@ -60,6 +60,9 @@ pub async fn serve_runtime(
     let rt = runtime::Runtime::start(rs, Some(deployd)).await?;
     tokio::spawn(rt.clone().heartbeat_loop(shutdown.clone()));
     tokio::spawn(rt.clone().watch_engine(shutdown.clone()));
+    if gateway.is_some() {
+        tokio::spawn(rt.clone().route_table_loop(shutdown.clone()));
+    }
     if let Some(prober) = check::Prober::for_runtime(&settings.check) {
         let rt = rt.clone();
         tokio::spawn(prober.run(shutdown.clone(), move |report| {

@@ -390,6 +390,13 @@ impl DeployClient {
         self.call(Self::json(rb, hb)).await
     }
 
+    /// The route table: which node's gateway serves each app, for a gateway that is also
+    /// the entry of the others.
+    pub async fn node_routes(&self) -> Result<Vec<crate::node::NodeRoute>, ClientError> {
+        self.call(self.request(Method::GET, "/internal/runtime-nodes/routes", Channel::Node)?)
+            .await
+    }
+
     // ---- admin (X-Admin-Token) ----
 
     pub async fn list_nodes(&self) -> Result<Vec<RuntimeNode>, ClientError> {

@@ -29,6 +29,16 @@ pub struct NodeHeartbeat {
     pub apps: Option<Vec<NodeApp>>,
 }
 
+/// The container engine of a node (`docker` or `podman`), its version and the Docker
+/// API version agentd negotiated with it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct EngineInfo {
+    pub kind: String,
+    pub version: String,
+    pub api_version: String,
+}
+
 /// One app on a node, as its heartbeat carries it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -138,4 +148,16 @@ pub struct EstateSettings {
     pub runner_stale_seconds: i64,
     pub lease_seconds: i64,
     pub max_attempts: i64,
+}
+
+/// One line of deployd's route table (`GET /admin/routes`, `/internal/runtime-nodes/routes`):
+/// an app's base path and the gateway of the node that holds it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRoute {
+    pub app_id: String,
+    pub base_path: String,
+    pub node_name: String,
+    pub gateway_url: String,
+    pub status: crate::app::AppRunStatus,
 }

@@ -174,11 +174,12 @@ pub(super) fn set_forwarding(
     let client_host = fwd_host.or_else(|| host.map(str::to_string));
     set("x-forwarded-host", client_host.as_deref());
     // A trusted proxy that mounted the gateway below a prefix of its own said so.
+    // A gateway passing the whole path on to another node's adds no prefix of its own.
     let prefix = match prefix {
-        Some(p) => format!("{}{base}", first_of(&p).trim_end_matches('/')),
-        None => base.to_string(),
+        Some(p) => Some(format!("{}{base}", first_of(&p).trim_end_matches('/'))),
+        None => Some(base.to_string()).filter(|b| !b.is_empty()),
     };
-    set("x-forwarded-prefix", Some(&prefix));
+    set("x-forwarded-prefix", prefix.as_deref());
     let node = match peer {
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),

@@ -39,6 +39,9 @@ pub struct Backend {
     gone: CancellationToken,
     down: OnceLock<String>,
     traffic: OnceLock<Arc<AppTraffic>>,
+    /// The gateway of another node (named) that holds the apps routed here: the whole path
+    /// goes to it, as to the entry it stands in for.
+    pub remote: Option<String>,
 }
 
 impl Backend {
@@ -55,7 +58,20 @@ impl Backend {
             gone: CancellationToken::new(),
             down: OnceLock::new(),
             traffic: OnceLock::new(),
+            remote: None,
         })
+    }
+
+    /// The gateway of node `node` at `addr`, for the apps that node holds.
+    pub fn remote(node: &str, addr: SocketAddr) -> Arc<Backend> {
+        let mut b = Arc::into_inner(Backend::new(
+            &format!("(node {node})"),
+            &format!("gateway of {node}"),
+            addr,
+        ))
+        .unwrap_or_else(|| unreachable!("a new Arc has one owner"));
+        b.remote = Some(node.to_string());
+        Arc::new(b)
     }
 
     pub fn inflight(&self) -> usize {
@@ -111,6 +127,8 @@ impl Drop for InflightGuard {
 #[derive(Debug, Default)]
 pub struct GatewayCounters {
     pub requests: AtomicU64,
+    /// Requests for apps of other nodes, passed to their gateways.
+    pub forwarded: AtomicU64,
     pub not_found: AtomicU64,
     pub errors: AtomicU64,
 }
@@ -133,6 +151,8 @@ impl AppTraffic {
 
 pub struct Gateway {
     routes: RwLock<HashMap<String, Arc<Backend>>>,
+    /// The base paths other nodes serve, from deployd's route table.
+    remote: RwLock<HashMap<String, Arc<Backend>>>,
     pub counters: GatewayCounters,
     traffic: RwLock<HashMap<String, Arc<AppTraffic>>>,
     /// The certificate of the HTTPS listener, when there is one (reloaded on SIGHUP).
@@ -144,6 +164,7 @@ impl Gateway {
     pub fn new() -> Arc<Gateway> {
         Arc::new(Gateway {
             routes: RwLock::new(HashMap::new()),
+            remote: RwLock::new(HashMap::new()),
             counters: GatewayCounters::default(),
             traffic: RwLock::new(HashMap::new()),
             certs: OnceLock::new(),
@@ -260,24 +281,56 @@ impl Gateway {
         routes.values().find(|b| b.container == container).cloned()
     }
 
+    /// Replaces the base paths other nodes serve (deployd's route table); answers how many.
+    pub fn set_remote(&self, routes: HashMap<String, Arc<Backend>>) -> usize {
+        let n = routes.len();
+        *self.remote.write().unwrap_or_else(|p| p.into_inner()) = routes;
+        n
+    }
+
+    /// The gateway of another node for `path`, as deployd's route table last said.
+    pub fn remote_of(&self, path: &str) -> Option<Arc<Backend>> {
+        let remote = self.remote.read().unwrap_or_else(|p| p.into_inner());
+        longest(&remote, path).map(|(_, b)| b.clone())
+    }
+
     /// The longest base path that `path` equals or lies under (its length), with its backend
     /// already counted in flight (under the same lock a switch takes, so a drain never
-    /// misses it).
-    fn pick(&self, path: &str) -> Option<(usize, InflightGuard)> {
-        let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
-        let mut candidate = path.trim_end_matches('/');
-        loop {
-            if candidate.is_empty() {
-                return None;
-            }
-            if let Some(b) = routes.get(candidate) {
+    /// misses it). With `forward`, a path no app of this node holds goes to the node that
+    /// holds it (the whole path: length 0).
+    fn pick(&self, path: &str, forward: bool) -> Option<(usize, InflightGuard)> {
+        {
+            let routes = self.routes.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((len, b)) = longest(&routes, path) {
                 b.inflight.fetch_add(1, Ordering::SeqCst);
-                return Some((candidate.len(), InflightGuard(b.clone())));
+                return Some((len, InflightGuard(b.clone())));
             }
-            match candidate.rfind('/') {
-                Some(i) => candidate = &candidate[..i],
-                None => return None,
-            }
+        }
+        if !forward {
+            return None;
+        }
+        let b = self.remote_of(path)?;
+        b.inflight.fetch_add(1, Ordering::SeqCst);
+        Some((0, InflightGuard(b)))
+    }
+}
+
+/// The entry of `routes` whose base path `path` equals or lies under, the longest.
+fn longest<'a>(
+    routes: &'a HashMap<String, Arc<Backend>>,
+    path: &str,
+) -> Option<(usize, &'a Arc<Backend>)> {
+    let mut candidate = path.trim_end_matches('/');
+    loop {
+        if candidate.is_empty() {
+            return None;
+        }
+        if let Some(b) = routes.get(candidate) {
+            return Some((candidate.len(), b));
+        }
+        match candidate.rfind('/') {
+            Some(i) => candidate = &candidate[..i],
+            None => return None,
         }
     }
 }

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::http::uri::PathAndQuery;
-use axum::http::{HeaderValue, Method, Request, Response, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, Uri, header};
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
@@ -35,6 +35,10 @@ pub(super) struct Conn {
     pub peer: SocketAddr,
     pub tls: bool,
 }
+
+/// Set on a request one gateway passes to another's (the node named holds the app): that
+/// one answers it or says 404, never passes it on again.
+const PASSED_ON: HeaderName = HeaderName::from_static("x-funai-passed-to");
 
 /// How long opening a connection to an app container may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -201,7 +205,9 @@ pub(super) async fn handle(
 ) -> Result<Response<GwBody>, Infallible> {
     let gw = &shared.gw;
     gw.counters.requests.fetch_add(1, Ordering::Relaxed);
-    let Some((base_len, guard)) = gw.pick(req.uri().path()) else {
+    // A request another node's gateway passed on is answered here or not at all.
+    let passed_on = req.headers().contains_key(PASSED_ON);
+    let Some((base_len, guard)) = gw.pick(req.uri().path(), !passed_on) else {
         gw.counters.not_found.fetch_add(1, Ordering::Relaxed);
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -211,6 +217,9 @@ pub(super) async fn handle(
     let started = Instant::now();
     let backend = guard.0.clone();
     let traffic = gw.traffic_for(&backend);
+    if backend.remote.is_some() {
+        gw.counters.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
     let mut entry = shared
         .log
         .as_ref()
@@ -273,6 +282,11 @@ pub(super) async fn handle(
         host.as_deref(),
         &base,
     );
+    if let Some(node) = &backend.remote
+        && let Ok(v) = HeaderValue::from_str(node)
+    {
+        parts.headers.insert(PASSED_ON, v);
+    }
     if !parts.headers.contains_key(header::HOST) {
         // An HTTP/1.0 client may send none; HTTP/1.1 requires one.
         if let Ok(v) = HeaderValue::from_str(backend.authority.as_str()) {

@@ -67,6 +67,12 @@ impl Runtime {
         let g = &self.gateway.counters;
         counter(
             &mut out,
+            "agentd_gateway_forwarded_total",
+            "Requests for apps of other nodes, passed to their gateways (deployd's route table).",
+            g.forwarded.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
             "agentd_gateway_requests_total",
             "Requests the gateway received.",
             g.requests.load(Ordering::Relaxed),

@@ -10,6 +10,7 @@ mod adopt;
 pub mod api;
 mod book;
 mod deploy;
+mod entry;
 mod events;
 mod flight;
 mod health;
@@ -97,6 +98,8 @@ pub struct Runtime {
     pub settings: RuntimeSettings,
     pub metrics: RuntimeMetrics,
     engine: Engine,
+    /// The engine's kind and versions as checked at start, for the heartbeat.
+    engine_info: crate::docker::EngineInfo,
     pub gateway: Arc<Gateway>,
     /// Apps with a deploy, stop or delete in flight.
     flights: flight::Flights,
@@ -115,6 +118,8 @@ impl Runtime {
         deployd: Option<DeployClient>,
     ) -> Result<Arc<Runtime>, RuntimeError> {
         let engine = Engine::connect(&settings.docker_host).await?;
+        let engine_info = engine.check_needs(true, settings.init).await?;
+        tracing::info!(engine = %engine_info.kind, version = %engine_info.version, api = %engine_info.api_version, "runtime: container engine");
         engine.ensure_network(&settings.network).await?;
         let data_dir = PathBuf::from(&settings.data_dir);
         std::fs::create_dir_all(&data_dir).map_err(|e| {
@@ -134,6 +139,7 @@ impl Runtime {
             settings,
             metrics: RuntimeMetrics::default(),
             engine,
+            engine_info,
             gateway: Gateway::new(),
             flights: flight::Flights::default(),
             book: tokio::sync::Mutex::new(book),

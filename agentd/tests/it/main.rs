@@ -9,6 +9,7 @@
 mod binary;
 mod common;
 mod faults;
+mod gateway_entry;
 mod gateway_headers;
 mod gateway_streams;
 mod gateway_tls;

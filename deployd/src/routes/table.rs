@@ -12,7 +12,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::app::AppRunStatus;
 use protocol::job::JobPayload;
-use serde::Serialize;
 use serde_json::json;
 
 use super::St;
@@ -20,16 +19,7 @@ use crate::AppState;
 use crate::auth::{AdminToken, NodeToken};
 use crate::error::{ApiResult, ok};
 
-/// One app's route: its base path and the gateway of the node that holds it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Route {
-    pub app_id: String,
-    pub base_path: String,
-    pub node_name: String,
-    pub gateway_url: String,
-    pub status: AppRunStatus,
-}
+pub use protocol::node::NodeRoute as Route;
 
 /// A base path as the table writes it into Traefik rules and nginx regexes: what a route
 /// can be (`/`, letters, digits, `-`, `_`, `.`, `~`), nothing that would end a rule.
