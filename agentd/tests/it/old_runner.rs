@@ -136,17 +136,6 @@ async fn create(d: &TestDeployd, app: &str, image: &str) -> i64 {
     v["data"]["id"].as_i64().unwrap_or_else(|| panic!("{v}"))
 }
 
-async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_estates_runner_goes_end_to_end_and_the_records_tell_the_truth() {
     let Some(s) = services() else { return };
@@ -197,14 +186,18 @@ async fn the_estates_runner_goes_end_to_end_and_the_records_tell_the_truth() {
     assert_eq!(quick.round(&job).await, Round::Reported("FAILED"));
     let done = c.get_job(job["id"].as_i64().unwrap()).await.unwrap();
     assert_eq!(done.error_message.as_deref(), Some("Read timed out"));
-    until("v2 served", async || {
+    until("v2 served", Duration::from_secs(60), async || {
         (rt.page(&format!("/runtime/{app}/")).await == (200, "v2\n".into())).then_some(())
     })
     .await;
-    let rec = until("the record READY on v2", async || {
-        let r = c.app(&app).await.ok()?;
-        (r.status.as_str() == "READY" && r.image.as_deref() == Some(slow.as_str())).then_some(r)
-    })
+    let rec = until(
+        "the record READY on v2",
+        Duration::from_secs(60),
+        async || {
+            let r = c.app(&app).await.ok()?;
+            (r.status.as_str() == "READY" && r.image.as_deref() == Some(slow.as_str())).then_some(r)
+        },
+    )
     .await;
     assert_eq!(rec.node_name.as_deref(), Some(rt.node.as_str()));
 
