@@ -19,6 +19,7 @@ use futures_util::StreamExt;
 use protocol::Secret;
 use protocol::agent::LogStream;
 use protocol::failure::FailureCode;
+pub use protocol::node::EngineInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -50,6 +51,9 @@ pub enum DockerError {
     PushImage { image: String, message: String },
     #[error("cannot read the engine's settings (info): {message}")]
     Info { message: String },
+    /// The engine lacks something agentd needs; `message` says what and how to fix it.
+    #[error("{message}")]
+    Lacks { message: String },
 }
 
 impl DockerError {
@@ -76,7 +80,8 @@ impl DockerError {
             | DockerError::RemoveImage { message, .. }
             | DockerError::BuildImage { message, .. }
             | DockerError::PushImage { message, .. }
-            | DockerError::Info { message } => message,
+            | DockerError::Info { message }
+            | DockerError::Lacks { message } => message,
         }
     }
 
@@ -236,6 +241,8 @@ pub struct ContainerInfo {
 #[derive(Clone)]
 pub struct Engine {
     docker: Docker,
+    /// Where it answers (`docker_host`, else `DOCKER_HOST`, else the local socket).
+    addr: String,
 }
 
 impl Engine {
@@ -271,7 +278,11 @@ impl Engine {
         docker.ping().await.map_err(|e| DockerError::Connect {
             message: words(&e).1,
         })?;
-        Ok(Engine { docker })
+        let addr = match host {
+            "" => std::env::var("DOCKER_HOST").unwrap_or_else(|_| "local".into()),
+            h => h.to_string(),
+        };
+        Ok(Engine { docker, addr })
     }
 
     pub fn raw(&self) -> &Docker {
@@ -294,6 +305,156 @@ impl Engine {
             index,
             config.insecure_registry_cidrs.unwrap_or_default(),
         ))
+    }
+
+    /// What the engine is: `docker` or `podman` (its `/version` names a `Podman Engine`
+    /// component), its version, and the API version negotiated with it.
+    pub async fn describe(&self) -> Result<EngineInfo, DockerError> {
+        let v = self.docker.version().await.map_err(|e| DockerError::Info {
+            message: words(&e).1,
+        })?;
+        let podman = v
+            .components
+            .iter()
+            .flatten()
+            .find(|c| c.name.starts_with("Podman"));
+        Ok(EngineInfo {
+            kind: if podman.is_some() { "podman" } else { "docker" }.to_string(),
+            version: podman
+                .map(|c| c.version.clone())
+                .or(v.version)
+                .unwrap_or_default(),
+            api_version: self.docker.client_version().to_string(),
+        })
+    }
+
+    /// Checks at start-up what agentd needs of the engine, and refuses with the fix when
+    /// something is missing: API 1.41 or later, the `bridge` network driver (with
+    /// `bridge`), and on podman the init binary that a container created with `init` needs
+    /// (podman's `/info` does not tell it: a probe container is created and removed, once
+    /// per process and engine; Docker ships its init with the engine).
+    pub async fn check_needs(&self, bridge: bool, init: bool) -> Result<EngineInfo, DockerError> {
+        let info = self.describe().await?;
+        let api = self.docker.client_version();
+        if (api.major_version, api.minor_version) < (1, 41) {
+            return Err(DockerError::Lacks {
+                message: format!(
+                    "the {} engine {} speaks Docker API {api}; agentd needs 1.41 or later: upgrade it (Debian bookworm's docker.io or podman)",
+                    info.kind, info.version
+                ),
+            });
+        }
+        if bridge {
+            let plugins = self.docker.info().await.map_err(|e| DockerError::Info {
+                message: words(&e).1,
+            })?;
+            let drivers = plugins.plugins.and_then(|p| p.network).unwrap_or_default();
+            if !drivers.iter().any(|d| d == "bridge") {
+                let fix = if info.kind == "podman" {
+                    "apt install netavark aardvark-dns (or containernetworking-plugins) and set network_backend in /etc/containers/containers.conf"
+                } else {
+                    "start dockerd without --bridge=none"
+                };
+                return Err(DockerError::Lacks {
+                    message: format!(
+                        "the {} engine has no bridge network driver (it has: {}), which agentd's app network needs: {fix}",
+                        info.kind,
+                        if drivers.is_empty() {
+                            "none".to_string()
+                        } else {
+                            drivers.join(", ")
+                        }
+                    ),
+                });
+            }
+        }
+        if init && info.kind == "podman" {
+            self.check_podman_init().await?;
+        }
+        Ok(info)
+    }
+
+    /// Creates (never starts) a container with `init` from an empty imported image, and
+    /// removes both: podman refuses the create when its init binary is missing.
+    async fn check_podman_init(&self) -> Result<(), DockerError> {
+        static PASSED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let host = self.addr.clone();
+        if PASSED.lock().map(|p| p.contains(&host)).unwrap_or(false) {
+            return Ok(());
+        }
+        let unique = format!(
+            "{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        );
+        let image = format!("funai-agentd-probe-{unique}");
+        let lacks = |what: &str, e: &bollard::errors::Error| DockerError::Lacks {
+            message: format!(
+                "cannot check podman's container-init binary ({what}): {}",
+                words(e).1
+            ),
+        };
+        // An empty root file system: a tar of nothing (its end-of-archive blocks).
+        let opts = CreateImageOptions {
+            from_src: Some("-".into()),
+            repo: Some(image.clone()),
+            ..Default::default()
+        };
+        let root = bollard::body_full(bytes::Bytes::from(vec![0u8; 10240]));
+        let mut stream = self.docker.create_image(Some(opts), Some(root), None);
+        let mut id = None;
+        while let Some(item) = stream.next().await {
+            let item = item.map_err(|e| lacks("import of an empty image", &e))?;
+            if let Some(err) = item.error_detail.and_then(|d| d.message) {
+                return Err(DockerError::Lacks {
+                    message: format!(
+                        "cannot check podman's container-init binary (import of an empty image): {err}"
+                    ),
+                });
+            }
+            id = id.or(item.id);
+        }
+        let image_ref = id.unwrap_or_else(|| image.clone());
+        let name = format!("funai-agentd-probe-{unique}");
+        let body = ContainerCreateBody {
+            image: Some(image_ref.clone()),
+            cmd: Some(vec!["/probe".into()]),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        };
+        let created = self.docker.create_container(Some(opts), body).await;
+        if created.is_ok() {
+            let _ = self.remove(&name).await;
+        }
+        let _ = self.remove_image(&image_ref).await;
+        match created {
+            Ok(_) => {
+                if let Ok(mut p) = PASSED.lock() {
+                    p.push(host);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let said = words(&e).1;
+                if said.contains("container-init") || said.contains("init binary") {
+                    Err(DockerError::Lacks {
+                        message: format!(
+                            "podman cannot find its container-init binary, which app containers (runtime.init = true) need: apt install catatonit (or set init_path in /etc/containers/containers.conf); podman said: {said}"
+                        ),
+                    })
+                } else {
+                    Err(lacks("create of a container with init", &e))
+                }
+            }
+        }
     }
 
     pub async fn ensure_network(&self, name: &str) -> Result<(), DockerError> {

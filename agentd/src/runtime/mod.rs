@@ -156,6 +156,11 @@ impl Runtime {
         &self.engine
     }
 
+    /// The engine's kind and versions as checked at start.
+    pub fn engine_info(&self) -> &crate::docker::EngineInfo {
+        &self.engine_info
+    }
+
     fn node_filter(&self) -> String {
         format!("{LABEL_NODE}={}", self.settings.node_name)
     }
