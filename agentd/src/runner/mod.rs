@@ -92,6 +92,9 @@ impl Runner {
         deploy_url: &str,
     ) -> Result<Arc<Runner>, DockerError> {
         let engine = Engine::connect(&settings.docker_host).await?;
+        // Builds and pushes need no network driver and no init.
+        let seen = engine.check_needs(false, false).await?;
+        tracing::info!(engine = %seen.kind, version = %seen.version, api = %seen.api_version, "runner: container engine");
         let client =
             DeployClient::new(deploy_url).runner_token(Some(settings.runner_token.clone()));
         let http = reqwest::Client::builder()
@@ -707,8 +710,13 @@ impl BuildTrace {
             if line.is_empty() {
                 continue;
             }
-            if line.starts_with("Step ") {
-                self.step = Some(line.to_string());
+            // Docker's classic builder says `Step 2/3 : RUN ...`, podman's (buildah)
+            // `STEP 2/3: RUN ...`.
+            if let Some(step) = line
+                .strip_prefix("Step ")
+                .or_else(|| line.strip_prefix("STEP "))
+            {
+                self.step = Some(step.to_string());
                 self.last.clear();
             } else {
                 self.last.push_back(line.to_string());
@@ -723,7 +731,6 @@ impl BuildTrace {
         let step = self
             .step
             .as_deref()
-            .map(|s| s.strip_prefix("Step ").unwrap_or(s))
             .map(|s| format!("build step {s} failed"))
             .unwrap_or_else(|| "the build failed before its first step".into());
         let lines: Vec<&str> = self
@@ -756,5 +763,17 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("something went wrong"), "{d}");
+    }
+
+    #[test]
+    fn a_failed_step_of_podmans_builder_is_named_too() {
+        let mut t = BuildTrace::default();
+        t.push("STEP 1/3: FROM scratch\nSTEP 2/3: COPY busybox /bin/busybox\n--> 1a2b3c\n");
+        t.push("STEP 3/3: RUN /bin/busybox false\n");
+        let d = t.describe("building at STEP \"RUN /bin/busybox false\": exit status 1");
+        assert!(
+            d.starts_with("build step 3/3: RUN /bin/busybox false failed"),
+            "{d}"
+        );
     }
 }
