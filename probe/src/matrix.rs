@@ -51,6 +51,13 @@ const MATRIX: &[Row] = &[
     ),
     Row(API, WORKSPACE, 80, "/ws/** preview forwarded", Tcp),
     Row(API, RUNTIME, 80, "/apps/** forwarded to the gateway", Tcp),
+    Row(
+        RUNTIME,
+        RUNTIME,
+        80,
+        "an app of another node, passed on by the gateway that is the entry",
+        Tcp,
+    ),
     Row(API, WORKSPACE, 7001, "workspace operations", Tcp),
     Row(API, DEPLOY, 7002, "create and query jobs", Health),
     Row(RUNNER, DEPLOY, 7002, "claim, heartbeat, report", Health),
@@ -116,6 +123,6 @@ mod tests {
                 );
             }
         }
-        assert_eq!(rules.len(), 20);
+        assert_eq!(rules.len(), 21);
     }
 }

@@ -175,7 +175,8 @@ impl Topology {
     /// A host never probes itself for closed ports; `public` is outside the estate and is
     /// never a target.
     pub fn plan(&self, from: &[String], own: &[IpAddr], expect_closed: bool) -> Vec<Target> {
-        let mut own: BTreeSet<IpAddr> = own.iter().copied().collect();
+        let me: BTreeSet<IpAddr> = own.iter().copied().collect();
+        let mut own = me.clone();
         for f in from {
             if let Some(addrs) = self.roles.get(f) {
                 own.extend(addrs.iter().copied());
@@ -184,6 +185,11 @@ impl Topology {
         let mut allowed: BTreeMap<(IpAddr, u16), Target> = BTreeMap::new();
         for rule in self.rules.iter().filter(|r| from.contains(&r.from)) {
             for addr in self.roles.get(&rule.to).into_iter().flatten() {
+                // An edge between hosts of one role (a gateway passing an app on to another
+                // node's) is not probed from a host to itself.
+                if rule.from == rule.to && me.contains(addr) {
+                    continue;
+                }
                 allowed
                     .entry((*addr, rule.port))
                     .and_modify(|t| {
@@ -339,6 +345,27 @@ port = 5000
             .iter()
             .find(|p| p.address == ip("192.0.2.103") && p.port == 7002);
         assert_eq!(git_closed.map(|p| p.to.as_str()), Some("git+registry"));
+    }
+
+    #[test]
+    fn a_runtime_gateway_reaches_every_other_runtime_gateway_but_not_itself() {
+        let t = Topology::parse(
+            "[roles]\nruntime = [\"192.0.2.102\", \"192.0.2.112\"]\ndeploy = [\"192.0.2.100\"]\n",
+            "two.toml",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let plan = t.plan(&["runtime".into()], &[ip("192.0.2.102")], true);
+        let to_other = plan
+            .iter()
+            .find(|p| p.address == ip("192.0.2.112") && p.port == 80);
+        assert!(
+            to_other.is_some_and(|p| p.expected == Expect::Open && p.to == "runtime"),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter().all(|p| p.address != ip("192.0.2.102")),
+            "{plan:?}"
+        );
     }
 
     #[test]
