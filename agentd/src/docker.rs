@@ -169,6 +169,28 @@ fn words(e: &bollard::errors::Error) -> (Option<u16>, String) {
     }
 }
 
+/// podman names a container whose process has ended `stopped` until its clean-up makes it
+/// `exited` (and, with a restart policy, between every restart); the Docker API knows no
+/// such state and the answer does not parse. The answer read again with `exited` in
+/// `field`, when that was the trouble.
+fn read_stopped_as_exited<T: serde::de::DeserializeOwned>(
+    e: &bollard::errors::Error,
+    field: &str,
+) -> Option<T> {
+    match e {
+        bollard::errors::Error::JsonDataError { contents, .. }
+            if contents.contains(&format!("\"{field}\":\"stopped\"")) =>
+        {
+            serde_json::from_str(&contents.replace(
+                &format!("\"{field}\":\"stopped\""),
+                &format!("\"{field}\":\"exited\""),
+            ))
+            .ok()
+        }
+        _ => None,
+    }
+}
+
 fn is_404(e: &bollard::errors::Error) -> bool {
     words(e).0 == Some(404)
 }
@@ -641,10 +663,13 @@ impl Engine {
         {
             Ok(c) => Ok(Some(info_from_inspect(c, network))),
             Err(e) if is_404(&e) => Ok(None),
-            Err(e) => Err(DockerError::InspectContainer {
-                name: name.into(),
-                message: words(&e).1,
-            }),
+            Err(e) => match read_stopped_as_exited(&e, "Status") {
+                Some(c) => Ok(Some(info_from_inspect(c, network))),
+                None => Err(DockerError::InspectContainer {
+                    name: name.into(),
+                    message: words(&e).1,
+                }),
+            },
         }
     }
 
@@ -697,11 +722,14 @@ impl Engine {
             filters: Some(filters),
             ..Default::default()
         };
-        let list = self.docker.list_containers(Some(opts)).await.map_err(|e| {
-            DockerError::ListContainers {
-                message: words(&e).1,
+        let list = match self.docker.list_containers(Some(opts)).await {
+            Ok(list) => list,
+            Err(e) => {
+                read_stopped_as_exited(&e, "State").ok_or_else(|| DockerError::ListContainers {
+                    message: words(&e).1,
+                })?
             }
-        })?;
+        };
         Ok(list
             .into_iter()
             .map(|c| info_from_summary(c, network))
@@ -1000,4 +1028,41 @@ fn info_from_summary(c: ContainerSummary, network: &str) -> ContainerInfo {
 fn engine_time(text: Option<&str>) -> Option<protocol::Timestamp> {
     let t = chrono::DateTime::parse_from_rfc3339(text?).ok()?;
     (chrono::Datelike::year(&t) > 1).then(|| t.with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{ContainerInspectResponse, ContainerSummary};
+
+    fn unparsed(contents: &str) -> bollard::errors::Error {
+        bollard::errors::Error::JsonDataError {
+            message: "unknown variant `stopped`".into(),
+            contents: contents.into(),
+            column: 0,
+        }
+    }
+
+    #[test]
+    fn podmans_stopped_container_reads_as_exited_with_its_code() {
+        let e = unparsed(
+            r#"{"Id":"abc","Name":"/rt-u-1-a","RestartCount":2,"State":{"Status":"stopped","Running":false,"ExitCode":3}}"#,
+        );
+        let c: ContainerInspectResponse = super::read_stopped_as_exited(&e, "Status").unwrap();
+        let info = super::info_from_inspect(c, "funai-runtime-net");
+        assert!(!info.running);
+        assert_eq!(info.status, "exited");
+        assert_eq!(info.exit_code, Some(3));
+        assert_eq!(info.restart_count, 2);
+
+        let e = unparsed(r#"[{"Id":"abc","Names":["/rt-u-1-a"],"State":"stopped"}]"#);
+        let list: Vec<ContainerSummary> = super::read_stopped_as_exited(&e, "State").unwrap();
+        assert_eq!(list.len(), 1);
+        assert!(!super::info_from_summary(list[0].clone(), "n").running);
+    }
+
+    #[test]
+    fn another_unparsed_answer_stays_an_error() {
+        let e = unparsed(r#"{"State":{"Status":"frozen"}}"#);
+        assert!(super::read_stopped_as_exited::<ContainerInspectResponse>(&e, "Status").is_none());
+    }
 }
