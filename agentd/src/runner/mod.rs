@@ -466,8 +466,9 @@ impl Runner {
             .step(state, Phase::Build, async {
                 self.engine
                     .build_streamed(tar, &dockerfile, &image, |line| {
-                        log.raw(line);
-                        steps.push(line);
+                        let line = docker_step_lines(line);
+                        log.raw(&line);
+                        steps.push(&line);
                     })
                     .await
                     .map_err(|e| {
@@ -696,6 +697,27 @@ impl Runner {
     }
 }
 
+/// The build output with podman's step lines (`STEP 2/3: RUN ...`) spelled as Docker's
+/// classic builder spells them (`Step 2/3 : RUN ...`), so that a job log reads the same
+/// whichever engine built it.
+fn docker_step_lines(chunk: &str) -> std::borrow::Cow<'_, str> {
+    if !chunk.contains("STEP ") {
+        return std::borrow::Cow::Borrowed(chunk);
+    }
+    let mut out = String::with_capacity(chunk.len() + 8);
+    for line in chunk.split_inclusive('\n') {
+        match line.strip_prefix("STEP ").and_then(|r| r.split_once(": ")) {
+            Some((n, rest))
+                if n.contains('/') && n.chars().all(|c| c.is_ascii_digit() || c == '/') =>
+            {
+                out.push_str(&format!("Step {n} : {rest}"));
+            }
+            _ => out.push_str(line),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The last build step and lines, to say which step failed.
 #[derive(Default)]
 struct BuildTrace {
@@ -728,6 +750,20 @@ impl BuildTrace {
     }
 
     fn describe(&self, message: &str) -> String {
+        // podman's builder says `exit status 7` where Docker's says `returned a non-zero
+        // code: 7`: one wording whichever engine built.
+        let reworded;
+        let message = match message.rsplit_once("exit status ") {
+            Some((_, code))
+                if !message.contains("non-zero code")
+                    && !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_digit()) =>
+            {
+                reworded = format!("{message} (the command returned a non-zero code: {code})");
+                reworded.as_str()
+            }
+            _ => message,
+        };
         let step = self
             .step
             .as_deref()
@@ -766,6 +802,18 @@ mod tests {
     }
 
     #[test]
+    fn podmans_step_lines_read_as_dockers() {
+        assert_eq!(
+            super::docker_step_lines("STEP 1/2: FROM scratch\n--> abc\nSTEP 2/2: CMD [\"x\"]\n"),
+            "Step 1/2 : FROM scratch\n--> abc\nStep 2/2 : CMD [\"x\"]\n"
+        );
+        assert_eq!(
+            super::docker_step_lines("building at STEP \"RUN x\": exit status 7\n"),
+            "building at STEP \"RUN x\": exit status 7\n"
+        );
+    }
+
+    #[test]
     fn a_failed_step_of_podmans_builder_is_named_too() {
         let mut t = BuildTrace::default();
         t.push("STEP 1/3: FROM scratch\nSTEP 2/3: COPY busybox /bin/busybox\n--> 1a2b3c\n");
@@ -775,5 +823,6 @@ mod tests {
             d.starts_with("build step 3/3: RUN /bin/busybox false failed"),
             "{d}"
         );
+        assert!(d.contains("returned a non-zero code: 1"), "{d}");
     }
 }
