@@ -8,6 +8,7 @@
 
 mod binary;
 mod common;
+mod engine_podman;
 mod faults;
 mod gateway_entry;
 mod gateway_headers;

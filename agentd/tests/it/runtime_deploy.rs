@@ -97,11 +97,25 @@ async fn deploy_from_the_registry_serves_the_page_and_status_logs_stop_delete_wo
         )
         .await
         .unwrap();
+    let networks: Vec<String> = raw
+        .network_settings
+        .and_then(|n| n.networks)
+        .map(|m| m.into_keys().collect())
+        .unwrap_or_default();
+    assert_eq!(networks, ["funai-runtime-net"]);
     let hc = raw.host_config.unwrap_or_default();
     assert_eq!(hc.memory, Some(512 * 1024 * 1024));
     assert_eq!(hc.nano_cpus, Some(1_000_000_000));
     assert_eq!(hc.pids_limit, Some(256));
-    assert_eq!(hc.network_mode.as_deref(), Some("funai-runtime-net"));
+    // podman names a container's bridge network mode `bridge`, whichever bridge network.
+    assert!(
+        matches!(
+            hc.network_mode.as_deref(),
+            Some("funai-runtime-net" | "bridge")
+        ),
+        "{:?}",
+        hc.network_mode
+    );
     assert_eq!(
         hc.restart_policy
             .and_then(|r| r.name)
