@@ -196,6 +196,52 @@ docker_check() {
     svc_log "docker engine $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
 }
 
+# podman's Docker-compatible API on unix:///run/podman/podman.sock, for agentd's second pass
+# (TESTING.md, Podman): catatonit for containers with init, rlimits this machine allows, the
+# test registry as plain HTTP. Idempotent; the service's pid in $FUNAI_SVC_DIR/podman.pid.
+FUNAI_TEST_PODMAN_SOCK=/run/podman/podman.sock
+podman_up() {
+    svc_apt podman catatonit
+    mkdir -p /etc/containers/registries.conf.d /run/podman "$FUNAI_SVC_DIR"
+    # The machine's hard limits are below podman's default rlimits (error setting rlimit).
+    local limits='default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]'
+    if ! grep -qs '^default_ulimits' /etc/containers/containers.conf; then
+        if grep -qs '^\[containers\]' /etc/containers/containers.conf; then
+            sed -i "/^\[containers\]/a $limits" /etc/containers/containers.conf
+        else
+            printf '[containers]\n%s\n' "$limits" >>/etc/containers/containers.conf
+        fi
+    fi
+    printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$FUNAI_TEST_REGISTRY" \
+        >/etc/containers/registries.conf.d/50-funai-test.conf
+    if [[ -f $FUNAI_SVC_DIR/podman.pid ]] && kill -0 "$(cat "$FUNAI_SVC_DIR/podman.pid")" 2>/dev/null &&
+        curl -s --unix-socket "$FUNAI_TEST_PODMAN_SOCK" http://d/_ping | grep -q OK; then
+        svc_log "podman already answers on $FUNAI_TEST_PODMAN_SOCK"
+        return 0
+    fi
+    svc_kill_pidfile "$FUNAI_SVC_DIR/podman.pid"
+    rm -f "$FUNAI_TEST_PODMAN_SOCK"
+    nohup podman system service --time=0 "unix://$FUNAI_TEST_PODMAN_SOCK" >"$FUNAI_SVC_DIR/podman.log" 2>&1 &
+    echo $! >"$FUNAI_SVC_DIR/podman.pid"
+    for _ in $(seq 100); do
+        curl -s --unix-socket "$FUNAI_TEST_PODMAN_SOCK" http://d/_ping 2>/dev/null | grep -q OK && break
+        sleep 0.1
+    done
+    curl -s --unix-socket "$FUNAI_TEST_PODMAN_SOCK" http://d/_ping 2>/dev/null | grep -q OK ||
+        svc_die "podman did not answer on $FUNAI_TEST_PODMAN_SOCK: $(tail -5 "$FUNAI_SVC_DIR/podman.log")"
+    svc_log "podman $(podman version --format '{{.Server.Version}}' 2>/dev/null) on unix://$FUNAI_TEST_PODMAN_SOCK"
+}
+
+podman_down() {
+    [[ -f $FUNAI_SVC_DIR/podman.pid ]] || return 0
+    # App containers the tests started on podman (test node label), then the service.
+    local left
+    left=$(podman ps -a --filter label=funai.app-id --format '{{.ID}} {{index .Labels "funai.node"}}' 2>/dev/null |
+        awk '$2 ~ /^t-/ {print $1}' || true)
+    if [[ -n $left ]]; then podman rm -f $left >/dev/null 2>&1 || true; fi
+    svc_kill_pidfile "$FUNAI_SVC_DIR/podman.pid"
+}
+
 services_up() {
     mkdir -p "$FUNAI_SVC_DIR"
     svc_apt curl busybox-static docker-registry apache2-utils openssh-server git iproute2 iptables openssl tmux man-db chromium
@@ -214,6 +260,7 @@ services_down() {
     svc_kill_pidfile "$FUNAI_SVC_DIR/registry.pid"
     svc_kill_pidfile "$FUNAI_SVC_DIR/sshd/sshd.pid"
     plainreg_down
+    podman_down
     if declare -F db_down >/dev/null; then db_down; fi
     # App containers the tests started carry a test node label; none may outlive the run.
     local left
