@@ -113,14 +113,7 @@ pub fn auth(s: &Services) -> RegistryAuth {
 
 /// Builds the image of `app` as `{registry}/funaistudio/{repo}:{tag}` and pushes it.
 pub async fn image(s: &Services, repo: &str, tag: &str, app: App<'_>) -> String {
-    let engine = Engine::connect("").await.unwrap();
-    let name = format!("{}/funaistudio/{repo}:{tag}", s.registry);
-    engine
-        .build(tar_context(&s.busybox, app), "Dockerfile", &name, |_| {})
-        .await
-        .unwrap();
-    engine.push(&name, Some(&auth(s)), |_| {}).await.unwrap();
-    name
+    build_and_push(s, tar_context(&s.busybox, app), repo, tag).await
 }
 
 /// Builds as `{registry}/funaistudio/{repo}:{tag}`, and pushes, an image whose busybox `sh`
@@ -146,7 +139,12 @@ pub async fn script_image(s: &Services, repo: &str, tag: &str, page: &str, scrip
         "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\nENTRYPOINT [\"/bin/busybox\"]\nCMD {cmd}\n"
     );
     add("Dockerfile", dockerfile.as_bytes(), 0o644);
-    let context = b.into_inner().expect("tar");
+    build_and_push(s, b.into_inner().expect("tar"), repo, tag).await
+}
+
+/// Builds the image of a tar `context` (with its Dockerfile) as
+/// `{registry}/funaistudio/{repo}:{tag}` and pushes it.
+async fn build_and_push(s: &Services, context: Vec<u8>, repo: &str, tag: &str) -> String {
     let engine = Engine::connect("").await.unwrap();
     let name = format!("{}/funaistudio/{repo}:{tag}", s.registry);
     engine
@@ -632,15 +630,7 @@ pub async fn testapp_image(s: &Services, repo: &str, version: &str) -> String {
     h.set_cksum();
     b.append_data(&mut h, "Dockerfile", dockerfile.as_bytes())
         .expect("tar Dockerfile");
-    let context = b.into_inner().expect("tar");
-    let engine = Engine::connect("").await.unwrap();
-    let name = format!("{}/funaistudio/{repo}:{version}", s.registry);
-    engine
-        .build(context, "Dockerfile", &name, |_| {})
-        .await
-        .unwrap();
-    engine.push(&name, Some(&auth(s)), |_| {}).await.unwrap();
-    name
+    build_and_push(s, b.into_inner().expect("tar"), repo, version).await
 }
 
 /// Asks `probe` until it answers, for at most `limit`; a test that never sees it fails
