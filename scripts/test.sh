@@ -33,7 +33,7 @@ status=${PIPESTATUS[0]}
 # fresh database per test: the modules whose tests go through the store. The rest (auth,
 # the binary, metrics, packaging, the admin page) do not depend on the engine and ran once
 # above. Under CI a missing server fails the run; elsewhere it is skipped, and said so.
-STORE_MODULES=(runner_protocol:: route_table:: jobs_and_placement:: estate_apps:: legacy_runner:: replicas:: checks:: faults:: bad_input:: hostile::)
+STORE_MODULES=(runner_protocol:: versions::a_ route_table:: jobs_and_placement:: estate_apps:: legacy_runner:: replicas:: checks:: faults:: bad_input:: hostile::)
 for db in mysql postgres; do
     url_var="FUNAI_TEST_${db^^}_URL"
     if [[ -z ${!url_var:-} && ${CI:-} != true ]]; then

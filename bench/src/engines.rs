@@ -236,6 +236,7 @@ pub(crate) fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     }
 }
 

@@ -118,6 +118,7 @@ pub(crate) async fn node(c: &DeployClient) -> anyhow::Result<()> {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await?;
     Ok(())

@@ -89,6 +89,11 @@ pub struct AppRun {
     /// what `functl registry prune --all` prunes. deployd fills it in its answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_repo: Option<String>,
+    /// The node whose container serves the app now: `node_name` once a job succeeds there,
+    /// the node it was on while a job moving it runs or after that job failed, none when
+    /// no node serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_node: Option<String>,
 }
 
 /// `POST /admin/apps/{appId}/owner`: give an app to another user.

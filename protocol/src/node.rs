@@ -27,6 +27,9 @@ pub struct NodeHeartbeat {
     /// Optional: the existing estate's agents send none (and nothing is corrected).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apps: Option<Vec<NodeApp>>,
+    /// The container engine the node runs its apps on. Optional: older agents send none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineInfo>,
 }
 
 /// The container engine of a node (`docker` or `podman`), its version and the Docker
@@ -37,6 +40,46 @@ pub struct EngineInfo {
     pub kind: String,
     pub version: String,
     pub api_version: String,
+}
+
+impl EngineInfo {
+    /// What a heartbeat may carry: a kind of lower-case letters, a version and an API
+    /// version of printable characters, each at most 32 long.
+    pub fn validate(&self) -> Result<(), String> {
+        let fields = [
+            ("kind", &self.kind),
+            ("version", &self.version),
+            ("apiVersion", &self.api_version),
+        ];
+        for (name, value) in fields {
+            if value.is_empty() || value.len() > 32 {
+                return Err(format!("{name} must be 1 to 32 characters long"));
+            }
+            if let Some(c) = value.chars().find(|c| !c.is_ascii_graphic()) {
+                return Err(format!(
+                    "{name} contains {c:?}; only printable ASCII characters without spaces are allowed"
+                ));
+            }
+        }
+        if !self.kind.chars().all(|c| c.is_ascii_lowercase()) {
+            return Err(format!(
+                "kind {:?} is not a word of lower-case letters (docker, podman)",
+                self.kind
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `podman 4.3.1 (API 1.41)`
+impl std::fmt::Display for EngineInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} (API {})",
+            self.kind, self.version, self.api_version
+        )
+    }
 }
 
 /// One app on a node, as its heartbeat carries it.
@@ -103,6 +146,9 @@ pub struct RuntimeNode {
     /// The version its agent sent with its last heartbeat; none from an older agent.
     #[serde(default)]
     pub agent_version: Option<String>,
+    /// The container engine its last heartbeat named; none from an older agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<EngineInfo>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -35,6 +35,7 @@ impl Runtime {
                 .clone(),
             agent_version: Some(env!("FUNAI_VERSION").to_string()),
             apps: Some(apps_held(&containers)),
+            engine: Some(self.engine_info().clone()),
         })
     }
 

@@ -32,6 +32,7 @@ async fn placeholder_node(c: &protocol::client::DeployClient) {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .expect("node heartbeat");

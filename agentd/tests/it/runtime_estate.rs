@@ -274,6 +274,19 @@ async fn the_nodes_heartbeat_tells_deployd_what_a_report_left_out() {
     let img = image(&s, "t-estate", "beat", App::Serves("beat app")).await;
     let t = start_runtime(&s, &d.url, |r| r.heartbeat_seconds = 1).await;
     wait_for_node(&c, &t.node).await;
+    // The beat names the engine this pass runs on (scripts/test.sh runs it on both).
+    let nodes = c.list_nodes().await.unwrap();
+    let engine = nodes
+        .iter()
+        .find(|n| n.node_name == t.node)
+        .and_then(|n| n.engine.clone())
+        .expect("the node's engine");
+    let podman = std::env::var("DOCKER_HOST").is_ok_and(|h| h.contains("podman"));
+    assert_eq!(engine.kind, if podman { "podman" } else { "docker" });
+    assert_eq!(
+        engine,
+        Engine::connect("").await.unwrap().describe().await.unwrap()
+    );
     // The estate's runner: a build job, the deploy call, a report that names no image.
     let app = format!("b{}", rand_hex());
     let job = create_job(

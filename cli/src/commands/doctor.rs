@@ -671,6 +671,19 @@ impl Estate {
                 "",
             ));
         }
+        out.push(finding(
+            "node-engine",
+            &name,
+            Status::Ok,
+            match &n.engine {
+                Some(e) => format!("node {name} runs its apps on {e}"),
+                None => format!(
+                    "node {name} did not name its container engine (its agent, {}, predates engine reports)",
+                    n.agent_version.as_deref().unwrap_or("of no version")
+                ),
+            },
+            "",
+        ));
         // A node that heartbeats looks online; deployd and the runners must reach its agent.
         if !n.stale {
             match self.probe_agent(&n.agent_base_url).await {

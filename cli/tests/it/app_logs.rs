@@ -320,6 +320,7 @@ async fn apps_logs_names_the_node_it_cannot_reach() {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .unwrap();

@@ -132,6 +132,7 @@ async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, conta
         // rt-01 runs a current agent; the others an older one that sends no version.
         agent_version: (name == "rt-01").then(|| AGENT_VERSION.to_string()),
         apps: None,
+        engine: None,
     })
     .await
     .expect("node heartbeat");

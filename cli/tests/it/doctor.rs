@@ -87,6 +87,7 @@ fn hb(name: &str, agent: &str, pct: f64) -> NodeHeartbeat {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     }
 }
 
@@ -226,6 +227,16 @@ async fn doctor_names_why_a_job_waits_a_lease_lapses_and_a_node_fails() {
         .unwrap();
     let (code, f) = doctor(&d, &["--node", "rt-gone"]).await;
     assert_eq!(code, 1);
+    // Its agent is of before engine reports: said, and not a fault.
+    let old = f
+        .iter()
+        .find(|x| x["check"] == "node-engine")
+        .unwrap_or_else(|| panic!("no node-engine finding in {f:#?}"));
+    assert_eq!(old["status"], "ok");
+    assert!(
+        text(old).contains("did not name its container engine"),
+        "{old}"
+    );
     let t = text(failed(&f, "node-agent"));
     assert!(
         t.contains("heartbeats")
@@ -465,9 +476,32 @@ async fn doctor_names_the_cause_of_refused_git_registry_and_container_ports() {
             "{what}: a secret leaked"
         );
     }
-    // The node itself is fine: heartbeats, its agent answers from here.
+    // The node itself is fine: heartbeats, its agent answers from here, and it names the
+    // engine it runs on, as the engine itself tells it.
     let (code, f) = doctor(&d, &["--node", &rt.node]).await;
     assert_eq!(code, 0, "{f:#?}");
     assert!(f.iter().all(|x| x["status"] == "ok"), "{f:#?}");
+    let v = bollard::Docker::connect_with_defaults()
+        .unwrap()
+        .version()
+        .await
+        .unwrap();
+    let engine = f
+        .iter()
+        .find(|x| x["check"] == "node-engine")
+        .map(text)
+        .unwrap_or_else(|| panic!("no node-engine finding in {f:#?}"));
+    let want = format!(
+        "node {} runs its apps on docker {} (API ",
+        rt.node,
+        v.version.unwrap_or_default()
+    );
+    assert!(engine.contains(&want), "{want:?} not in {engine}");
+    let listed = functl(&d, &["nodes", "list"]).await;
+    assert!(
+        listed.stdout.contains("ENGINE") && listed.stdout.contains(" docker "),
+        "{}",
+        listed.stdout
+    );
     rt.cleanup().await;
 }

@@ -355,6 +355,7 @@ async fn prune_keeps_three_tags_per_app_and_never_the_running_one() {
             checks: None,
             agent_version: None,
             apps: None,
+            engine: None,
         })
         .await
         .unwrap();

@@ -83,6 +83,7 @@ async fn record_run(c: &DeployClient, app: &str, image: &str) {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .unwrap();

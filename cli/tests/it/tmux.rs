@@ -46,6 +46,7 @@ async fn a_person_answers_the_drain_prompt_in_tmux() {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .unwrap();

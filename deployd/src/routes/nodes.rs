@@ -49,6 +49,9 @@ pub async fn heartbeat(
     if let Some(v) = &hb.agent_version {
         validate::agent_version(v).map_err(|m| ApiError::field("agentVersion", m))?;
     }
+    if let Some(e) = &hb.engine {
+        e.validate().map_err(|m| ApiError::field("engine", m))?;
+    }
     if let Some(apps) = &mut hb.apps {
         if apps.len() > protocol::node::MAX_NODE_APPS {
             return Err(ApiError::field(

@@ -31,7 +31,8 @@ fn writable(base: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "/-_.~".contains(c))
 }
 
-/// The routes of the apps a node holds (deploying, ready or down), longest base path first.
+/// The routes of the apps a node serves (ready, down, or while a job of it runs or after
+/// one failed, where it was served), longest base path first.
 pub async fn table(state: &AppState) -> Result<Vec<Route>, crate::error::ApiError> {
     let gateways: HashMap<String, String> = state
         .store
@@ -54,13 +55,18 @@ pub async fn table(state: &AppState) -> Result<Vec<Route>, crate::error::ApiErro
         .collect();
     let mut routes = Vec::new();
     for run in state.store.list_app_runs().await? {
-        if !matches!(
-            run.status,
-            AppRunStatus::Ready | AppRunStatus::Down | AppRunStatus::Deploying
-        ) {
-            continue;
-        }
-        let Some(node) = run.node_name.clone() else {
+        // Where the app is served: while a job moves it (or after the move failed) that
+        // is the node it was on, not the one the job was placed on, so an entry keeps
+        // sending to the copy that answers until the new one does. A first deploy routes
+        // to the node it is placed on.
+        let node = match run.status {
+            AppRunStatus::Ready | AppRunStatus::Down | AppRunStatus::Deploying => {
+                run.serving_node.clone().or_else(|| run.node_name.clone())
+            }
+            AppRunStatus::Failed => run.serving_node.clone(),
+            _ => None,
+        };
+        let Some(node) = node else {
             continue;
         };
         let Some(url) = gateways.get(&node) else {

@@ -781,7 +781,7 @@ async fn copy(conn: &mut MySqlConnection, suffix: &str) -> Result<Imported, sqlx
                 .unwrap_or(now);
             sqlx::query(
                 "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
-                   error_message, recent_images_json, updated_at) VALUES (?, ?, ?, NULL, ?, ?, ?, '[]', ?) \
+                   error_message, recent_images_json, updated_at, serving_node) VALUES (?, ?, ?, NULL, ?, ?, ?, '[]', ?, ?) \
                  ON DUPLICATE KEY UPDATE app_id = app_id",
             )
             .bind(&app)
@@ -791,6 +791,7 @@ async fn copy(conn: &mut MySqlConnection, suffix: &str) -> Result<Imported, sqlx
             .bind(status)
             .bind(error)
             .bind(updated)
+            .bind(node.filter(|_| status == "READY"))
             .execute(&mut *tx)
             .await?;
         }

@@ -24,7 +24,7 @@ macro_rules! node_select {
     () => {
         "SELECT n.node_name, n.agent_base_url, n.gateway_base_url, n.disk_free_pct, \
          n.disk_free_bytes, n.container_count, n.enabled, n.draining, n.last_heartbeat_at, n.created_at, \
-         n.agent_version, (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
+         n.agent_version, n.engine_info, (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p WHERE p.node_name = n.node_name) AS placements \
          FROM fun_ai_deploy_runtime_node n"
     };
 }
@@ -155,6 +155,8 @@ pub struct NodeRow {
     pub last_heartbeat_at: Option<i64>,
     pub created_at: i64,
     pub agent_version: Option<String>,
+    /// `EngineInfo` as JSON.
+    pub engine_info: Option<String>,
     pub placements: i64,
 }
 
@@ -189,6 +191,12 @@ impl NodeRow {
             last_heartbeat_at: opt_ts(self.last_heartbeat_at),
             created_at: ts(self.created_at),
             agent_version: self.agent_version,
+            // Written by deployd from a validated heartbeat; a value it cannot read is shown
+            // as unknown rather than failing the listing.
+            engine: self
+                .engine_info
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok()),
         }
     }
 }
@@ -242,6 +250,7 @@ pub struct AppRunRow {
     pub error_message: Option<String>,
     pub recent_images_json: String,
     pub updated_at: i64,
+    pub serving_node: Option<String>,
 }
 
 impl AppRunRow {
@@ -256,6 +265,7 @@ impl AppRunRow {
                 StoreError::Corrupt(format!("recent images of app {}: {e}", self.app_id))
             })?,
             image_repo: None,
+            serving_node: self.serving_node,
             app_id: self.app_id,
             user_id: self.user_id,
             node_name: self.node_name,
@@ -600,6 +610,7 @@ pub struct AppRunWrite {
     pub error_message: Option<String>,
     pub recent_images_json: String,
     pub updated_at: i64,
+    pub serving_node: Option<String>,
 }
 
 pub fn app_run_on_finish(
@@ -659,6 +670,15 @@ pub fn app_run_on_finish(
             )
         }
     };
+    // A job that succeeded serves the app where it was placed; one that did not leaves the
+    // app where it was served (a failed move leaves the old copy running).
+    let serving_node = if status == JobStatus::Succeeded {
+        job.node_name()
+    } else {
+        existing
+            .filter(|r| r.status != "STOPPED")
+            .and_then(|r| r.serving_node.clone())
+    };
     AppRunWrite {
         app_id: job.app_id.clone(),
         user_id: job.user_id.clone(),
@@ -672,6 +692,7 @@ pub fn app_run_on_finish(
         error_message: run_error,
         recent_images_json: serde_json::to_string(&recent).unwrap_or_else(|_| "[]".into()),
         updated_at: now,
+        serving_node,
     }
 }
 

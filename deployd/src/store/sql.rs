@@ -57,15 +57,16 @@ const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHER
 
 /// An app run as a finished job leaves it (`rows::app_run_on_finish`).
 const APP_RUN_WRITE: &str = "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
-       image, commit_sha, deploy_url, error_message, recent_images_json, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+       image, commit_sha, deploy_url, error_message, recent_images_json, updated_at, serving_node) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
      ON CONFLICT (app_id) DO UPDATE SET \
        user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
        node_name = COALESCE(excluded.node_name, fun_ai_deploy_app_run.node_name), \
        last_job_id = excluded.last_job_id, last_job_status = excluded.last_job_status, \
        status = excluded.status, image = excluded.image, commit_sha = excluded.commit_sha, \
        deploy_url = excluded.deploy_url, error_message = excluded.error_message, \
-       recent_images_json = excluded.recent_images_json, updated_at = excluded.updated_at";
+       recent_images_json = excluded.recent_images_json, updated_at = excluded.updated_at, \
+       serving_node = excluded.serving_node";
 
 /// The values of [`APP_RUN_WRITE`].
 macro_rules! app_run_args {
@@ -83,6 +84,7 @@ macro_rules! app_run_args {
             &$w.error_message,
             &$w.recent_images_json,
             $w.updated_at,
+            &$w.serving_node,
         ]
     };
 }
@@ -156,6 +158,13 @@ async fn job_row_of<D: Dialect>(store: &SqlStore<D>, id: i64) -> StoreResult<Opt
 
 fn job_not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("job {id} not found"))
+}
+
+/// The engine a heartbeat names, as the JSON the `engine_info` column keeps.
+fn engine_json(hb: &NodeHeartbeat) -> Option<String> {
+    hb.engine
+        .as_ref()
+        .and_then(|e| serde_json::to_string(e).ok())
 }
 
 fn node_not_found(name: &str) -> StoreError {
@@ -993,7 +1002,7 @@ impl<D: Dialect> SqlStore<D> {
             () => {
                 "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
                  disk_free_pct = ?, disk_free_bytes = ?, container_count = ?, remote_addr = ?, \
-                 agent_version = ?, last_heartbeat_at = ?, updated_at = ? \
+                 agent_version = ?, engine_info = ?, last_heartbeat_at = ?, updated_at = ? \
                  WHERE node_name = ? AND last_heartbeat_at >= ?"
             };
         }
@@ -1001,11 +1010,12 @@ impl<D: Dialect> SqlStore<D> {
         const BEAT_RETURNING: &str = concat!(
             beat!(),
             " RETURNING node_name, agent_base_url, gateway_base_url, disk_free_pct, disk_free_bytes, \
-             container_count, enabled, draining, last_heartbeat_at, created_at, agent_version, \
+             container_count, enabled, draining, last_heartbeat_at, created_at, agent_version, engine_info, \
              (SELECT COUNT(*) FROM fun_ai_deploy_runtime_placement p \
              WHERE p.node_name = fun_ai_deploy_runtime_node.node_name) AS placements"
         );
         let since = healthy_since(now, self.policy.node_stale_ms);
+        let engine = engine_json(hb);
         let values = args![
             &hb.agent_base_url,
             &hb.gateway_base_url,
@@ -1014,6 +1024,7 @@ impl<D: Dialect> SqlStore<D> {
             hb.container_count,
             remote_addr,
             &hb.agent_version,
+            &engine,
             now,
             now,
             &hb.node_name,
@@ -1040,6 +1051,7 @@ impl<D: Dialect> SqlStore<D> {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<bool> {
+        let engine = engine_json(hb);
         let _w = self.writing().await;
         let mut tx = self.begin().await?;
         let before = one::<D, (Option<i64>,)>(
@@ -1051,13 +1063,13 @@ impl<D: Dialect> SqlStore<D> {
         exec::<D>(
             &mut tx,
             "INSERT INTO fun_ai_deploy_runtime_node (node_name, agent_base_url, gateway_base_url, disk_free_pct, \
-               disk_free_bytes, container_count, enabled, draining, remote_addr, agent_version, last_heartbeat_at, \
-               created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?) \
+               disk_free_bytes, container_count, enabled, draining, remote_addr, agent_version, engine_info, \
+               last_heartbeat_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (node_name) DO UPDATE SET agent_base_url = excluded.agent_base_url, \
                gateway_base_url = excluded.gateway_base_url, disk_free_pct = excluded.disk_free_pct, \
                disk_free_bytes = excluded.disk_free_bytes, container_count = excluded.container_count, \
                remote_addr = excluded.remote_addr, agent_version = excluded.agent_version, \
-               last_heartbeat_at = excluded.last_heartbeat_at, updated_at = excluded.updated_at",
+               engine_info = excluded.engine_info, last_heartbeat_at = excluded.last_heartbeat_at, updated_at = excluded.updated_at",
             args![
                 &hb.node_name,
                 &hb.agent_base_url,
@@ -1067,6 +1079,7 @@ impl<D: Dialect> SqlStore<D> {
                 hb.container_count,
                 remote_addr,
                 &hb.agent_version,
+                &engine,
                 now,
                 now,
                 now
@@ -1454,7 +1467,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
 
     async fn mark_app_stopped(&self, app_id: &str, now: i64) -> StoreResult<()> {
         self.write_once(
-            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', updated_at = ? WHERE app_id = ?",
+            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', serving_node = NULL, updated_at = ? WHERE app_id = ?",
             args![now, app_id],
         )
         .await?;
@@ -1561,8 +1574,8 @@ impl<D: Dialect> super::Store for SqlStore<D> {
                         let n = self
                             .write_once(
                                 "UPDATE fun_ai_deploy_app_run SET status = 'READY', image = ?, error_message = NULL, \
-                                 updated_at = ? WHERE app_id = ? AND status = 'FAILED' AND updated_at = ?",
-                                args![&a.image, now, app, stamp],
+                                 serving_node = ?, updated_at = ? WHERE app_id = ? AND status = 'FAILED' AND updated_at = ?",
+                                args![&a.image, node, now, app, stamp],
                             )
                             .await?;
                         if n == 1 {
@@ -1602,8 +1615,8 @@ impl<D: Dialect> super::Store for SqlStore<D> {
                     let why = format!("its container is gone from node {node}");
                     let n = self
                         .write_once(
-                            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', error_message = ?, updated_at = ? \
-                             WHERE app_id = ? AND status IN ('READY', 'DOWN') AND updated_at = ?",
+                            "UPDATE fun_ai_deploy_app_run SET status = 'STOPPED', serving_node = NULL, error_message = ?, \
+                             updated_at = ? WHERE app_id = ? AND status IN ('READY', 'DOWN') AND updated_at = ?",
                             args![&why, now, app, stamp],
                         )
                         .await?;

@@ -156,6 +156,7 @@ async fn the_admin_page_lists_a_node_and_drains_it() {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .unwrap();

@@ -46,6 +46,7 @@ pub fn node_hb(name: &str, pct: f64, bytes: i64, containers: i64) -> NodeHeartbe
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     }
 }
 

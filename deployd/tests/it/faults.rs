@@ -86,6 +86,7 @@ async fn deployd_killed_under_load_loses_no_job() {
         checks: None,
         agent_version: None,
         apps: None,
+        engine: None,
     })
     .await
     .unwrap();

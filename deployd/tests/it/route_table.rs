@@ -90,7 +90,26 @@ async fn the_route_table_names_the_gateway_of_the_node_that_holds_each_app() {
         (r.status().as_u16(), r.text().await.unwrap())
     };
     assert_eq!(st, 200, "{body}");
-    run(&c, "11", JobStatus::Succeeded).await;
+    // While the job moving it runs, and after it failed, the app stays routed to the node
+    // whose copy answers; once a job succeeds on the other node, the table follows.
+    let routed = async |app: &str| {
+        let (_, body) = get(&d, "/admin/routes", ADMIN).await;
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["appId"] == app)
+            .map(|r| (r["nodeName"].clone(), r["status"].clone()))
+            .unwrap_or_else(|| panic!("no route of {app}: {body}"))
+    };
+    let job = create(&c, payload("11")).await;
+    let claimed = claim(&c, "r1", 5).await.expect("a job");
+    assert_eq!(claimed.runtime_node.unwrap().node_name, "rt-02");
+    assert_eq!(routed("11").await, ("rt-01".into(), "DEPLOYING".into()));
+    report(&c, job.id, "r1", JobStatus::Failed).await;
+    assert_eq!(routed("11").await, ("rt-01".into(), "FAILED".into()));
+    assert_eq!(run(&c, "11", JobStatus::Succeeded).await, "rt-02");
     let (st, body) = get(
         &d,
         "/internal/runtime-nodes/routes",

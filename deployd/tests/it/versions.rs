@@ -149,6 +149,84 @@ async fn a_node_heartbeat_records_its_agent_version() {
     assert_eq!(c.list_nodes().await.unwrap().len(), 2);
 }
 
+fn engine(kind: &str, version: &str) -> protocol::node::EngineInfo {
+    protocol::node::EngineInfo {
+        kind: kind.into(),
+        version: version.into(),
+        api_version: "1.41".into(),
+    }
+}
+
+/// The `engine` the node listing shows for `name`.
+async fn engine_in(d: &TestDeployd, name: &str) -> serde_json::Value {
+    let list = admin_list(d, "nodes").await;
+    let entry = list
+        .iter()
+        .find(|e| e["nodeName"] == name)
+        .unwrap_or_else(|| panic!("{name} not in {list:?}"));
+    entry.get("engine").cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_heartbeat_records_its_engine() {
+    let d = testkit::deployd::start().await;
+    let c = d.client();
+    // An agent of before engine reports: no field, and the node has no engine.
+    let old = c.node_heartbeat(&hb("rt-old", Some(V1))).await.unwrap();
+    assert_eq!(old.engine, None);
+    assert_eq!(engine_in(&d, "rt-old").await, serde_json::Value::Null);
+    // A new node comes up naming podman; the answer and the listing say so.
+    let podman = engine("podman", "4.3.1");
+    let up = NodeHeartbeat {
+        engine: Some(podman.clone()),
+        ..hb("rt-new", Some(V2))
+    };
+    assert_eq!(c.node_heartbeat(&up).await.unwrap().engine, Some(podman));
+    assert_eq!(
+        engine_in(&d, "rt-new").await,
+        serde_json::json!({"kind": "podman", "version": "4.3.1", "apiVersion": "1.41"})
+    );
+    // The host moves to Docker: the next beat of the known, fresh node says so.
+    let docker = engine("docker", "29.1.0");
+    let moved = NodeHeartbeat {
+        engine: Some(docker.clone()),
+        ..hb("rt-new", Some(V2))
+    };
+    c.node_heartbeat(&moved).await.unwrap();
+    let listed = c.list_nodes().await.unwrap();
+    let node = listed.iter().find(|n| n.node_name == "rt-new").unwrap();
+    assert_eq!(node.engine.as_ref(), Some(&docker));
+
+    // A bad engine is refused and changes nothing.
+    let bad = [
+        serde_json::json!({"kind": "", "version": "1", "apiVersion": "1.41"}),
+        serde_json::json!({"kind": "Docker Engine", "version": "1", "apiVersion": "1.41"}),
+        serde_json::json!({"kind": "docker", "version": "1\n2", "apiVersion": "1.41"}),
+        serde_json::json!({"kind": "docker", "version": "9".repeat(33), "apiVersion": "1.41"}),
+        serde_json::json!({"kind": "docker", "version": "1"}),
+        serde_json::json!("docker"),
+    ];
+    for e in bad {
+        let mut body = serde_json::to_value(hb("rt-new", Some(V2))).unwrap();
+        body["engine"] = e.clone();
+        body["diskFreePct"] = serde_json::json!(1.5);
+        let (status, message) = post_raw(
+            &d,
+            "/internal/runtime-nodes/heartbeat",
+            headers::NODE_TOKEN,
+            NODE_TOKEN,
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(status, 400, "{e}: {message}");
+        assert!(message.contains("engine"), "{e}: {message}");
+        let listed = c.list_nodes().await.unwrap();
+        let node = listed.iter().find(|n| n.node_name == "rt-new").unwrap();
+        assert_eq!(node.engine.as_ref(), Some(&docker), "{e}");
+        assert_ne!(node.disk_free_pct, 1.5, "{e}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claim_records_its_runners_agent_version() {
     let (d, c) = with_node().await;
@@ -288,6 +366,13 @@ async fn a_real_agent_sends_its_version_with_heartbeats_and_claims() {
     let rt = testkit::agentd::start_runtime(&s, &d.url, |_| {}).await;
     wait_listed(&d, "nodes", "nodeName", &rt.node).await;
     assert_eq!(version_in(&d, "nodes", "nodeName", &rt.node).await, ours);
+    // And the engine it runs on: this suite's deployd tests run on Docker.
+    let engine = engine_in(&d, &rt.node).await;
+    assert_eq!(engine["kind"], "docker", "{engine}");
+    assert!(
+        engine["version"].as_str().is_some_and(|v| !v.is_empty()),
+        "{engine}"
+    );
     let text = reqwest::get(format!("{}/metrics", rt.api))
         .await
         .unwrap()

@@ -35,6 +35,7 @@ impl Cmd {
                 "GATEWAY URL",
                 "LAST HEARTBEAT",
                 "VERSION",
+                "ENGINE",
             ],
             ctx.styled,
         );
@@ -54,6 +55,12 @@ impl Cmd {
                         .unwrap_or_else(|| "never".to_string()),
                 ),
                 Cell::new(format::or_dash(n.agent_version.as_deref())),
+                Cell::new(
+                    n.engine
+                        .as_ref()
+                        .map(|e| format!("{} {}", e.kind, e.version))
+                        .unwrap_or_else(|| "-".to_string()),
+                ),
             ]);
         }
         table::print(&t)?;
