@@ -153,6 +153,8 @@ pub struct Gateway {
     routes: RwLock<HashMap<String, Arc<Backend>>>,
     /// The base paths other nodes serve, from deployd's route table.
     remote: RwLock<HashMap<String, Arc<Backend>>>,
+    /// How the route table is kept fresh: read again at once on a miss.
+    table: RemoteTable,
     pub counters: GatewayCounters,
     traffic: RwLock<HashMap<String, Arc<AppTraffic>>>,
     /// The certificate of the HTTPS listener, when there is one (reloaded on SIGHUP).
@@ -165,6 +167,7 @@ impl Gateway {
         Arc::new(Gateway {
             routes: RwLock::new(HashMap::new()),
             remote: RwLock::new(HashMap::new()),
+            table: RemoteTable::default(),
             counters: GatewayCounters::default(),
             traffic: RwLock::new(HashMap::new()),
             certs: OnceLock::new(),
@@ -285,7 +288,53 @@ impl Gateway {
     pub fn set_remote(&self, routes: HashMap<String, Arc<Backend>>) -> usize {
         let n = routes.len();
         *self.remote.write().unwrap_or_else(|p| p.into_inner()) = routes;
+        self.table_tried();
         n
+    }
+
+    /// A read of the route table ended, read or not: requests waiting on it look again.
+    pub fn table_tried(&self) {
+        *self.table.read_at.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now());
+        self.table.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Called by the loop that reads the route table, before its first read: from then on
+    /// a miss may ask it to read again at once.
+    pub fn table_kept(&self) {
+        self.table.kept.store(true, Ordering::SeqCst);
+    }
+
+    /// Waits until the loop that reads the route table is asked to read it now (a path no
+    /// route matched), or `period` passes.
+    pub async fn table_wanted(&self, period: Duration) {
+        let _ = tokio::time::timeout(period, self.table.wanted.notified()).await;
+    }
+
+    /// After a miss: reads deployd's route table again now and answers true once the read
+    /// ended, unless no table is kept, or it was read less than [`TABLE_READ_GAP`] ago (the
+    /// miss is then real: a flood of unknown paths asks deployd at most once per gap), or
+    /// the read takes longer than [`TABLE_READ_WAIT`]. Misses at once share one read.
+    async fn read_table_again(&self) -> bool {
+        if !self.table.kept.load(Ordering::SeqCst) {
+            return false;
+        }
+        let mut rx = self.table.generation.subscribe();
+        rx.borrow_and_update();
+        let recent = self
+            .table
+            .read_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| t.elapsed() < TABLE_READ_GAP);
+        if recent {
+            return false;
+        }
+        self.table.wanted.notify_one();
+        matches!(
+            tokio::time::timeout(TABLE_READ_WAIT, rx.changed()).await,
+            Ok(Ok(()))
+        )
     }
 
     /// The gateway of another node for `path`, as deployd's route table last said.
@@ -312,6 +361,34 @@ impl Gateway {
         let b = self.remote_of(path)?;
         b.inflight.fetch_add(1, Ordering::SeqCst);
         Some((0, InflightGuard(b)))
+    }
+}
+
+/// A miss reads the route table again only when it was read longer ago than this.
+pub const TABLE_READ_GAP: Duration = Duration::from_secs(1);
+/// How long a request that missed waits for the route table to be read again.
+const TABLE_READ_WAIT: Duration = Duration::from_secs(2);
+
+/// deployd's route table as this gateway keeps it.
+struct RemoteTable {
+    /// True once a loop reads it (a node with deployd to ask).
+    kept: std::sync::atomic::AtomicBool,
+    /// When it was last read, or a read failed.
+    read_at: std::sync::Mutex<Option<std::time::Instant>>,
+    /// Counts the reads; a request that missed waits for the next.
+    generation: tokio::sync::watch::Sender<u64>,
+    /// Asks the loop to read it now.
+    wanted: Notify,
+}
+
+impl Default for RemoteTable {
+    fn default() -> Self {
+        RemoteTable {
+            kept: Default::default(),
+            read_at: Default::default(),
+            generation: tokio::sync::watch::Sender::new(0),
+            wanted: Notify::new(),
+        }
     }
 }
 

@@ -36,8 +36,10 @@ pub(super) struct Conn {
     pub tls: bool,
 }
 
-/// Set on a request one gateway passes to another's (the node named holds the app): that
-/// one answers it or says 404, never passes it on again.
+/// Set on a request one gateway passes to another's, naming the nodes it was passed to. A
+/// node that does not hold the app reads deployd's route table again and passes it on once
+/// more when the app moved (an entry whose table is older than the move); a request passed
+/// on twice is answered or refused with 404, never passed on again.
 const PASSED_ON: HeaderName = HeaderName::from_static("x-funai-passed-to");
 
 /// How long opening a connection to an app container may take.
@@ -205,9 +207,18 @@ pub(super) async fn handle(
 ) -> Result<Response<GwBody>, Infallible> {
     let gw = &shared.gw;
     gw.counters.requests.fetch_add(1, Ordering::Relaxed);
-    // A request another node's gateway passed on is answered here or not at all.
-    let passed_on = req.headers().contains_key(PASSED_ON);
-    let Some((base_len, guard)) = gw.pick(req.uri().path(), !passed_on) else {
+    let passed_on = req
+        .headers()
+        .get(PASSED_ON)
+        .map(|v| v.to_str().unwrap_or("?").to_string());
+    let hops = passed_on.as_deref().map_or(0, |v| v.split(',').count());
+    let mut picked = gw.pick(req.uri().path(), hops == 0);
+    // A path this node does not know: the app may have just moved here or there, and the
+    // route table be older than that. Read it again (at most once a second) and look again.
+    if picked.is_none() && hops < 2 && gw.read_table_again().await {
+        picked = gw.pick(req.uri().path(), true);
+    }
+    let Some((base_len, guard)) = picked else {
         gw.counters.not_found.fetch_add(1, Ordering::Relaxed);
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -283,7 +294,10 @@ pub(super) async fn handle(
         &base,
     );
     if let Some(node) = &backend.remote
-        && let Ok(v) = HeaderValue::from_str(node)
+        && let Ok(v) = HeaderValue::from_str(&match &passed_on {
+            Some(before) => format!("{before}, {node}"),
+            None => node.clone(),
+        })
     {
         parts.headers.insert(PASSED_ON, v);
     }

@@ -1,6 +1,6 @@
 //! Any node's gateway can be the entry of all: deployd's route table (which node holds which
-//! app) is read every `heartbeat_seconds`, and a request for an app another node holds goes
-//! to that node's gateway, path and all.
+//! app) is read every `heartbeat_seconds` and at once when a request finds no route, and a
+//! request for an app another node holds goes to that node's gateway, path and all.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +23,7 @@ impl Runtime {
         // One backend per node's gateway, kept across reads: a client connection goes on
         // using its connection to that gateway.
         let mut gateways: HashMap<(String, String), Arc<Backend>> = HashMap::new();
+        self.gateway.table_kept();
         loop {
             match client.node_routes().await {
                 Ok(routes) => {
@@ -31,12 +32,15 @@ impl Runtime {
                     tracing::debug!(routes = n, "route table of the other nodes read");
                 }
                 Err(e) => {
+                    self.gateway.table_tried();
                     tracing::debug!(error = %e, "cannot read deployd's route table; the last one stays")
                 }
             }
+            // Every period, or at once when a request found no route (at most once a
+            // `TABLE_READ_GAP`, read or not: a failing deployd is not asked in a loop).
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(period) => {}
+                _ = self.gateway.table_wanted(period) => {}
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Operator commands against real components: rollback returns the previous page; drain
 //! --migrate moves two apps between two runtime agentds on one engine with no failed
-//! request; registry prune keeps the newest tags and never a running one.
+//! request, neither from clients that look the app up nor through either node's gateway as
+//! the entry; registry prune keeps the newest tags and never a running one.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -168,17 +169,26 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
     let node_b = start_runtime(&s, &d.url, |_| {}).await;
     wait_nodes(&c, 2).await;
 
-    // Clients look each app up in deployd before every request, as the API entry does.
+    // Clients look each app up in deployd before every request, as the API entry does; and
+    // others call one fixed entry, each node's gateway, which passes on to the node that
+    // holds the app.
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (
         Arc::new(AtomicU64::new(0)),
         Arc::new(std::sync::Mutex::new(Vec::<String>::new())),
     );
     let mut clients = Vec::new();
+    let mut callers = Vec::new();
     for (app, want) in [
         (apps[0].clone(), "app twelve"),
         (apps[1].clone(), "app one-two-three"),
     ] {
+        callers.push((app.clone(), want, None));
+        for entry in [&node_a.gateway, &node_b.gateway] {
+            callers.push((app.clone(), want, Some(format!("{entry}/runtime/{app}/"))));
+        }
+    }
+    for (app, want, entry) in callers {
         let (stop, ok, failed, c) = (stop.clone(), ok.clone(), failed.clone(), c.clone());
         clients.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
@@ -186,9 +196,10 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let url = match c.app(&app).await {
-                    Ok(run) => run.deploy_url.unwrap_or_default(),
-                    Err(e) => {
+                let url = match (&entry, c.app(&app).await) {
+                    (Some(url), _) => url.clone(),
+                    (None, Ok(run)) => run.deploy_url.unwrap_or_default(),
+                    (None, Err(e)) => {
                         failed
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -238,8 +249,17 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
     )
     .await;
     let served_during = ok.load(Ordering::Relaxed);
-    // Keep the clients going a little on the new node.
-    let target = served_during + 20;
+    let forwarded = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("agentd_gateway_forwarded_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let passed_by_a = forwarded(&node_a.rt.render_metrics().await);
+    // Keep the clients going a little on the new node: the drained node's gateway, an
+    // entry, now passes every request on (its route table read again when it missed, well
+    // within one heartbeat interval).
+    let target = served_during + 60;
     while ok.load(Ordering::Relaxed) < target {
         tokio::task::yield_now().await;
     }
@@ -248,6 +268,10 @@ async fn drain_migrate_moves_two_apps_with_no_failed_request() {
         c.await.unwrap();
     }
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        forwarded(&node_a.rt.render_metrics().await) > passed_by_a,
+        "the drained node's gateway passed nothing on to the new one"
+    );
     assert!(
         run.stdout.contains("2 app(s) moved, 0 not"),
         "{}",
