@@ -129,10 +129,15 @@ async fn heartbeat_node(c: &DeployClient, name: &str, pct: f64, free: i64, conta
         disk_free_bytes: free,
         container_count: containers,
         checks: None,
-        // rt-01 runs a current agent; the others an older one that sends no version.
+        // rt-01 runs a current agent on podman; the others an older one that sends no
+        // version and names no engine.
         agent_version: (name == "rt-01").then(|| AGENT_VERSION.to_string()),
         apps: None,
-        engine: None,
+        engine: (name == "rt-01").then(|| protocol::node::EngineInfo {
+            kind: "podman".into(),
+            version: "4.3.1".into(),
+            api_version: "1.41".into(),
+        }),
     })
     .await
     .expect("node heartbeat");
