@@ -132,10 +132,14 @@ nginx -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 svc_wait_http "http://127.0.0.1:$NP/runtime/gw/" '^200$' 20
 svc_wait_http "http://127.0.0.1:$GP/runtime/gw/" '^200$' 20
 
-# req/s, p50 and p99 (ms) of one wrk run.
+# req/s, p50 and p99 (ms) of one wrk run; with a second argument, of one connection.
 measure() {
     local out
-    out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$1")
+    if [[ -n ${2:-} ]]; then
+        out=$(wrk -t1 -c1 -d"${SECS}s" --latency "$1")
+    else
+        out=$(wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency "$1")
+    fi
     local rps p50 p99
     rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
@@ -148,6 +152,10 @@ to_ms() { # wrk prints 812.00us, 1.61ms or 1.02s
 read -r d_rps d_p50 d_p99 < <(measure "http://$ip:8080/")
 read -r n_rps n_p50 n_p99 < <(measure "http://127.0.0.1:$NP/runtime/gw/")
 read -r g_rps g_p50 g_p99 < <(measure "http://127.0.0.1:$GP/runtime/gw/")
+# The latency each adds to a request when nothing queues: one connection, one at a time.
+read -r _ d1_p50 d1_p99 < <(measure "http://$ip:8080/" one)
+read -r _ n1_p50 n1_p99 < <(measure "http://127.0.0.1:$NP/runtime/gw/" one)
+read -r _ g1_p50 g1_p99 < <(measure "http://127.0.0.1:$GP/runtime/gw/" one)
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
 echo
 echo "| measure | figure | baseline | baseline figure | figure/baseline |"
@@ -160,3 +168,6 @@ printf '| embedded gateway p99 added over the upstream direct | %.2f ms | upstre
     "$(echo "$g_p99 - $d_p99" | bc -l)" "$d_p50" "$d_p99" "$d_rps"
 printf '| nginx p99 added over the upstream direct | %.2f ms | the same | | |\n' \
     "$(echo "$n_p99 - $d_p99" | bc -l)"
+printf '| embedded gateway p50 / p99 added over the upstream direct, one connection (nothing queues) | %.2f / %.2f ms | nginx, the same | %.2f / %.2f ms | direct: %s / %s ms |\n' \
+    "$(echo "$g1_p50 - $d1_p50" | bc -l)" "$(echo "$g1_p99 - $d1_p99" | bc -l)" \
+    "$(echo "$n1_p50 - $d1_p50" | bc -l)" "$(echo "$n1_p99 - $d1_p99" | bc -l)" "$d1_p50" "$d1_p99"

@@ -38,6 +38,61 @@ pub struct ServeOptions {
     pub redirect_http: bool,
 }
 
+/// One thread per core, each with a single-threaded runtime: a client connection is handed
+/// to one of them in turn and lives there with its connection to the app, so every wake-up
+/// between the two stays on one core and no task moves between threads.
+struct Workers {
+    handles: Vec<tokio::runtime::Handle>,
+    next: std::sync::atomic::AtomicUsize,
+    stop: CancellationToken,
+    ended: std::sync::Mutex<Vec<tokio::sync::oneshot::Receiver<()>>>,
+}
+
+impl Workers {
+    fn start() -> std::io::Result<Workers> {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stop = CancellationToken::new();
+        let (mut handles, mut ended) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            handles.push(rt.handle().clone());
+            let (done, end) = tokio::sync::oneshot::channel::<()>();
+            ended.push(end);
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(format!("gateway-{i}"))
+                .spawn(move || {
+                    rt.block_on(stop.cancelled());
+                    // Connections still open past the shutdown grace end with the runtime.
+                    drop(rt);
+                    let _ = done.send(());
+                })?;
+        }
+        Ok(Workers {
+            handles,
+            next: Default::default(),
+            stop,
+            ended: std::sync::Mutex::new(ended),
+        })
+    }
+
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&self, f: F) {
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.handles.len();
+        self.handles[i].spawn(f);
+    }
+
+    /// Ends the threads, once no connection holds a slot any more.
+    async fn stop(&self) {
+        self.stop.cancel();
+        let ended = std::mem::take(&mut *self.ended.lock().unwrap_or_else(|p| p.into_inner()));
+        for e in ended {
+            let _ = e.await;
+        }
+    }
+}
+
 impl Gateway {
     /// Serves the routes on `listeners` until `shutdown`, then lets answers in flight finish.
     pub async fn serve(
@@ -59,6 +114,7 @@ impl Gateway {
             Some((l, _)) => Some(l.local_addr()?.port()),
             None => None,
         };
+        let workers = Arc::new(Workers::start()?);
         let mut loops = Vec::new();
         if let Some(l) = listeners.plain {
             let redirect = https_port.filter(|_| opts.redirect_http);
@@ -67,6 +123,7 @@ impl Gateway {
                 None,
                 redirect,
                 shared.clone(),
+                workers.clone(),
                 shutdown.clone(),
             )));
         }
@@ -77,12 +134,14 @@ impl Gateway {
                 Some(certs),
                 None,
                 shared,
+                workers.clone(),
                 shutdown.clone(),
             )));
         }
         for l in loops {
             let _ = l.await;
         }
+        workers.stop().await;
         Ok(())
     }
 }
@@ -92,6 +151,7 @@ async fn accept_loop(
     certs: Option<Arc<Certs>>,
     redirect_to: Option<u16>,
     shared: Arc<Shared>,
+    workers: Arc<Workers>,
     shutdown: CancellationToken,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -116,11 +176,26 @@ async fn accept_loop(
             _ = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
+        // Moved to the worker's runtime: registered with its reactor there.
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "gateway connection lost at hand-over");
+                continue;
+            }
+        };
         let http = http.clone();
         let shared = shared.clone();
         let shutdown = shutdown.clone();
         let acceptor = certs.as_ref().map(|c| c.acceptor());
-        tokio::spawn(async move {
+        workers.spawn(async move {
+            let stream = match tokio::net::TcpStream::from_std(stream) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "gateway connection lost at hand-over");
+                    return;
+                }
+            };
             match acceptor {
                 None => {
                     let conn = Conn { peer, tls: false };
