@@ -20,6 +20,7 @@ use sqlx::Pool;
 use tokio::sync::{Mutex, MutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::beats::{self, Beats};
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
 use super::held::{Conns, Tx, noted};
 use super::rows::{
@@ -53,6 +54,10 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
+/// A user's apps with an active job or a DEPLOYING/READY/DOWN run.
+const USER_ACTIVE_APPS: &str = "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
+     UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
+     ORDER BY app_id";
 const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
 
 /// An app run as a finished job leaves it (`rows::app_run_on_finish`).
@@ -109,6 +114,8 @@ pub struct SqlStore<D: Dialect> {
     seen: std::sync::Mutex<HashMap<String, Seen>>,
     /// Every other replica is woken directly after this one's commits (`replicas.rs`).
     peers_woken: std::sync::atomic::AtomicBool,
+    /// Node beats answered from memory, written at the next flush (`beats.rs`).
+    beats: std::sync::Mutex<Beats>,
 }
 
 async fn exec<D: Dialect>(
@@ -195,6 +202,7 @@ impl<D: Dialect> SqlStore<D> {
             write: Mutex::new(()),
             seen: Default::default(),
             peers_woken: Default::default(),
+            beats: Default::default(),
         }
     }
 
@@ -209,6 +217,18 @@ impl<D: Dialect> SqlStore<D> {
         } else {
             None
         }
+    }
+
+    fn beats(&self) -> std::sync::MutexGuard<'_, Beats> {
+        self.beats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read of nodes here shows the beats held here.
+    async fn flush_held(&self) -> StoreResult<()> {
+        if self.beats().pending() {
+            self.flush_beats_now().await?;
+        }
+        Ok(())
     }
 
     async fn begin(&self) -> StoreResult<Tx<'_, D>> {
@@ -357,48 +377,41 @@ impl<D: Dialect> SqlStore<D> {
         now: i64,
     ) -> StoreResult<Job> {
         let _w = self.writing().await;
-        let (mut tx, active) = match &payload.user_id {
+        // One active job per app is a unique index: the insert below tells (and only then
+        // is the active job read, to say which).
+        let mut tx = match &payload.user_id {
             Some(user) => {
-                // Serialises job creation per user across replicas (an exclusive lock on
-                // the user's row, new or not): the limit below is a read.
-                let (mut tx, _) = self
-                    .conns
-                    .begin_then_exec(
-                        "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
-                         ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
-                        args![user],
-                    )
-                    .await?;
-                let active =
-                    one::<D, (i64, String)>(&mut tx, ACTIVE_JOB, args![&payload.app_id]).await?;
-                (tx, active)
+                // The per-user limit is a read: job creation is serialised per user across
+                // replicas by an exclusive lock on the user's row, new or not (where one
+                // writer holds the whole database, its transaction is that lock).
+                let (tx, apps) = if D::ONE_WRITER {
+                    self.conns
+                        .begin_then_all::<(String,)>(USER_ACTIVE_APPS, args![user, user])
+                        .await?
+                } else {
+                    let (mut tx, _) = self
+                        .conns
+                        .begin_then_exec(
+                            "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
+                             ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
+                            args![user],
+                        )
+                        .await?;
+                    let apps =
+                        all::<D, (String,)>(&mut tx, USER_ACTIVE_APPS, args![user, user]).await?;
+                    (tx, apps)
+                };
+                let apps: Vec<String> = apps.into_iter().map(|(a,)| a).collect();
+                rows::check_user_limit(
+                    user,
+                    &apps,
+                    &payload.app_id,
+                    self.policy.max_active_apps_per_user,
+                )?;
+                tx
             }
-            None => {
-                self.conns
-                    .begin_then_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                    .await?
-            }
+            None => self.begin().await?,
         };
-        if active.is_some() {
-            return Err(rows::active_job_conflict(&payload.app_id, active));
-        }
-        if let Some(user) = &payload.user_id {
-            let apps: Vec<(String,)> = all::<D, (String,)>(
-                &mut tx,
-                "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
-                 UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
-                 ORDER BY app_id",
-                args![user, user],
-            )
-            .await?;
-            let apps: Vec<String> = apps.into_iter().map(|(a,)| a).collect();
-            rows::check_user_limit(
-                user,
-                &apps,
-                &payload.app_id,
-                self.policy.max_active_apps_per_user,
-            )?;
-        }
         let res = D::Db::insert_id(
             &mut tx,
             D::SPELLING.sql(
@@ -609,6 +622,8 @@ impl<D: Dialect> SqlStore<D> {
             }
             return Ok(None);
         }
+        // Placement here reads what the nodes last told this process.
+        self.flush_held().await?;
         let _w = self.writing().await;
         let since = healthy_since(now, self.policy.node_stale_ms);
         let (mut tx, best) = self
@@ -731,6 +746,9 @@ impl<D: Dialect> SqlStore<D> {
             ),
         ])
         .await?;
+        // The node's placements changed: its next beat is read afresh (a node an app
+        // moved away from shows one too many until its next full beat).
+        self.beats().forget(&node.node_name);
         // The answer is the row as the update left it: no second read.
         row.status = JobStatus::Running.as_str().to_string();
         row.runner_id = Some(p.runner_id.clone());
@@ -997,7 +1015,7 @@ impl<D: Dialect> SqlStore<D> {
         hb: &NodeHeartbeat,
         remote_addr: Option<&str>,
         now: i64,
-    ) -> StoreResult<Option<RuntimeNode>> {
+    ) -> StoreResult<Option<NodeRow>> {
         macro_rules! beat {
             () => {
                 "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
@@ -1041,7 +1059,45 @@ impl<D: Dialect> SqlStore<D> {
                 None
             }
         };
-        Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
+        Ok(row)
+    }
+
+    /// Writes the beats held since the last flush; answers how many nodes were written.
+    /// Nodes not written (removed, or holding a newer beat) and nodes of a statement that
+    /// failed are read afresh at their next beat.
+    async fn flush_beats_now(&self) -> StoreResult<u64> {
+        let held = self.beats().take();
+        let mut rest = held.as_slice();
+        let mut written = 0;
+        for size in beats::chunk_sizes(held.len()) {
+            let (chunk, after) = rest.split_at(size);
+            let mut values = Vec::with_capacity(size * 5);
+            for h in chunk {
+                values.extend_from_slice(args![
+                    &h.node_name,
+                    h.disk_free_pct,
+                    h.disk_free_bytes,
+                    h.container_count,
+                    h.at
+                ]);
+            }
+            let sql = beats::flush_sql(D::SPELLING.engine, size);
+            let n = match self.write_once(sql, &values).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let mut b = self.beats();
+                    rest.iter().for_each(|h| b.forget(&h.node_name));
+                    return Err(e);
+                }
+            };
+            if n < size as u64 {
+                let mut b = self.beats();
+                chunk.iter().for_each(|h| b.forget(&h.node_name));
+            }
+            written += n;
+            rest = after;
+        }
+        Ok(written)
     }
 
     /// Whether the node came up with this heartbeat (unknown or stale before).
@@ -1116,6 +1172,7 @@ impl<D: Dialect> SqlStore<D> {
             self.notify(&mut tx, Change::Jobs).await?;
         }
         tx.commit().await?;
+        self.beats().forget(name);
         Ok(affected)
     }
 
@@ -1146,6 +1203,7 @@ impl<D: Dialect> SqlStore<D> {
         )
         .await?;
         tx.commit().await?;
+        self.beats().remove(name);
         Ok(placements)
     }
 
@@ -1178,6 +1236,8 @@ impl<D: Dialect> SqlStore<D> {
         .ok_or_else(|| StoreError::Corrupt(format!("placement of {app_id} vanished")))?;
         self.notify(&mut tx, Change::Jobs).await?;
         tx.commit().await?;
+        // The app left a node this process does not name.
+        self.beats().forget_all();
         Ok(row.into())
     }
 
@@ -1219,6 +1279,9 @@ impl<D: Dialect> SqlStore<D> {
         )
         .await?;
         tx.commit().await?;
+        if placements > 0 {
+            self.beats().forget_all();
+        }
         Ok(PurgeAnswer {
             deleted_jobs: jobs as i64,
             deleted_app_runs: runs as i64,
@@ -1384,20 +1447,47 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<NodeUpsert> {
-        if let Some(node) = self.beat_fresh_node(hb, remote_addr, now).await? {
+        let stale_ms = self.policy.node_stale_ms;
+        let held = self.beats().hold(
+            hb,
+            engine_json(hb).as_deref(),
+            remote_addr,
+            now,
+            healthy_since(now, stale_ms),
+            stale_ms / 2,
+        );
+        if let Some(row) = held {
             return Ok(NodeUpsert {
-                node,
+                node: row.into_node(now, stale_ms),
                 came_up: false,
             });
         }
-        let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
-        let node = self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
-        })?;
-        Ok(NodeUpsert { node, came_up })
+        let (row, came_up) = match self.beat_fresh_node(hb, remote_addr, now).await? {
+            Some(row) => (row, false),
+            None => {
+                let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
+                let row = self
+                    .read_one::<NodeRow>(NODE_BY_NAME, args![&hb.node_name])
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
+                    })?;
+                (row, came_up)
+            }
+        };
+        self.beats().known(&row, remote_addr, now);
+        Ok(NodeUpsert {
+            node: row.into_node(now, stale_ms),
+            came_up,
+        })
+    }
+
+    async fn flush_beats(&self) -> StoreResult<u64> {
+        self.flush_beats_now().await
     }
 
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
+        self.flush_held().await?;
         let rows = self
             .read_all::<NodeRow>(concat!(node_select!(), " ORDER BY n.node_name"), args![])
             .await?;
@@ -1408,6 +1498,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>> {
+        self.flush_held().await?;
         let row = self.read_one::<NodeRow>(NODE_BY_NAME, args![name]).await?;
         Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
     }
@@ -1479,33 +1570,36 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp> {
-        let mut conn = self.conns.get().await?;
-        let run = one::<D, (Option<String>,)>(
-            &mut conn,
-            "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
-            args![app_id],
-        )
-        .await?;
-        let jobs = all::<D, (Option<String>, String)>(
-            &mut conn,
-            "SELECT user_id, payload_json FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100",
-            args![app_id],
-        )
-        .await?;
-        drop(conn);
-        let mut payloads = Vec::with_capacity(jobs.len());
-        for (_, json) in &jobs {
-            payloads.push(rows::payload_of(json)?);
-        }
+        // One read: the app's newest jobs, then its run's owner (id -1).
+        let rows = self
+            .read_all::<(i64, Option<String>, Option<String>)>(
+                "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run WHERE app_id = ? \
+                 UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
+                 FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j \
+                 ORDER BY id DESC",
+                args![app_id, app_id],
+            )
+            .await?;
+        let (run, jobs): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0 < 0);
         let owner = run
-            .and_then(|(u,)| u)
-            .or_else(|| jobs.iter().find_map(|(u, _)| u.clone()));
-        let last = payloads
-            .iter()
-            .find(|p| p.repo_ssh_url.is_some())
-            .or(payloads.first())
-            .cloned();
-        Ok(KnownApp { owner, last })
+            .into_iter()
+            .find_map(|r| r.1)
+            .or_else(|| jobs.iter().find_map(|r| r.1.clone()));
+        // The newest job that names a repository, else the newest job.
+        let mut newest = None;
+        let mut last = None;
+        for json in jobs.iter().filter_map(|r| r.2.as_deref()) {
+            let p = rows::payload_of(json)?;
+            if p.repo_ssh_url.is_some() {
+                last = Some(p);
+                break;
+            }
+            newest.get_or_insert(p);
+        }
+        Ok(KnownApp {
+            owner,
+            last: last.or(newest),
+        })
     }
 
     async fn reconcile_node_apps(
