@@ -54,6 +54,50 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
+/// The claim's read where one writer holds the whole database: the oldest pending job,
+/// its sticky node if usable (whatever its disk) and the best node (`BEST_NODE`).
+const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.agent_base_url AS sticky_agent, \
+     s.gateway_base_url AS sticky_gateway, b.node_name AS best_name, b.agent_base_url AS best_agent, \
+     b.gateway_base_url AS best_gateway \
+     FROM (SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' ORDER BY id LIMIT 1) j \
+     LEFT JOIN (SELECT p.app_id, n.node_name, n.agent_base_url, n.gateway_base_url \
+       FROM fun_ai_deploy_runtime_placement p JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
+       WHERE n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ?) s ON s.app_id = j.app_id \
+     LEFT JOIN (SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+       WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+       ORDER BY disk_free_pct DESC, disk_free_bytes DESC, container_count ASC, node_name ASC LIMIT 1) b ON 1 = 1";
+
+/// A row of [`PENDING_WITH_NODES`].
+#[derive(sqlx::FromRow)]
+struct PendingRead {
+    #[sqlx(flatten)]
+    job: JobRow,
+    sticky_name: Option<String>,
+    sticky_agent: Option<String>,
+    sticky_gateway: Option<String>,
+    best_name: Option<String>,
+    best_agent: Option<String>,
+    best_gateway: Option<String>,
+}
+
+impl PendingRead {
+    /// The job, its usable sticky node, the best node.
+    fn split(self) -> (JobRow, Option<ChosenNode>, Option<ChosenNode>) {
+        let node = |n: Option<String>, a: Option<String>, g: Option<String>| {
+            Some(ChosenNode {
+                node_name: n?,
+                agent_base_url: a?,
+                gateway_base_url: g?,
+            })
+        };
+        (
+            self.job,
+            node(self.sticky_name, self.sticky_agent, self.sticky_gateway),
+            node(self.best_name, self.best_agent, self.best_gateway),
+        )
+    }
+}
+
 /// A user's apps with an active job or a DEPLOYING/READY/DOWN run.
 const USER_ACTIVE_APPS: &str = "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
      UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
@@ -283,6 +327,23 @@ impl<D: Dialect> SqlStore<D> {
         .await
     }
 
+    /// [`Self::pending_on_sticky_node`] with the job's row.
+    async fn pending_on_sticky_node_row(
+        &self,
+        conn: &mut Conn<D>,
+        now: i64,
+    ) -> StoreResult<Option<(JobRow, ChosenNode)>> {
+        match self.pending_on_sticky_node(conn, now).await? {
+            Some((id, node)) => {
+                let row = job_row::<D>(conn, id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("job {id} vanished during claim"))
+                })?;
+                Ok(Some((row, node)))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The oldest pending job whose sticky node is usable, locked; for when no node takes
     /// new apps. Candidates are read first and locked one by one: MariaDB has no
     /// `FOR UPDATE OF`, and locking the join would lock node rows that heartbeats update.
@@ -412,58 +473,89 @@ impl<D: Dialect> SqlStore<D> {
             }
             None => self.begin().await?,
         };
-        let res = D::Db::insert_id(
-            &mut tx,
-            D::SPELLING.sql(
-                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
-                   max_attempts, created_at, updated_at) \
-                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}",
-            ),
-            args![
-                &payload.app_id,
-                &payload.user_id,
-                payload_json,
-                self.policy.max_attempts,
-                now,
-                now
-            ],
-        )
-        .await;
-        let id = match res {
-            Ok(id) => id,
-            Err(e) if is_unique_violation(&e) => {
-                // Another replica created one in between; say which.
-                tx.rollback().await?;
-                let active = self
-                    .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                    .await?;
-                return Err(rows::active_job_conflict(&payload.app_id, active));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let cutoff = Self::trim_cutoff(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+        const INSERT: &str = "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
+             max_attempts, created_at, updated_at) \
+             VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}";
+        let values = args![
+            &payload.app_id,
+            &payload.user_id,
+            payload_json,
+            self.policy.max_attempts,
+            now,
+            now
+        ];
         self.notify(&mut tx, Change::Created(1)).await?;
-        match cutoff {
-            // The app's finished jobs older than its newest `keep_per_app` go, logs first.
-            Some(cutoff) => {
-                tx.commit_with(&[
+        let id = if D::Db::JOINS {
+            // One call: the insert, the trim of the app's history (its finished jobs older
+            // than its newest `keep_per_app`, logs first), the commit.
+            let (app, keep) = (&payload.app_id, self.policy.keep_per_app - 1);
+            let res = tx
+                .commit_with_rows::<(i64,)>(&[
+                    (INSERT, values),
                     (
                         "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
-                         WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
-                        args![&payload.app_id, cutoff],
-                        None,
+                         WHERE app_id = ? AND status NOT IN ('PENDING','RUNNING') AND id < \
+                         (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?))",
+                        args![app, app, keep],
                     ),
                     (
-                        "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? \
-                         AND status NOT IN ('PENDING','RUNNING')",
-                        args![&payload.app_id, cutoff],
-                        None,
+                        "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND status NOT IN ('PENDING','RUNNING') \
+                         AND id < (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                        args![app, app, keep],
                     ),
                 ])
-                .await?;
+                .await;
+            match res {
+                Ok(rows) => rows
+                    .first()
+                    .map(|(id,)| *id)
+                    .ok_or_else(|| StoreError::Corrupt("the job insert answered no id".into()))?,
+                Err(e) if is_unique_violation(&e) => {
+                    let active = self
+                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                        .await?;
+                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                }
+                Err(e) => return Err(e.into()),
             }
-            None => tx.commit().await?,
-        }
+        } else {
+            let id = match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT), values).await {
+                Ok(id) => id,
+                Err(e) if is_unique_violation(&e) => {
+                    // Another replica created one in between; say which.
+                    tx.rollback().await?;
+                    let active = self
+                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                        .await?;
+                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let cutoff =
+                Self::trim_cutoff(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+            match cutoff {
+                // The app's finished jobs older than its newest `keep_per_app` go, logs first.
+                Some(cutoff) => {
+                    tx.commit_with(&[
+                        (
+                            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+                             WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
+                            args![&payload.app_id, cutoff],
+                            None,
+                        ),
+                        (
+                            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? \
+                             AND status NOT IN ('PENDING','RUNNING')",
+                            args![&payload.app_id, cutoff],
+                            None,
+                        ),
+                    ])
+                    .await?;
+                }
+                None => tx.commit().await?,
+            }
+            id
+        };
         // The answer is the row as inserted: no second read.
         JobRow {
             id,
@@ -592,73 +684,58 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
-        // Nothing pending, the usual answer to an idle runner's poll: where one writer holds
-        // the whole database, one indexed read instead of the write lock (elsewhere the claim
-        // below locks nothing when nothing is pending, and this read would be one more trip
-        // for every claim that finds a job). The runner's row is touched at most once a second.
-        let nothing_pending = D::ONE_WRITER
-            && self
-                .read_one::<(i64,)>(
-                    "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
-                    args![],
-                )
-                .await?
-                .is_none();
-        if nothing_pending {
-            if self.claim_due(p, now) {
-                self.write_once(
-                    TOUCH_RUNNER,
-                    args![
-                        &p.runner_id,
-                        &p.remote_addr,
-                        p.legacy,
-                        0i64,
-                        now,
-                        now,
-                        &p.agent_version
-                    ],
-                )
-                .await?;
-            }
-            return Ok(None);
-        }
         // Placement here reads what the nodes last told this process.
         self.flush_held().await?;
         let _w = self.writing().await;
         let since = healthy_since(now, self.policy.node_stale_ms);
-        let (mut tx, best) = self
-            .conns
-            .begin_then_one::<ChosenNode>(BEST_NODE, args![since, self.policy.disk_free_min_pct])
-            .await?;
         // The oldest pending job goes to its sticky node if usable, else to the best node;
-        // with no best node, only a job whose sticky node is usable can go. The job row is
-        // locked, and rows that another replica's claim holds are skipped.
-        let chosen = match best {
-            Some(best) => {
-                let first = one::<D, JobRow>(
-                    &mut tx,
-                    "SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' \
-                     ORDER BY id LIMIT 1{skip_locked}",
-                    args![],
+        // with no best node, only a job whose sticky node is usable can go.
+        let (mut tx, chosen) = if D::ONE_WRITER {
+            // One writer holds the whole database: the oldest pending job, its sticky node
+            // and the best node in one read.
+            let (mut tx, read) = self
+                .conns
+                .begin_then_one::<PendingRead>(
+                    PENDING_WITH_NODES,
+                    args![since, since, self.policy.disk_free_min_pct],
                 )
                 .await?;
-                match first {
-                    Some(row) => {
-                        let sticky = self.sticky_node(&mut tx, &row.app_id, now).await?;
-                        Some((row, sticky.unwrap_or(best)))
-                    }
-                    None => None,
-                }
-            }
-            None => match self.pending_on_sticky_node(&mut tx, now).await? {
-                Some((id, node)) => {
-                    let row = job_row::<D>(&mut tx, id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {id} vanished during claim"))
-                    })?;
-                    Some((row, node))
-                }
+            let chosen = match read.map(PendingRead::split) {
                 None => None,
-            },
+                Some((row, Some(node), _)) | Some((row, None, Some(node))) => Some((row, node)),
+                Some((_, None, None)) => self.pending_on_sticky_node_row(&mut tx, now).await?,
+            };
+            (tx, chosen)
+        } else {
+            let (mut tx, best) = self
+                .conns
+                .begin_then_one::<ChosenNode>(
+                    BEST_NODE,
+                    args![since, self.policy.disk_free_min_pct],
+                )
+                .await?;
+            // The job row is locked, and rows that another replica's claim holds are
+            // skipped.
+            let chosen = match best {
+                Some(best) => {
+                    let first = one::<D, JobRow>(
+                        &mut tx,
+                        "SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' \
+                         ORDER BY id LIMIT 1{skip_locked}",
+                        args![],
+                    )
+                    .await?;
+                    match first {
+                        Some(row) => {
+                            let sticky = self.sticky_node(&mut tx, &row.app_id, now).await?;
+                            Some((row, sticky.unwrap_or(best)))
+                        }
+                        None => None,
+                    }
+                }
+                None => self.pending_on_sticky_node_row(&mut tx, now).await?,
+            };
+            (tx, chosen)
         };
         let Some((mut row, node)) = chosen else {
             if self.claim_due(p, now) {
