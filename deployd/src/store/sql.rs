@@ -55,14 +55,16 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
 /// The claim's read where one writer holds the whole database: the oldest pending job,
-/// its sticky node if usable (whatever its disk) and the best node (`BEST_NODE`).
-const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.agent_base_url AS sticky_agent, \
+/// its sticky node if usable (whatever its disk) and the best node (`BEST_NODE`). Each
+/// part is an indexed lookup: the placement and its node by key, the best node through
+/// `idx_node_choice` (a test reads the plan).
+pub const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.agent_base_url AS sticky_agent, \
      s.gateway_base_url AS sticky_gateway, b.node_name AS best_name, b.agent_base_url AS best_agent, \
      b.gateway_base_url AS best_gateway \
      FROM (SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' ORDER BY id LIMIT 1) j \
-     LEFT JOIN (SELECT p.app_id, n.node_name, n.agent_base_url, n.gateway_base_url \
-       FROM fun_ai_deploy_runtime_placement p JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
-       WHERE n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ?) s ON s.app_id = j.app_id \
+     LEFT JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+     LEFT JOIN fun_ai_deploy_runtime_node s ON s.node_name = p.node_name AND s.enabled = 1 AND s.draining = 0 \
+       AND s.last_heartbeat_at >= ? \
      LEFT JOIN (SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
        WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
        ORDER BY disk_free_pct DESC, disk_free_bytes DESC, container_count ASC, node_name ASC LIMIT 1) b ON 1 = 1";

@@ -380,6 +380,14 @@ async fn placement_reads_one_indexed_row_however_many_nodes() {
         !plan.contains("TEMP B-TREE") && !plan.contains("Sort") && !plan.contains("filesort"),
         "{plan}"
     );
+    // SQLite's claim reads the job, its placement and sticky node by key in the same
+    // statement: it scans only its own one-row parts, no table.
+    assert!(
+        plan.lines()
+            .filter(|l| l.starts_with("SCAN "))
+            .all(|l| l.starts_with("SCAN j") || l.starts_with("SCAN b")),
+        "{plan}"
+    );
 }
 
 /// A beat that changes only a node's figures and time is answered at once from memory and
