@@ -162,6 +162,8 @@ pub struct SqlStore<D: Dialect> {
     peers_woken: std::sync::atomic::AtomicBool,
     /// Node beats answered from memory, written at the next flush (`beats.rs`).
     beats: std::sync::Mutex<Beats>,
+    /// The last claim here found nothing to claim.
+    claims_idle: std::sync::atomic::AtomicBool,
 }
 
 async fn exec<D: Dialect>(
@@ -249,6 +251,7 @@ impl<D: Dialect> SqlStore<D> {
             seen: Default::default(),
             peers_woken: Default::default(),
             beats: Default::default(),
+            claims_idle: Default::default(),
         }
     }
 
@@ -686,6 +689,36 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
+        // After a claim that found nothing, the usual answer to an idle runner's poll is
+        // nothing again: where one writer holds the whole database, one indexed read then
+        // comes before the write lock (a busy queue skips it: each claim finds a job).
+        let nothing_pending = D::ONE_WRITER
+            && self.claims_idle.load(std::sync::atomic::Ordering::Relaxed)
+            && self
+                .read_one::<(i64,)>(
+                    "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
+                    args![],
+                )
+                .await?
+                .is_none();
+        if nothing_pending {
+            if self.claim_due(p, now) {
+                self.write_once(
+                    TOUCH_RUNNER,
+                    args![
+                        &p.runner_id,
+                        &p.remote_addr,
+                        p.legacy,
+                        0i64,
+                        now,
+                        now,
+                        &p.agent_version
+                    ],
+                )
+                .await?;
+            }
+            return Ok(None);
+        }
         // Placement here reads what the nodes last told this process.
         self.flush_held().await?;
         let _w = self.writing().await;
@@ -739,6 +772,8 @@ impl<D: Dialect> SqlStore<D> {
             };
             (tx, chosen)
         };
+        self.claims_idle
+            .store(chosen.is_none(), std::sync::atomic::Ordering::Relaxed);
         let Some((mut row, node)) = chosen else {
             if self.claim_due(p, now) {
                 exec::<D>(
