@@ -22,8 +22,15 @@ impl Runtime {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = String::from("no address on the network yet");
+        // Looks left, back to back, to see a failed container's exit code: podman may
+        // answer "not running" before it has recorded the code, and restarts a crashing
+        // container so fast that most looks see the next run (running, code 0).
+        const LOOKS: u32 = 40;
+        let mut settling = LOOKS;
         loop {
-            tick.tick().await;
+            if settling == LOOKS {
+                tick.tick().await;
+            }
             let info = self
                 .engine
                 .inspect(name, &self.settings.network)
@@ -35,6 +42,11 @@ impl Runtime {
                     )
                 })?;
             if !info.running || info.restart_count > 0 || info.status == "restarting" {
+                let coded = info.exit_code.is_some_and(|c| c != 0) && !info.running;
+                if !coded && settling > 0 {
+                    settling -= 1;
+                    continue;
+                }
                 let tail = self.engine.logs_tail(name, 20).await.unwrap_or_default();
                 return Err(RuntimeError::Unhealthy(
                     FailureCode::ContainerExited,
@@ -48,6 +60,7 @@ impl Runtime {
                     ),
                 ));
             }
+            settling = LOOKS;
             if let Some(ip) = info
                 .ip
                 .as_ref()
