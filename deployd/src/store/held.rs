@@ -307,34 +307,6 @@ impl<D: Dialect> Tx<'_, D> {
         Ok(counts)
     }
 
-    /// Runs `stmts` (neutral spelling) and COMMIT in one call, answering the rows they
-    /// return; only where the engine joins statements. On an error nothing is committed
-    /// (the connection, its transaction open, is closed).
-    pub async fn commit_with_rows<T: Rowed>(
-        mut self,
-        stmts: &[(&'static str, &[Arg<'_>])],
-    ) -> sqlx::Result<Vec<T>> {
-        if !D::Db::JOINS {
-            return Err(sqlx::Error::Protocol(
-                "statements cannot be joined here".into(),
-            ));
-        }
-        let mut parts: Vec<&'static str> =
-            stmts.iter().map(|(sql, _)| D::SPELLING.sql(sql)).collect();
-        parts.push("COMMIT");
-        let args: Vec<Arg<'_>> = stmts.iter().flat_map(|(_, a)| a.iter().copied()).collect();
-        match D::Db::fetch_all(&mut self.held, joined(&parts), &args).await {
-            Ok(rows) => {
-                self.done = true;
-                Ok(rows)
-            }
-            Err(e) => {
-                note_failure(&e);
-                Err(e)
-            }
-        }
-    }
-
     pub async fn rollback(self) -> StoreResult<()> {
         self.end("ROLLBACK").await
     }

@@ -490,40 +490,10 @@ impl<D: Dialect> SqlStore<D> {
             now
         ];
         self.notify(&mut tx, Change::Created(1)).await?;
-        let id = if D::Db::JOINS {
-            // One call: the insert, the trim of the app's history (its finished jobs older
-            // than its newest `keep_per_app`, logs first), the commit.
-            let (app, keep) = (&payload.app_id, self.policy.keep_per_app - 1);
-            let res = tx
-                .commit_with_rows::<(i64,)>(&[
-                    (INSERT, values),
-                    (
-                        "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
-                         WHERE app_id = ? AND status NOT IN ('PENDING','RUNNING') AND id < \
-                         (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?))",
-                        args![app, app, keep],
-                    ),
-                    (
-                        "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND status NOT IN ('PENDING','RUNNING') \
-                         AND id < (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                        args![app, app, keep],
-                    ),
-                ])
-                .await;
-            match res {
-                Ok(rows) => rows
-                    .first()
-                    .map(|(id,)| *id)
-                    .ok_or_else(|| StoreError::Corrupt("the job insert answered no id".into()))?,
-                Err(e) if is_unique_violation(&e) => {
-                    let active = self
-                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                        .await?;
-                    return Err(rows::active_job_conflict(&payload.app_id, active));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        } else {
+        // The insert answers the id; the trim reads its cutoff first. (Joining the insert's
+        // `RETURNING` and the COMMIT in one call on SQLite left the commit undone when the
+        // returned row was still being read: kept apart.)
+        let id = {
             let id = match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT), values).await {
                 Ok(id) => id,
                 Err(e) if is_unique_violation(&e) => {
