@@ -7,8 +7,30 @@ use std::time::Duration;
 use protocol::failure::FailureCode;
 
 use super::{Runtime, RuntimeError};
+use crate::docker::ContainerInfo;
 
 impl Runtime {
+    /// A container seen failing, looked at again back to back until the engine shows a
+    /// stopped run with its exit code (40 looks at most): podman may answer "not running"
+    /// before it has recorded the code, and restarts a crashing container so fast that
+    /// most looks see the next run (running, code 0).
+    async fn exit_seen(
+        &self,
+        name: &str,
+        mut info: ContainerInfo,
+    ) -> Result<ContainerInfo, RuntimeError> {
+        for _ in 0..40 {
+            if !info.running && info.exit_code.is_some_and(|c| c != 0) {
+                break;
+            }
+            match self.engine.inspect(name, &self.settings.network).await? {
+                Some(again) => info = again,
+                None => break,
+            }
+        }
+        Ok(info)
+    }
+
     /// Healthy: running, TCP open on the port, and a 2xx/3xx on `health_path` when set.
     /// A container that exits fails at once with its last lines.
     pub(super) async fn wait_healthy(
@@ -22,15 +44,8 @@ impl Runtime {
         let mut tick = tokio::time::interval(Duration::from_millis(100));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last = String::from("no address on the network yet");
-        // Looks left, back to back, to see a failed container's exit code: podman may
-        // answer "not running" before it has recorded the code, and restarts a crashing
-        // container so fast that most looks see the next run (running, code 0).
-        const LOOKS: u32 = 40;
-        let mut settling = LOOKS;
         loop {
-            if settling == LOOKS {
-                tick.tick().await;
-            }
+            tick.tick().await;
             let info = self
                 .engine
                 .inspect(name, &self.settings.network)
@@ -42,11 +57,7 @@ impl Runtime {
                     )
                 })?;
             if !info.running || info.restart_count > 0 || info.status == "restarting" {
-                let coded = info.exit_code.is_some_and(|c| c != 0) && !info.running;
-                if !coded && settling > 0 {
-                    settling -= 1;
-                    continue;
-                }
+                let info = self.exit_seen(name, info).await?;
                 let tail = self.engine.logs_tail(name, 20).await.unwrap_or_default();
                 return Err(RuntimeError::Unhealthy(
                     FailureCode::ContainerExited,
@@ -60,7 +71,6 @@ impl Runtime {
                     ),
                 ));
             }
-            settling = LOOKS;
             if let Some(ip) = info
                 .ip
                 .as_ref()
