@@ -240,8 +240,15 @@ pub(crate) fn heartbeat(i: usize, round: u64) -> NodeHeartbeat {
     }
 }
 
-/// One heartbeat from each of `nodes` nodes through the API, 32 at a time: beats per second.
-async fn ingest(c: &DeployClient, nodes: usize, round: u64) -> anyhow::Result<f64> {
+/// One heartbeat from each of `nodes` nodes through the API, 32 at a time: beats per second,
+/// until every beat is answered and, given deployd's state, written (the beats it holds in
+/// memory flushed to the database).
+async fn ingest(
+    c: &DeployClient,
+    flush: Option<&deployd::AppState>,
+    nodes: usize,
+    round: u64,
+) -> anyhow::Result<f64> {
     let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut handles = Vec::new();
@@ -260,6 +267,9 @@ async fn ingest(c: &DeployClient, nodes: usize, round: u64) -> anyhow::Result<f6
     }
     for h in handles {
         h.await??;
+    }
+    if let Some(state) = flush {
+        state.store.flush_beats().await?;
     }
     Ok(nodes as f64 / t0.elapsed().as_secs_f64())
 }
@@ -407,8 +417,8 @@ pub async fn node_rows(engines: &[Engine], nodes: usize) -> anyhow::Result<Vec<R
     for &e in engines {
         let d = start(e).await;
         let c = d.client();
-        ingest(&c, nodes, 0).await?;
-        let rate = ingest(&c, nodes, 1).await?;
+        ingest(&c, Some(&d.state), nodes, 0).await?;
+        let rate = ingest(&c, Some(&d.state), nodes, 1).await?;
         let bare = bare_upserts(e, nodes).await?;
         rows.push(Row {
             what: format!(
@@ -551,7 +561,7 @@ pub async fn memory_rows(
                 }
             })
         };
-        let (life, beats) = tokio::join!(lifecycle_with(&c, jobs, 64), ingest(&c, nodes, 0));
+        let (life, beats) = tokio::join!(lifecycle_with(&c, jobs, 64), ingest(&c, None, nodes, 0));
         life?;
         beats?;
         stop.cancel();

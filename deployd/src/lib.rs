@@ -196,6 +196,7 @@ pub async fn serve(
 pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
     let sweeper = tokio::spawn(run_sweeper(state.clone()));
+    let flusher = tokio::spawn(run_beat_flusher(state.clone()));
     let feed = tokio::spawn(follow_changes(state.clone()));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "deployd listening");
@@ -227,6 +228,8 @@ pub async fn serve_state(state: Arc<AppState>, listener: TcpListener) -> anyhow:
     shutdown.cancel();
     sweeper.abort();
     feed.abort();
+    // The beats held in memory are written, unless the database does not answer soon.
+    let _ = tokio::time::timeout(Duration::from_secs(2), flusher).await;
     if let Some(r) = replica {
         // Leaves the replica table, unless the database does not answer soon.
         let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
@@ -246,6 +249,26 @@ async fn run_sweeper(state: Arc<AppState>) {
                     tracing::error!(error = %e, "lease sweep failed");
                 }
             }
+        }
+    }
+}
+
+/// Writes the node beats answered from memory (`store/beats.rs`) every
+/// `nodes.heartbeat_flush_ms`, and once more at shutdown.
+async fn run_beat_flusher(state: Arc<AppState>) {
+    let period = Duration::from_millis(state.settings.nodes.heartbeat_flush_ms.max(1));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = tokio::select! {
+            _ = state.shutdown.cancelled() => true,
+            _ = tick.tick() => false,
+        };
+        if let Err(e) = state.store.flush_beats().await {
+            tracing::error!(error = %e, "writing the node heartbeats held in memory failed");
+        }
+        if last {
+            return;
         }
     }
 }

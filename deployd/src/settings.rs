@@ -149,6 +149,10 @@ pub struct NodeSettings {
     pub disk_free_min_pct: f64,
     /// Runners not seen for this long are listed STALE.
     pub runner_stale_seconds: i64,
+    /// A node's beat that changes only its disk figures, container count and time is
+    /// answered from memory and written with the others this often (other replicas see
+    /// it that much later; this one at once).
+    pub heartbeat_flush_ms: u64,
 }
 
 impl Default for NodeSettings {
@@ -157,6 +161,7 @@ impl Default for NodeSettings {
             heartbeat_stale_seconds: 60,
             disk_free_min_pct: 15.0,
             runner_stale_seconds: 90,
+            heartbeat_flush_ms: 1000,
         }
     }
 }
@@ -287,6 +292,13 @@ impl Settings {
         }
         if self.nodes.heartbeat_stale_seconds < 1 {
             return Err("nodes.heartbeat_stale_seconds must be at least 1".into());
+        }
+        if !(1..=(self.nodes.heartbeat_stale_seconds as u64 * 500))
+            .contains(&self.nodes.heartbeat_flush_ms)
+        {
+            return Err(
+                "nodes.heartbeat_flush_ms must be at least 1 and at most half of heartbeat_stale_seconds".into(),
+            );
         }
         if !(0.0..=100.0).contains(&self.nodes.disk_free_min_pct) {
             return Err("nodes.disk_free_min_pct must be 0..=100".into());

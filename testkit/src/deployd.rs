@@ -268,11 +268,14 @@ impl TestDeployd {
                 let pool = sqlx::SqlitePool::connect(url)
                     .await
                     .unwrap_or_else(|e| panic!("explain on {shown}: {e}"));
+                // The claim's one read on SQLite, the best node within it.
                 let sql = sqlx::AssertSqlSafe(format!(
                     "EXPLAIN QUERY PLAN {}",
-                    ::deployd::store::dialect::SQLITE.sql(::deployd::store::sql::BEST_NODE)
+                    ::deployd::store::dialect::SQLITE
+                        .sql(::deployd::store::sql::PENDING_WITH_NODES)
                 ));
                 let rows = sqlx::query(sql)
+                    .bind(since)
                     .bind(since)
                     .bind(pct)
                     .fetch_all(&pool)

@@ -148,6 +148,31 @@ impl<D: Dialect> Conns<D> {
         }
     }
 
+    /// Opens a write transaction and reads rows with its first statement (in the same
+    /// call where the engine joins statements).
+    pub async fn begin_then_all<T: Rowed>(
+        &self,
+        sql: &'static str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<(Tx<'_, D>, Vec<T>)> {
+        if !D::Db::JOINS {
+            let mut tx = self.begin().await?;
+            let rows = D::Db::fetch_all(&mut tx, D::SPELLING.sql(sql), args)
+                .await
+                .map_err(noted)?;
+            return Ok((tx, rows));
+        }
+        let mut held = self.get().await?;
+        let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
+        match D::Db::fetch_all(&mut held, both, args).await {
+            Ok(rows) => Ok((Tx { held, done: false }, rows)),
+            Err(e) => {
+                held.conn = None;
+                Err(noted(e))
+            }
+        }
+    }
+
     /// Opens a write transaction whose first statement is a write; answers its rows
     /// affected.
     pub async fn begin_then_exec(

@@ -1,6 +1,7 @@
 //! The state of deployd behind one trait, a module per engine: SQLite (one process),
 //! MySQL/MariaDB and PostgreSQL (several replicas sharing the database).
 
+pub mod beats;
 pub mod dialect;
 pub mod estate;
 pub mod held;
@@ -227,6 +228,12 @@ pub trait Store: Send + Sync + 'static {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<NodeUpsert>;
+    /// Writes the node beats answered from memory since the last flush (`beats.rs`);
+    /// answers how many nodes were written. Called every `nodes.heartbeat_flush_ms` and at
+    /// shutdown; reads of nodes in this process flush first.
+    async fn flush_beats(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>>;
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>>;
     async fn set_node_flag(&self, name: &str, flag: NodeFlag, now: i64)

@@ -142,7 +142,7 @@ impl JobRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub struct NodeRow {
     pub node_name: String,
     pub agent_base_url: String,

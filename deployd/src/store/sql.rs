@@ -20,6 +20,7 @@ use sqlx::Pool;
 use tokio::sync::{Mutex, MutexGuard, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use super::beats::{self, Beats};
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
 use super::held::{Conns, Tx, noted};
 use super::rows::{
@@ -53,6 +54,56 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
+/// The claim's read where one writer holds the whole database: the oldest pending job,
+/// its sticky node if usable (whatever its disk) and the best node (`BEST_NODE`). Each
+/// part is an indexed lookup: the placement and its node by key, the best node through
+/// `idx_node_choice` (a test reads the plan).
+pub const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.agent_base_url AS sticky_agent, \
+     s.gateway_base_url AS sticky_gateway, b.node_name AS best_name, b.agent_base_url AS best_agent, \
+     b.gateway_base_url AS best_gateway \
+     FROM (SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' ORDER BY id LIMIT 1) j \
+     LEFT JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+     LEFT JOIN fun_ai_deploy_runtime_node s ON s.node_name = p.node_name AND s.enabled = 1 AND s.draining = 0 \
+       AND s.last_heartbeat_at >= ? \
+     LEFT JOIN (SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
+       WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
+       ORDER BY disk_free_pct DESC, disk_free_bytes DESC, container_count ASC, node_name ASC LIMIT 1) b ON 1 = 1";
+
+/// A row of [`PENDING_WITH_NODES`].
+#[derive(sqlx::FromRow)]
+struct PendingRead {
+    #[sqlx(flatten)]
+    job: JobRow,
+    sticky_name: Option<String>,
+    sticky_agent: Option<String>,
+    sticky_gateway: Option<String>,
+    best_name: Option<String>,
+    best_agent: Option<String>,
+    best_gateway: Option<String>,
+}
+
+impl PendingRead {
+    /// The job, its usable sticky node, the best node.
+    fn split(self) -> (JobRow, Option<ChosenNode>, Option<ChosenNode>) {
+        let node = |n: Option<String>, a: Option<String>, g: Option<String>| {
+            Some(ChosenNode {
+                node_name: n?,
+                agent_base_url: a?,
+                gateway_base_url: g?,
+            })
+        };
+        (
+            self.job,
+            node(self.sticky_name, self.sticky_agent, self.sticky_gateway),
+            node(self.best_name, self.best_agent, self.best_gateway),
+        )
+    }
+}
+
+/// A user's apps with an active job or a DEPLOYING/READY/DOWN run.
+const USER_ACTIVE_APPS: &str = "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
+     UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
+     ORDER BY app_id";
 const RUNNER_SEEN: &str = "UPDATE fun_ai_deploy_runner SET last_seen_at = ? WHERE runner_id = ?";
 
 /// An app run as a finished job leaves it (`rows::app_run_on_finish`).
@@ -109,6 +160,10 @@ pub struct SqlStore<D: Dialect> {
     seen: std::sync::Mutex<HashMap<String, Seen>>,
     /// Every other replica is woken directly after this one's commits (`replicas.rs`).
     peers_woken: std::sync::atomic::AtomicBool,
+    /// Node beats answered from memory, written at the next flush (`beats.rs`).
+    beats: std::sync::Mutex<Beats>,
+    /// The last claim here found nothing to claim.
+    claims_idle: std::sync::atomic::AtomicBool,
 }
 
 async fn exec<D: Dialect>(
@@ -195,6 +250,8 @@ impl<D: Dialect> SqlStore<D> {
             write: Mutex::new(()),
             seen: Default::default(),
             peers_woken: Default::default(),
+            beats: Default::default(),
+            claims_idle: Default::default(),
         }
     }
 
@@ -209,6 +266,18 @@ impl<D: Dialect> SqlStore<D> {
         } else {
             None
         }
+    }
+
+    fn beats(&self) -> std::sync::MutexGuard<'_, Beats> {
+        self.beats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A read of nodes here shows the beats held here.
+    async fn flush_held(&self) -> StoreResult<()> {
+        if self.beats().pending() {
+            self.flush_beats_now().await?;
+        }
+        Ok(())
     }
 
     async fn begin(&self) -> StoreResult<Tx<'_, D>> {
@@ -261,6 +330,23 @@ impl<D: Dialect> SqlStore<D> {
             args![app_id, since],
         )
         .await
+    }
+
+    /// [`Self::pending_on_sticky_node`] with the job's row.
+    async fn pending_on_sticky_node_row(
+        &self,
+        conn: &mut Conn<D>,
+        now: i64,
+    ) -> StoreResult<Option<(JobRow, ChosenNode)>> {
+        match self.pending_on_sticky_node(conn, now).await? {
+            Some((id, node)) => {
+                let row = job_row::<D>(conn, id).await?.ok_or_else(|| {
+                    StoreError::Corrupt(format!("job {id} vanished during claim"))
+                })?;
+                Ok(Some((row, node)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// The oldest pending job whose sticky node is usable, locked; for when no node takes
@@ -357,100 +443,94 @@ impl<D: Dialect> SqlStore<D> {
         now: i64,
     ) -> StoreResult<Job> {
         let _w = self.writing().await;
-        let (mut tx, active) = match &payload.user_id {
+        // One active job per app is a unique index: the insert below tells (and only then
+        // is the active job read, to say which).
+        let mut tx = match &payload.user_id {
             Some(user) => {
-                // Serialises job creation per user across replicas (an exclusive lock on
-                // the user's row, new or not): the limit below is a read.
-                let (mut tx, _) = self
-                    .conns
-                    .begin_then_exec(
-                        "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
-                         ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
-                        args![user],
-                    )
-                    .await?;
-                let active =
-                    one::<D, (i64, String)>(&mut tx, ACTIVE_JOB, args![&payload.app_id]).await?;
-                (tx, active)
+                // The per-user limit is a read: job creation is serialised per user across
+                // replicas by an exclusive lock on the user's row, new or not (where one
+                // writer holds the whole database, its transaction is that lock).
+                let (tx, apps) = if D::ONE_WRITER {
+                    self.conns
+                        .begin_then_all::<(String,)>(USER_ACTIVE_APPS, args![user, user])
+                        .await?
+                } else {
+                    let (mut tx, _) = self
+                        .conns
+                        .begin_then_exec(
+                            "INSERT INTO fun_ai_deploy_user_lock (user_id) VALUES (?) \
+                             ON CONFLICT (user_id) DO UPDATE SET user_id = excluded.user_id",
+                            args![user],
+                        )
+                        .await?;
+                    let apps =
+                        all::<D, (String,)>(&mut tx, USER_ACTIVE_APPS, args![user, user]).await?;
+                    (tx, apps)
+                };
+                let apps: Vec<String> = apps.into_iter().map(|(a,)| a).collect();
+                rows::check_user_limit(
+                    user,
+                    &apps,
+                    &payload.app_id,
+                    self.policy.max_active_apps_per_user,
+                )?;
+                tx
             }
-            None => {
-                self.conns
-                    .begin_then_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                    .await?
-            }
+            None => self.begin().await?,
         };
-        if active.is_some() {
-            return Err(rows::active_job_conflict(&payload.app_id, active));
-        }
-        if let Some(user) = &payload.user_id {
-            let apps: Vec<(String,)> = all::<D, (String,)>(
-                &mut tx,
-                "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
-                 UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
-                 ORDER BY app_id",
-                args![user, user],
-            )
-            .await?;
-            let apps: Vec<String> = apps.into_iter().map(|(a,)| a).collect();
-            rows::check_user_limit(
-                user,
-                &apps,
-                &payload.app_id,
-                self.policy.max_active_apps_per_user,
-            )?;
-        }
-        let res = D::Db::insert_id(
-            &mut tx,
-            D::SPELLING.sql(
-                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
-                   max_attempts, created_at, updated_at) \
-                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}",
-            ),
-            args![
-                &payload.app_id,
-                &payload.user_id,
-                payload_json,
-                self.policy.max_attempts,
-                now,
-                now
-            ],
-        )
-        .await;
-        let id = match res {
-            Ok(id) => id,
-            Err(e) if is_unique_violation(&e) => {
-                // Another replica created one in between; say which.
-                tx.rollback().await?;
-                let active = self
-                    .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                    .await?;
-                return Err(rows::active_job_conflict(&payload.app_id, active));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let cutoff = Self::trim_cutoff(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+        const INSERT: &str = "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
+             max_attempts, created_at, updated_at) \
+             VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}";
+        let values = args![
+            &payload.app_id,
+            &payload.user_id,
+            payload_json,
+            self.policy.max_attempts,
+            now,
+            now
+        ];
         self.notify(&mut tx, Change::Created(1)).await?;
-        match cutoff {
-            // The app's finished jobs older than its newest `keep_per_app` go, logs first.
-            Some(cutoff) => {
-                tx.commit_with(&[
-                    (
-                        "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
-                         WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
-                        args![&payload.app_id, cutoff],
-                        None,
-                    ),
-                    (
-                        "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? \
-                         AND status NOT IN ('PENDING','RUNNING')",
-                        args![&payload.app_id, cutoff],
-                        None,
-                    ),
-                ])
-                .await?;
+        // The insert answers the id; the trim reads its cutoff first. (Joining the insert's
+        // `RETURNING` and the COMMIT in one call on SQLite left the commit undone when the
+        // returned row was still being read: kept apart.)
+        let id = {
+            let id = match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT), values).await {
+                Ok(id) => id,
+                Err(e) if is_unique_violation(&e) => {
+                    // Another replica created one in between; say which.
+                    tx.rollback().await?;
+                    let active = self
+                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                        .await?;
+                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let cutoff =
+                Self::trim_cutoff(&mut tx, &payload.app_id, self.policy.keep_per_app).await?;
+            match cutoff {
+                // The app's finished jobs older than its newest `keep_per_app` go, logs first.
+                Some(cutoff) => {
+                    tx.commit_with(&[
+                        (
+                            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+                             WHERE app_id = ? AND id < ? AND status NOT IN ('PENDING','RUNNING'))",
+                            args![&payload.app_id, cutoff],
+                            None,
+                        ),
+                        (
+                            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < ? \
+                             AND status NOT IN ('PENDING','RUNNING')",
+                            args![&payload.app_id, cutoff],
+                            None,
+                        ),
+                    ])
+                    .await?;
+                }
+                None => tx.commit().await?,
             }
-            None => tx.commit().await?,
-        }
+            id
+        };
         // The answer is the row as inserted: no second read.
         JobRow {
             id,
@@ -579,11 +659,11 @@ impl<D: Dialect> SqlStore<D> {
     }
 
     async fn claim_tx(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
-        // Nothing pending, the usual answer to an idle runner's poll: where one writer holds
-        // the whole database, one indexed read instead of the write lock (elsewhere the claim
-        // below locks nothing when nothing is pending, and this read would be one more trip
-        // for every claim that finds a job). The runner's row is touched at most once a second.
+        // After a claim that found nothing, the usual answer to an idle runner's poll is
+        // nothing again: where one writer holds the whole database, one indexed read then
+        // comes before the write lock (a busy queue skips it: each claim finds a job).
         let nothing_pending = D::ONE_WRITER
+            && self.claims_idle.load(std::sync::atomic::Ordering::Relaxed)
             && self
                 .read_one::<(i64,)>(
                     "SELECT id FROM fun_ai_deploy_job WHERE status = 'PENDING' LIMIT 1",
@@ -609,42 +689,61 @@ impl<D: Dialect> SqlStore<D> {
             }
             return Ok(None);
         }
+        // Placement here reads what the nodes last told this process.
+        self.flush_held().await?;
         let _w = self.writing().await;
         let since = healthy_since(now, self.policy.node_stale_ms);
-        let (mut tx, best) = self
-            .conns
-            .begin_then_one::<ChosenNode>(BEST_NODE, args![since, self.policy.disk_free_min_pct])
-            .await?;
         // The oldest pending job goes to its sticky node if usable, else to the best node;
-        // with no best node, only a job whose sticky node is usable can go. The job row is
-        // locked, and rows that another replica's claim holds are skipped.
-        let chosen = match best {
-            Some(best) => {
-                let first = one::<D, JobRow>(
-                    &mut tx,
-                    "SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' \
-                     ORDER BY id LIMIT 1{skip_locked}",
-                    args![],
+        // with no best node, only a job whose sticky node is usable can go.
+        let (mut tx, chosen) = if D::ONE_WRITER {
+            // One writer holds the whole database: the oldest pending job, its sticky node
+            // and the best node in one read.
+            let (mut tx, read) = self
+                .conns
+                .begin_then_one::<PendingRead>(
+                    PENDING_WITH_NODES,
+                    args![since, since, self.policy.disk_free_min_pct],
                 )
                 .await?;
-                match first {
-                    Some(row) => {
-                        let sticky = self.sticky_node(&mut tx, &row.app_id, now).await?;
-                        Some((row, sticky.unwrap_or(best)))
-                    }
-                    None => None,
-                }
-            }
-            None => match self.pending_on_sticky_node(&mut tx, now).await? {
-                Some((id, node)) => {
-                    let row = job_row::<D>(&mut tx, id).await?.ok_or_else(|| {
-                        StoreError::Corrupt(format!("job {id} vanished during claim"))
-                    })?;
-                    Some((row, node))
-                }
+            let chosen = match read.map(PendingRead::split) {
                 None => None,
-            },
+                Some((row, Some(node), _)) | Some((row, None, Some(node))) => Some((row, node)),
+                Some((_, None, None)) => self.pending_on_sticky_node_row(&mut tx, now).await?,
+            };
+            (tx, chosen)
+        } else {
+            let (mut tx, best) = self
+                .conns
+                .begin_then_one::<ChosenNode>(
+                    BEST_NODE,
+                    args![since, self.policy.disk_free_min_pct],
+                )
+                .await?;
+            // The job row is locked, and rows that another replica's claim holds are
+            // skipped.
+            let chosen = match best {
+                Some(best) => {
+                    let first = one::<D, JobRow>(
+                        &mut tx,
+                        "SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' \
+                         ORDER BY id LIMIT 1{skip_locked}",
+                        args![],
+                    )
+                    .await?;
+                    match first {
+                        Some(row) => {
+                            let sticky = self.sticky_node(&mut tx, &row.app_id, now).await?;
+                            Some((row, sticky.unwrap_or(best)))
+                        }
+                        None => None,
+                    }
+                }
+                None => self.pending_on_sticky_node_row(&mut tx, now).await?,
+            };
+            (tx, chosen)
         };
+        self.claims_idle
+            .store(chosen.is_none(), std::sync::atomic::Ordering::Relaxed);
         let Some((mut row, node)) = chosen else {
             if self.claim_due(p, now) {
                 exec::<D>(
@@ -731,6 +830,9 @@ impl<D: Dialect> SqlStore<D> {
             ),
         ])
         .await?;
+        // The node's placements changed: its next beat is read afresh (a node an app
+        // moved away from shows one too many until its next full beat).
+        self.beats().forget(&node.node_name);
         // The answer is the row as the update left it: no second read.
         row.status = JobStatus::Running.as_str().to_string();
         row.runner_id = Some(p.runner_id.clone());
@@ -997,7 +1099,7 @@ impl<D: Dialect> SqlStore<D> {
         hb: &NodeHeartbeat,
         remote_addr: Option<&str>,
         now: i64,
-    ) -> StoreResult<Option<RuntimeNode>> {
+    ) -> StoreResult<Option<NodeRow>> {
         macro_rules! beat {
             () => {
                 "UPDATE fun_ai_deploy_runtime_node SET agent_base_url = ?, gateway_base_url = ?, \
@@ -1041,7 +1143,45 @@ impl<D: Dialect> SqlStore<D> {
                 None
             }
         };
-        Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
+        Ok(row)
+    }
+
+    /// Writes the beats held since the last flush; answers how many nodes were written.
+    /// Nodes not written (removed, or holding a newer beat) and nodes of a statement that
+    /// failed are read afresh at their next beat.
+    async fn flush_beats_now(&self) -> StoreResult<u64> {
+        let held = self.beats().take();
+        let mut rest = held.as_slice();
+        let mut written = 0;
+        for size in beats::chunk_sizes(held.len()) {
+            let (chunk, after) = rest.split_at(size);
+            let mut values = Vec::with_capacity(size * 5);
+            for h in chunk {
+                values.extend_from_slice(args![
+                    &h.node_name,
+                    h.disk_free_pct,
+                    h.disk_free_bytes,
+                    h.container_count,
+                    h.at
+                ]);
+            }
+            let sql = beats::flush_sql(D::SPELLING.engine, size);
+            let n = match self.write_once(sql, &values).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let mut b = self.beats();
+                    rest.iter().for_each(|h| b.forget(&h.node_name));
+                    return Err(e);
+                }
+            };
+            if n < size as u64 {
+                let mut b = self.beats();
+                chunk.iter().for_each(|h| b.forget(&h.node_name));
+            }
+            written += n;
+            rest = after;
+        }
+        Ok(written)
     }
 
     /// Whether the node came up with this heartbeat (unknown or stale before).
@@ -1116,6 +1256,7 @@ impl<D: Dialect> SqlStore<D> {
             self.notify(&mut tx, Change::Jobs).await?;
         }
         tx.commit().await?;
+        self.beats().forget(name);
         Ok(affected)
     }
 
@@ -1146,6 +1287,7 @@ impl<D: Dialect> SqlStore<D> {
         )
         .await?;
         tx.commit().await?;
+        self.beats().remove(name);
         Ok(placements)
     }
 
@@ -1178,6 +1320,8 @@ impl<D: Dialect> SqlStore<D> {
         .ok_or_else(|| StoreError::Corrupt(format!("placement of {app_id} vanished")))?;
         self.notify(&mut tx, Change::Jobs).await?;
         tx.commit().await?;
+        // The app left a node this process does not name.
+        self.beats().forget_all();
         Ok(row.into())
     }
 
@@ -1219,6 +1363,9 @@ impl<D: Dialect> SqlStore<D> {
         )
         .await?;
         tx.commit().await?;
+        if placements > 0 {
+            self.beats().forget_all();
+        }
         Ok(PurgeAnswer {
             deleted_jobs: jobs as i64,
             deleted_app_runs: runs as i64,
@@ -1384,20 +1531,47 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         remote_addr: Option<&str>,
         now: i64,
     ) -> StoreResult<NodeUpsert> {
-        if let Some(node) = self.beat_fresh_node(hb, remote_addr, now).await? {
+        let stale_ms = self.policy.node_stale_ms;
+        let held = self.beats().hold(
+            hb,
+            engine_json(hb).as_deref(),
+            remote_addr,
+            now,
+            healthy_since(now, stale_ms),
+            stale_ms / 2,
+        );
+        if let Some(row) = held {
             return Ok(NodeUpsert {
-                node,
+                node: row.into_node(now, stale_ms),
                 came_up: false,
             });
         }
-        let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
-        let node = self.get_node(&hb.node_name, now).await?.ok_or_else(|| {
-            StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
-        })?;
-        Ok(NodeUpsert { node, came_up })
+        let (row, came_up) = match self.beat_fresh_node(hb, remote_addr, now).await? {
+            Some(row) => (row, false),
+            None => {
+                let came_up = retry_tx!(self.upsert_node_tx(hb, remote_addr, now))?;
+                let row = self
+                    .read_one::<NodeRow>(NODE_BY_NAME, args![&hb.node_name])
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("node {} vanished after upsert", hb.node_name))
+                    })?;
+                (row, came_up)
+            }
+        };
+        self.beats().known(&row, remote_addr, now);
+        Ok(NodeUpsert {
+            node: row.into_node(now, stale_ms),
+            came_up,
+        })
+    }
+
+    async fn flush_beats(&self) -> StoreResult<u64> {
+        self.flush_beats_now().await
     }
 
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
+        self.flush_held().await?;
         let rows = self
             .read_all::<NodeRow>(concat!(node_select!(), " ORDER BY n.node_name"), args![])
             .await?;
@@ -1408,6 +1582,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>> {
+        self.flush_held().await?;
         let row = self.read_one::<NodeRow>(NODE_BY_NAME, args![name]).await?;
         Ok(row.map(|r| r.into_node(now, self.policy.node_stale_ms)))
     }
@@ -1479,33 +1654,36 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp> {
-        let mut conn = self.conns.get().await?;
-        let run = one::<D, (Option<String>,)>(
-            &mut conn,
-            "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
-            args![app_id],
-        )
-        .await?;
-        let jobs = all::<D, (Option<String>, String)>(
-            &mut conn,
-            "SELECT user_id, payload_json FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100",
-            args![app_id],
-        )
-        .await?;
-        drop(conn);
-        let mut payloads = Vec::with_capacity(jobs.len());
-        for (_, json) in &jobs {
-            payloads.push(rows::payload_of(json)?);
-        }
+        // One read: the app's newest jobs, then its run's owner (id -1).
+        let rows = self
+            .read_all::<(i64, Option<String>, Option<String>)>(
+                "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run WHERE app_id = ? \
+                 UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
+                 FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j \
+                 ORDER BY id DESC",
+                args![app_id, app_id],
+            )
+            .await?;
+        let (run, jobs): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0 < 0);
         let owner = run
-            .and_then(|(u,)| u)
-            .or_else(|| jobs.iter().find_map(|(u, _)| u.clone()));
-        let last = payloads
-            .iter()
-            .find(|p| p.repo_ssh_url.is_some())
-            .or(payloads.first())
-            .cloned();
-        Ok(KnownApp { owner, last })
+            .into_iter()
+            .find_map(|r| r.1)
+            .or_else(|| jobs.iter().find_map(|r| r.1.clone()));
+        // The newest job that names a repository, else the newest job.
+        let mut newest = None;
+        let mut last = None;
+        for json in jobs.iter().filter_map(|r| r.2.as_deref()) {
+            let p = rows::payload_of(json)?;
+            if p.repo_ssh_url.is_some() {
+                last = Some(p);
+                break;
+            }
+            newest.get_or_insert(p);
+        }
+        Ok(KnownApp {
+            owner,
+            last: last.or(newest),
+        })
     }
 
     async fn reconcile_node_apps(

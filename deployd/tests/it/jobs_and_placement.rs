@@ -380,4 +380,96 @@ async fn placement_reads_one_indexed_row_however_many_nodes() {
         !plan.contains("TEMP B-TREE") && !plan.contains("Sort") && !plan.contains("filesort"),
         "{plan}"
     );
+    // SQLite's claim reads the job, its placement and sticky node by key in the same
+    // statement: it scans only its own one-row parts, no table.
+    assert!(
+        plan.lines()
+            .filter(|l| l.starts_with("SCAN "))
+            .all(|l| l.starts_with("SCAN j") || l.starts_with("SCAN b")),
+        "{plan}"
+    );
+}
+
+/// A beat that changes only a node's figures and time is answered at once from memory and
+/// written with the others at the flush: the replica that took it shows it at once (and
+/// places by it), another replica once it is written; a drain here is in the next answer;
+/// a node removed through another replica while a beat was held comes up again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_beat_of_figures_only_is_written_at_the_flush_and_shown_at_once_where_it_came() {
+    // No timed flush during the test: only the ones it asks for.
+    let d = testkit::deployd::start_with(|s| s.nodes.heartbeat_flush_ms = 30_000).await;
+    let other = testkit::deployd::replica_of(&d, |_| {}).await;
+    let (c, c2) = (d.client(), other.client());
+    let figures = |nodes: Vec<protocol::node::RuntimeNode>| {
+        let n = nodes
+            .iter()
+            .find(|n| n.node_name == "rt-a")
+            .expect("rt-a listed");
+        (n.disk_free_pct, n.disk_free_bytes, n.container_count)
+    };
+    c.node_heartbeat(&node_hb("rt-a", 60.0, 100_000, 1))
+        .await
+        .unwrap();
+    let answer = c
+        .node_heartbeat(&node_hb("rt-a", 55.0, 90_000, 2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            answer.disk_free_pct,
+            answer.disk_free_bytes,
+            answer.container_count
+        ),
+        (55.0, 90_000, 2)
+    );
+    // The other replica reads the database: the first beat's figures until the flush.
+    assert_eq!(figures(c2.list_nodes().await.unwrap()), (60.0, 100_000, 1));
+    assert_eq!(d.state.store.flush_beats().await.unwrap(), 1);
+    assert_eq!(figures(c2.list_nodes().await.unwrap()), (55.0, 90_000, 2));
+    assert_eq!(d.state.store.flush_beats().await.unwrap(), 0);
+
+    // Held again, then read here: written first, so both replicas agree.
+    c.node_heartbeat(&node_hb("rt-a", 50.0, 80_000, 3))
+        .await
+        .unwrap();
+    assert_eq!(figures(c.list_nodes().await.unwrap()), (50.0, 80_000, 3));
+    assert_eq!(figures(c2.list_nodes().await.unwrap()), (50.0, 80_000, 3));
+
+    // A claim here places by the beat it holds: rt-b was better until its beat said its
+    // disk is nearly full.
+    node(&c, "rt-b", 90.0, 1 << 40).await;
+    c.node_heartbeat(&node_hb("rt-b", 5.0, 1 << 30, 0))
+        .await
+        .unwrap();
+    create(&c, payload("fig1")).await;
+    let got = claim(&c, "r1", 0).await.expect("no job");
+    assert_eq!(
+        got.runtime_node.map(|n| n.node_name).as_deref(),
+        Some("rt-a")
+    );
+
+    // Drained here: the next beat's answer says so.
+    c.node_action("rt-a", "drain").await.unwrap();
+    let drained = c
+        .node_heartbeat(&node_hb("rt-a", 50.0, 70_000, 3))
+        .await
+        .unwrap();
+    assert!(drained.draining);
+    assert_eq!(drained.placements, 1);
+
+    // Removed through the other replica while a beat is held here: the flush writes
+    // nothing, and the node's next beat brings it up again.
+    c.node_heartbeat(&node_hb("rt-a", 50.0, 60_000, 3))
+        .await
+        .unwrap();
+    c2.remove_node("rt-a", true).await.unwrap();
+    assert_eq!(d.state.store.flush_beats().await.unwrap(), 0);
+    let back = c
+        .node_heartbeat(&node_hb("rt-a", 45.0, 50_000, 4))
+        .await
+        .unwrap();
+    assert!(!back.draining, "a new row: {back:?}");
+    assert_eq!(figures(c2.list_nodes().await.unwrap()), (45.0, 50_000, 4));
+    other.stop().await.unwrap();
+    d.stop().await.unwrap();
 }
