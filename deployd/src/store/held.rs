@@ -5,8 +5,11 @@
 //! or after a connection-level failure anywhere in the process; a SQLite connection (a
 //! file in this process) never is.
 //!
-//! A transaction ([`Tx`]) that ends without `commit` or `rollback` (an early return, an
-//! error) drops its connection: closing it ends the transaction in the engine, and no
+//! A connection on which a transaction may be open goes back to the idle list only once
+//! COMMIT or ROLLBACK answered. A transaction ([`Tx`]) that ends any other way drops its
+//! connection (closing it ends the transaction in the engine): an early return, an error,
+//! or the caller's future dropped while a statement ran (a runner that hung up on its
+//! claim, a task aborted at shutdown), even while BEGIN itself was still on its way. No
 //! connection is reused in an unknown state.
 
 use std::ops::{Deref, DerefMut};
@@ -59,6 +62,9 @@ pub struct Conns<D: Dialect> {
 /// A connection taken from [`Conns`]; given back when dropped.
 pub struct Held<'a, D: Dialect> {
     conn: Option<Conn<D>>,
+    /// BEGIN was sent and no COMMIT or ROLLBACK has answered since: when dropped, the
+    /// connection is closed rather than kept.
+    in_tx: bool,
     home: &'a Conns<D>,
     _permit: SemaphorePermit<'a>,
 }
@@ -66,8 +72,6 @@ pub struct Held<'a, D: Dialect> {
 /// A write transaction on a held connection.
 pub struct Tx<'a, D: Dialect> {
     held: Held<'a, D>,
-    /// Ended by COMMIT or ROLLBACK: the connection may be used again.
-    done: bool,
 }
 
 impl<D: Dialect> Conns<D> {
@@ -107,19 +111,27 @@ impl<D: Dialect> Conns<D> {
         };
         Ok(Held {
             conn: Some(conn),
+            in_tx: false,
             home: self,
             _permit: permit,
         })
     }
 
+    /// A connection about to be sent BEGIN: from here until COMMIT or ROLLBACK answers,
+    /// dropping it closes it.
+    async fn get_for_tx(&self) -> StoreResult<Held<'_, D>> {
+        let mut held = self.get().await?;
+        held.in_tx = true;
+        Ok(held)
+    }
+
     /// Opens a write transaction (`BEGIN`, or the dialect's own statement).
     pub async fn begin(&self) -> StoreResult<Tx<'_, D>> {
-        let mut held = self.get().await?;
-        if let Err(e) = D::Db::execute(&mut held, begin_statement::<D>(), &[]).await {
-            held.conn = None;
-            return Err(noted(e));
-        }
-        Ok(Tx { held, done: false })
+        let mut held = self.get_for_tx().await?;
+        D::Db::execute(&mut held, begin_statement::<D>(), &[])
+            .await
+            .map_err(noted)?;
+        Ok(Tx { held })
     }
 
     /// Opens a write transaction and reads one row with its first statement (in the same
@@ -136,16 +148,12 @@ impl<D: Dialect> Conns<D> {
                 .map_err(noted)?;
             return Ok((tx, row));
         }
-        let mut held = self.get().await?;
+        let mut held = self.get_for_tx().await?;
         let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
-        match D::Db::fetch_optional(&mut held, both, args).await {
-            Ok(row) => Ok((Tx { held, done: false }, row)),
-            Err(e) => {
-                // The BEGIN may have run: the connection goes.
-                held.conn = None;
-                Err(noted(e))
-            }
-        }
+        let row = D::Db::fetch_optional(&mut held, both, args)
+            .await
+            .map_err(noted)?;
+        Ok((Tx { held }, row))
     }
 
     /// Opens a write transaction and reads rows with its first statement (in the same
@@ -162,15 +170,12 @@ impl<D: Dialect> Conns<D> {
                 .map_err(noted)?;
             return Ok((tx, rows));
         }
-        let mut held = self.get().await?;
+        let mut held = self.get_for_tx().await?;
         let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
-        match D::Db::fetch_all(&mut held, both, args).await {
-            Ok(rows) => Ok((Tx { held, done: false }, rows)),
-            Err(e) => {
-                held.conn = None;
-                Err(noted(e))
-            }
-        }
+        let rows = D::Db::fetch_all(&mut held, both, args)
+            .await
+            .map_err(noted)?;
+        Ok((Tx { held }, rows))
     }
 
     /// Opens a write transaction whose first statement is a write; answers its rows
@@ -187,18 +192,13 @@ impl<D: Dialect> Conns<D> {
                 .map_err(noted)?;
             return Ok((tx, n));
         }
-        let mut held = self.get().await?;
+        let mut held = self.get_for_tx().await?;
         let both = joined(&[begin_statement::<D>(), D::SPELLING.sql(sql)]);
-        match D::Db::execute_each(&mut held, both, args).await {
-            Ok(counts) => {
-                let n = counts.last().copied().unwrap_or(0);
-                Ok((Tx { held, done: false }, n))
-            }
-            Err(e) => {
-                held.conn = None;
-                Err(noted(e))
-            }
-        }
+        let counts = D::Db::execute_each(&mut held, both, args)
+            .await
+            .map_err(noted)?;
+        let n = counts.last().copied().unwrap_or(0);
+        Ok((Tx { held }, n))
     }
 }
 
@@ -215,6 +215,11 @@ fn begin_statement<D: Dialect>() -> &'static str {
 
 impl<D: Dialect> Drop for Held<'_, D> {
     fn drop(&mut self) {
+        if self.in_tx {
+            // A transaction may be open, or a statement interrupted: closing the
+            // connection ends it.
+            return;
+        }
         if let Some(conn) = self.conn.take() {
             self.home
                 .idle
@@ -246,7 +251,7 @@ impl<D: Dialect> Tx<'_, D> {
     async fn end(mut self, statement: &'static str) -> StoreResult<()> {
         match D::Db::execute(&mut self.held, statement, &[]).await {
             Ok(_) => {
-                self.done = true;
+                self.held.in_tx = false;
                 Ok(())
             }
             Err(e) => Err(noted(e)),
@@ -295,7 +300,7 @@ impl<D: Dialect> Tx<'_, D> {
         let mut counts = D::Db::execute_each(&mut self.held, joined(&parts), &args)
             .await
             .map_err(noted)?;
-        self.done = true;
+        self.held.in_tx = false;
         counts.truncate(stmts.len());
         for ((_, _, expect), n) in stmts.iter().zip(&counts) {
             if expect.is_some_and(|e| e != *n) {
@@ -312,15 +317,6 @@ impl<D: Dialect> Tx<'_, D> {
     }
 }
 
-impl<D: Dialect> Drop for Tx<'_, D> {
-    fn drop(&mut self) {
-        if !self.done {
-            // Ended without COMMIT or ROLLBACK: closing the connection ends it.
-            self.held.conn = None;
-        }
-    }
-}
-
 impl<D: Dialect> Deref for Tx<'_, D> {
     type Target = Conn<D>;
     fn deref(&self) -> &Conn<D> {
@@ -331,5 +327,59 @@ impl<D: Dialect> Deref for Tx<'_, D> {
 impl<D: Dialect> DerefMut for Tx<'_, D> {
     fn deref_mut(&mut self) -> &mut Conn<D> {
         &mut self.held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::task::{Context, Poll, Waker};
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    use super::*;
+    use crate::store::sqlite::Sqlite;
+
+    /// A caller that goes away while its BEGIN waits for the write lock (a runner that hung
+    /// up on its claim) must not leave that BEGIN to open a transaction on a connection the
+    /// next caller is handed.
+    #[tokio::test]
+    async fn a_transaction_whose_caller_went_away_is_not_handed_to_the_next_caller() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/held.db", dir.path().display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(15));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .expect("open");
+        let conns = Conns::<Sqlite>::new(pool.clone(), 1, false);
+        drop(conns.get().await.expect("a connection to keep"));
+
+        // Another connection holds the write lock, so the next BEGIN IMMEDIATE waits.
+        let mut other = pool.acquire().await.expect("other");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *other)
+            .await
+            .expect("lock");
+        {
+            let mut begin = std::pin::pin!(conns.begin());
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(
+                matches!(begin.as_mut().poll(&mut cx), Poll::Pending),
+                "BEGIN must wait for the lock another connection holds"
+            );
+        }
+        sqlx::query("ROLLBACK")
+            .execute(&mut *other)
+            .await
+            .expect("unlock");
+
+        let tx = conns.begin().await.expect("a fresh transaction");
+        tx.commit().await.expect("commit");
     }
 }
