@@ -200,6 +200,49 @@ impl<D: Dialect> Conns<D> {
         let n = counts.last().copied().unwrap_or(0);
         Ok((Tx { held }, n))
     }
+
+    /// Runs `stmts` (neutral spelling) as one write transaction: BEGIN, the statements and
+    /// COMMIT in one call where the engine joins statements, else as
+    /// [`Tx::commit_with`] does. Answers each statement's rows affected.
+    pub async fn transact(
+        &self,
+        stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
+    ) -> StoreResult<Vec<u64>> {
+        if !D::Db::JOINS {
+            return self.begin().await?.commit_with(stmts).await;
+        }
+        let mut held = self.get_for_tx().await?;
+        let mut parts = Vec::with_capacity(stmts.len() + 2);
+        parts.push(begin_statement::<D>());
+        parts.extend(stmts.iter().map(|(sql, _, _)| D::SPELLING.sql(sql)));
+        parts.push("COMMIT");
+        let args: Vec<Arg<'_>> = stmts
+            .iter()
+            .flat_map(|(_, a, _)| a.iter().copied())
+            .collect();
+        let counts = D::Db::execute_each(&mut held, joined(&parts), &args)
+            .await
+            .map_err(noted)?;
+        held.in_tx = false;
+        let counts = counts.into_iter().skip(1).take(stmts.len()).collect();
+        expected_after_commit(stmts, counts)
+    }
+}
+
+/// Rows affected as each statement expects, checked once the joined call committed (see
+/// [`Tx::commit_with`]).
+fn expected_after_commit(
+    stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
+    counts: Vec<u64>,
+) -> StoreResult<Vec<u64>> {
+    for ((_, _, expect), n) in stmts.iter().zip(&counts) {
+        if expect.is_some_and(|e| e != *n) {
+            return Err(StoreError::Corrupt(format!(
+                "{n} rows changed where {expect:?} were expected"
+            )));
+        }
+    }
+    Ok(counts)
 }
 
 /// `e` as the store's error, counted first if it is about the connection.
@@ -302,14 +345,7 @@ impl<D: Dialect> Tx<'_, D> {
             .map_err(noted)?;
         self.held.in_tx = false;
         counts.truncate(stmts.len());
-        for ((_, _, expect), n) in stmts.iter().zip(&counts) {
-            if expect.is_some_and(|e| e != *n) {
-                return Err(StoreError::Corrupt(format!(
-                    "{n} rows changed where {expect:?} were expected"
-                )));
-            }
-        }
-        Ok(counts)
+        expected_after_commit(stmts, counts)
     }
 
     pub async fn rollback(self) -> StoreResult<()> {

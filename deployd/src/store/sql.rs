@@ -596,16 +596,40 @@ impl<D: Dialect> SqlStore<D> {
         // The usual append: at the end of a log that is under its cap, so kept whole (and
         // below the cap, bytes stored are bytes received): one update, no read first.
         let len = data.len() as i64;
-        let mut tx = if len > 0 {
-            let (mut tx, n) = self
+        const AT_THE_END: &str = "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, \
+             log_stored = log_stored + ?, updated_at = ? WHERE id = ? AND log_received = ? \
+             AND log_stored = ? AND log_truncated = 0 AND log_stored + ? <= ?";
+        let at_the_end = args![
+            len,
+            len,
+            now,
+            id,
+            start,
+            start,
+            len,
+            self.policy.log_cap_bytes
+        ];
+        let mut tx = if len > 0 && D::ONE_WRITER && D::Db::JOINS {
+            // SQLite: the update, the chunk (only if the update took: `changes()`) and COMMIT
+            // in one call to the connection's thread. One process: no replica to tell.
+            let counts = self
                 .conns
-                .begin_then_exec(
-                    "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, log_stored = log_stored + ?, \
-                     updated_at = ? WHERE id = ? AND log_received = ? AND log_stored = ? AND log_truncated = 0 \
-                     AND log_stored + ? <= ?",
-                    args![len, len, now, id, start, start, len, self.policy.log_cap_bytes],
-                )
+                .transact(&[
+                    (AT_THE_END, at_the_end, None),
+                    (
+                        "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) \
+                         SELECT ?, ?, ? WHERE changes() = 1",
+                        args![id, start, data],
+                        None,
+                    ),
+                ])
                 .await?;
+            if counts.first() == Some(&1) {
+                return Ok(start + len);
+            }
+            self.begin().await?
+        } else if len > 0 {
+            let (mut tx, n) = self.conns.begin_then_exec(AT_THE_END, at_the_end).await?;
             if n == 1 {
                 self.notify(&mut tx, Change::Logs(vec![id])).await?;
                 tx.commit_with(&[(
