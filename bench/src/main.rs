@@ -211,11 +211,44 @@ pub(crate) async fn create_to_claim_with(
 }
 
 /// Full lifecycle per job: create, claim, heartbeat, log append, report.
-async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<f64> {
+/// Also answers the same deployd's HTTP floor ([`http_floor`]), measured right after.
+async fn lifecycle(jobs: usize, runners: usize) -> anyhow::Result<(f64, f64)> {
     let d = testkit::deployd::start().await;
     let c = d.client();
     node(&c).await?;
-    lifecycle_with(&c, jobs, runners).await
+    let jps = lifecycle_with(&c, jobs, runners).await?;
+    let floor = http_floor(&d.url, jobs, runners).await?;
+    Ok((jps, floor))
+}
+
+/// What HTTP alone allows: jobs per second if each of a job's five requests cost only its
+/// trip through the client, the server and deployd's router (a path deployd answers 404
+/// without its database), `tasks` at once on one keep-alive client as the runners use.
+async fn http_floor(url: &str, jobs: usize, tasks: usize) -> anyhow::Result<f64> {
+    let http = reqwest::Client::new();
+    let target = format!("{url}/deploy/none");
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (http, target, next) = (http.clone(), target.clone(), next.clone());
+        handles.push(tokio::spawn(async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < jobs {
+                for _ in 0..5 {
+                    let st = http.post(&target).body("{}").send().await?.status();
+                    anyhow::ensure!(
+                        st == reqwest::StatusCode::NOT_FOUND,
+                        "{target} answered {st}"
+                    );
+                }
+            }
+            Ok::<(), anyhow::Error>(())
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    Ok(jobs as f64 / t0.elapsed().as_secs_f64())
 }
 
 /// Jobs per second through the full lifecycle, `runners` at once, against `c`.
@@ -474,7 +507,7 @@ async fn control(args: &Args) -> anyhow::Result<Vec<Row>> {
         ratio: format!("{:.1}×", p99.as_secs_f64() / bare_one.as_secs_f64()),
     });
 
-    let jps = lifecycle(args.lifecycle_jobs, args.runners).await?;
+    let (jps, floor) = lifecycle(args.lifecycle_jobs, args.runners).await?;
     let bare = bare_sqlite(args.lifecycle_jobs, args.runners).await?;
     rows.push(Row {
         what: format!(
@@ -485,6 +518,16 @@ async fn control(args: &Args) -> anyhow::Result<Vec<Row>> {
         baseline_what: format!("5 bare SQLite transactions per job, {} tasks", args.runners),
         baseline: format!("{bare:.0} jobs/s"),
         ratio: format!("{:.2}×", jps / bare),
+    });
+    rows.push(Row {
+        what: format!(
+            "HTTP alone: 5 requests per job that deployd answers without its database (404), {} tasks, same deployd",
+            args.runners
+        ),
+        figure: format!("{floor:.0} jobs/s"),
+        baseline_what: format!("5 bare SQLite transactions per job, {} tasks", args.runners),
+        baseline: format!("{bare:.0} jobs/s"),
+        ratio: format!("{:.2}×", floor / bare),
     });
 
     let (by_id, full) = redeploy_by_id(args.lifecycle_jobs, args.runners).await?;

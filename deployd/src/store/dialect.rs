@@ -142,12 +142,13 @@ pub trait Engine: Database {
     const JOINS: bool = false;
 
     /// Runs the statements of a joined `sql` (see [`joined`]) and answers each one's rows
-    /// affected. Only where [`Engine::JOINS`].
+    /// affected and the connection's last inserted id after it. Only where
+    /// [`Engine::JOINS`].
     fn execute_each<'a>(
         conn: &'a mut Self::Connection,
         sql: &'static str,
         args: &'a [Arg<'a>],
-    ) -> BoxFuture<'a, sqlx::Result<Vec<u64>>> {
+    ) -> BoxFuture<'a, sqlx::Result<Vec<(u64, i64)>>> {
         let _ = (conn, sql, args);
         Box::pin(async {
             Err(sqlx::Error::Protocol(
@@ -214,7 +215,7 @@ macro_rules! engine {
             conn: &'a mut Self::Connection,
             sql: &'static str,
             args: &'a [Arg<'a>],
-        ) -> BoxFuture<'a, sqlx::Result<Vec<u64>>> {
+        ) -> BoxFuture<'a, sqlx::Result<Vec<(u64, i64)>>> {
             Box::pin(async move {
                 use futures_util::TryStreamExt;
                 // sqlx marks several statements in one string as SQLite's alone; it is
@@ -223,7 +224,10 @@ macro_rules! engine {
                 let results = sqlx::query_with(sql, arguments::<$db>(args)?)
                     .execute_many(conn)
                     .await;
-                results.map_ok(|r| r.rows_affected()).try_collect().await
+                results
+                    .map_ok(|r| (r.rows_affected(), r.last_insert_rowid()))
+                    .try_collect()
+                    .await
             })
         }
     };

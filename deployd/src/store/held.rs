@@ -197,7 +197,7 @@ impl<D: Dialect> Conns<D> {
         let counts = D::Db::execute_each(&mut held, both, args)
             .await
             .map_err(noted)?;
-        let n = counts.last().copied().unwrap_or(0);
+        let n = counts.last().map_or(0, |(n, _)| *n);
         Ok((Tx { held }, n))
     }
 
@@ -224,7 +224,12 @@ impl<D: Dialect> Conns<D> {
             .await
             .map_err(noted)?;
         held.in_tx = false;
-        let counts = counts.into_iter().skip(1).take(stmts.len()).collect();
+        let counts = counts
+            .into_iter()
+            .skip(1)
+            .take(stmts.len())
+            .map(|(n, _)| n)
+            .collect();
         expected_after_commit(stmts, counts)
     }
 }
@@ -340,12 +345,49 @@ impl<D: Dialect> Tx<'_, D> {
             .iter()
             .flat_map(|(_, a, _)| a.iter().copied())
             .collect();
-        let mut counts = D::Db::execute_each(&mut self.held, joined(&parts), &args)
+        let counts = D::Db::execute_each(&mut self.held, joined(&parts), &args)
             .await
             .map_err(noted)?;
         self.held.in_tx = false;
-        counts.truncate(stmts.len());
+        let counts = counts
+            .into_iter()
+            .take(stmts.len())
+            .map(|(n, _)| n)
+            .collect();
         expected_after_commit(stmts, counts)
+    }
+
+    /// Runs the insert `insert` (neutral spelling, ending in `{returning_id}` as
+    /// [`Engine::insert_id`] wants), then `rest`, and commits: in one call where the engine
+    /// joins statements. Answers the id the insert generated.
+    pub async fn commit_after_insert(
+        mut self,
+        insert: (&'static str, &[Arg<'_>]),
+        rest: &[(&'static str, &[Arg<'_>])],
+    ) -> StoreResult<i64> {
+        if !D::Db::JOINS {
+            let id = D::Db::insert_id(&mut self.held, D::SPELLING.sql(insert.0), insert.1)
+                .await
+                .map_err(noted)?;
+            let rest: Vec<_> = rest.iter().map(|(sql, args)| (*sql, *args, None)).collect();
+            self.commit_with(&rest).await?;
+            return Ok(id);
+        }
+        let mut parts = Vec::with_capacity(rest.len() + 2);
+        parts.push(D::SPELLING.sql(insert.0));
+        parts.extend(rest.iter().map(|(sql, _)| D::SPELLING.sql(sql)));
+        parts.push("COMMIT");
+        let args: Vec<Arg<'_>> = std::iter::once(insert.1)
+            .chain(rest.iter().map(|(_, a)| *a))
+            .flat_map(|a| a.iter().copied())
+            .collect();
+        let done = D::Db::execute_each(&mut self.held, joined(&parts), &args)
+            .await
+            .map_err(noted)?;
+        self.held.in_tx = false;
+        done.first()
+            .map(|(_, id)| *id)
+            .ok_or_else(|| StoreError::Corrupt("the insert answered nothing".into()))
     }
 
     pub async fn rollback(self) -> StoreResult<()> {

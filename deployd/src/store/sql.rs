@@ -490,10 +490,42 @@ impl<D: Dialect> SqlStore<D> {
             now
         ];
         self.notify(&mut tx, Change::Created(1)).await?;
-        // The insert answers the id; the trim reads its cutoff first. (Joining the insert's
-        // `RETURNING` and the COMMIT in one call on SQLite left the commit undone when the
-        // returned row was still being read: kept apart.)
-        let id = {
+        let id = if D::ONE_WRITER && D::Db::JOINS {
+            // SQLite: the insert, the trim (its cutoff read inside each delete) and COMMIT
+            // in one call to the connection's thread.
+            let (app, keep) = (&payload.app_id, self.policy.keep_per_app - 1);
+            let trim = args![app, app, keep];
+            match tx
+                .commit_after_insert(
+                    (INSERT, values),
+                    &[
+                        (
+                            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+                             WHERE app_id = ? AND id < (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? \
+                             ORDER BY id DESC LIMIT 1 OFFSET ?) AND status NOT IN ('PENDING','RUNNING'))",
+                            trim,
+                        ),
+                        (
+                            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < (SELECT id \
+                             FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) \
+                             AND status NOT IN ('PENDING','RUNNING')",
+                            trim,
+                        ),
+                    ],
+                )
+                .await
+            {
+                Ok(id) => id,
+                Err(StoreError::Db(e)) if is_unique_violation(&e) => {
+                    let active = self
+                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
+                        .await?;
+                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            // The insert answers the id; the trim reads its cutoff first.
             let id = match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT), values).await {
                 Ok(id) => id,
                 Err(e) if is_unique_violation(&e) => {

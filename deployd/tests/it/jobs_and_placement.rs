@@ -80,9 +80,16 @@ async fn an_app_gets_one_active_job_and_a_user_three_active_apps() {
 async fn each_app_keeps_its_newest_ten_jobs() {
     let (d, c) = with_node().await;
     let mut ids = Vec::new();
-    for _ in 0..13 {
+    for i in 0..13 {
         let j = create(&c, payload("hist")).await;
-        c.cancel_job(j.id).await.unwrap();
+        if i % 2 == 0 {
+            c.cancel_job(j.id).await.unwrap();
+        } else {
+            // A job that ran has a log, which goes with it.
+            claim(&c, "r1", 0).await.expect("no job");
+            c.append_log(j.id, 0, b"Step 1/1\n".to_vec()).await.unwrap();
+            report(&c, j.id, "r1", JobStatus::Succeeded).await;
+        }
         ids.push(j.id);
     }
     let kept = c.jobs_by_app("hist", Some(200)).await.unwrap();
@@ -90,6 +97,13 @@ async fn each_app_keeps_its_newest_ten_jobs() {
     let newest: Vec<i64> = ids.iter().rev().take(10).copied().collect();
     assert_eq!(kept_ids, newest, "newest first, ten kept");
     assert_eq!(count_rows(&d, "job").await, 10);
+    // Jobs 1, 3 .. 11 ran; of them 1 was trimmed (the trim runs at each create, so the
+    // 13th create trimmed jobs 0, 1 and 2).
+    assert_eq!(
+        count_rows(&d, "log").await,
+        5,
+        "the trimmed job's log went with it"
+    );
     let purge = c
         .purge_app(&AppRef {
             user_id: None,
