@@ -100,6 +100,68 @@ impl PendingRead {
     }
 }
 
+/// A job and its app's run, in one read: where one writer holds the whole database, a
+/// report reads both with the statement that opens its transaction.
+const JOB_WITH_RUN: &str = "SELECT j.*, r.app_id AS run_app_id, r.user_id AS run_user_id, \
+     r.node_name AS run_node_name, r.last_job_id AS run_last_job_id, \
+     r.last_job_status AS run_last_job_status, r.status AS run_status, r.image AS run_image, \
+     r.commit_sha AS run_commit_sha, r.deploy_url AS run_deploy_url, \
+     r.error_message AS run_error_message, r.recent_images_json AS run_recent_images_json, \
+     r.updated_at AS run_updated_at, r.serving_node AS run_serving_node \
+     FROM fun_ai_deploy_job j LEFT JOIN fun_ai_deploy_app_run r ON r.app_id = j.app_id WHERE j.id = ?";
+
+/// A row of [`JOB_WITH_RUN`].
+#[derive(sqlx::FromRow)]
+struct JobWithRun {
+    #[sqlx(flatten)]
+    job: JobRow,
+    run_app_id: Option<String>,
+    run_user_id: Option<String>,
+    run_node_name: Option<String>,
+    run_last_job_id: Option<i64>,
+    run_last_job_status: Option<String>,
+    run_status: Option<String>,
+    run_image: Option<String>,
+    run_commit_sha: Option<String>,
+    run_deploy_url: Option<String>,
+    run_error_message: Option<String>,
+    run_recent_images_json: Option<String>,
+    run_updated_at: Option<i64>,
+    run_serving_node: Option<String>,
+}
+
+impl JobWithRun {
+    /// The job, and its app's run if it has one.
+    fn split(self) -> (JobRow, Option<AppRunRow>) {
+        let run = match (
+            self.run_app_id,
+            self.run_status,
+            self.run_recent_images_json,
+            self.run_updated_at,
+        ) {
+            (Some(app_id), Some(status), Some(recent_images_json), Some(updated_at)) => {
+                Some(AppRunRow {
+                    app_id,
+                    user_id: self.run_user_id,
+                    node_name: self.run_node_name,
+                    last_job_id: self.run_last_job_id,
+                    last_job_status: self.run_last_job_status,
+                    status,
+                    image: self.run_image,
+                    commit_sha: self.run_commit_sha,
+                    deploy_url: self.run_deploy_url,
+                    error_message: self.run_error_message,
+                    recent_images_json,
+                    updated_at,
+                    serving_node: self.run_serving_node,
+                })
+            }
+            _ => None,
+        };
+        (self.job, run)
+    }
+}
+
 /// A user's apps with an active job or a DEPLOYING/READY/DOWN run.
 const USER_ACTIVE_APPS: &str = "SELECT app_id FROM fun_ai_deploy_job WHERE user_id = ? AND status IN ('PENDING','RUNNING') \
      UNION SELECT app_id FROM fun_ai_deploy_app_run WHERE user_id = ? AND status IN ('DEPLOYING','READY','DOWN') \
@@ -1005,10 +1067,24 @@ impl<D: Dialect> SqlStore<D> {
 
     async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         let _w = self.writing().await;
-        let (mut tx, row) = self
-            .conns
-            .begin_then_one::<JobRow>(JOB_LOCKED, args![id])
-            .await?;
+        // One writer: the job and its app's run in the read that opens the transaction.
+        // Elsewhere the job row is locked first, then the run's.
+        let (mut tx, row, run) = if D::ONE_WRITER {
+            let (tx, read) = self
+                .conns
+                .begin_then_one::<JobWithRun>(JOB_WITH_RUN, args![id])
+                .await?;
+            match read.map(JobWithRun::split) {
+                Some((row, run)) => (tx, Some(row), Some(run)),
+                None => (tx, None, None),
+            }
+        } else {
+            let (tx, row) = self
+                .conns
+                .begin_then_one::<JobRow>(JOB_LOCKED, args![id])
+                .await?;
+            (tx, row, None)
+        };
         let mut row = row.ok_or_else(|| job_not_found(id))?;
         let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
@@ -1026,7 +1102,16 @@ impl<D: Dialect> SqlStore<D> {
             commit: req.commit_sha.as_deref(),
             error: error.as_deref(),
         };
-        let run = self.app_run_after(&mut tx, &row, outcome, now).await?;
+        let run = match run {
+            Some(existing) => app_run_on_finish(
+                existing.as_ref(),
+                &row,
+                outcome,
+                self.policy.recent_images,
+                now,
+            ),
+            None => self.app_run_after(&mut tx, &row, outcome, now).await?,
+        };
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
         // The job row is locked: the update cannot miss.
         let job = (
