@@ -258,11 +258,13 @@ pub(crate) async fn lifecycle_with(
     runners: usize,
 ) -> anyhow::Result<f64> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let empty = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for r in 0..runners {
         let c = c.clone();
         let next = next.clone();
+        let empty = empty.clone();
         tasks.push(tokio::spawn(async move {
             let runner = format!("runner-{r}");
             let mut done = 0usize;
@@ -286,7 +288,10 @@ pub(crate) async fn lifecycle_with(
                         .await?;
                     match got {
                         Some(job) => break job,
-                        None if tries < 1000 => tries += 1,
+                        None if tries < 1000 => {
+                            tries += 1;
+                            empty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         None => anyhow::bail!("nothing to claim after {tries} tries"),
                     }
                 };
@@ -299,8 +304,14 @@ pub(crate) async fn lifecycle_with(
     for t in tasks {
         total += t.await??;
     }
+    let rate = jobs as f64 / t0.elapsed().as_secs_f64();
     anyhow::ensure!(total == jobs, "{total} of {jobs} jobs finished");
-    Ok(jobs as f64 / t0.elapsed().as_secs_f64())
+    eprintln!(
+        "lifecycle: {jobs} jobs, {runners} runners, {:.0} jobs/s, {} claims found nothing",
+        rate,
+        empty.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    Ok(rate)
 }
 
 /// What a runner does with a claimed job, in the figures: one heartbeat with a phase, one
