@@ -206,6 +206,7 @@ pub async fn start_runtime_in(
     dir: tempfile::TempDir,
     tweak: impl FnOnce(&mut RuntimeSettings),
 ) -> TestRuntime {
+    crate::log_when_asked();
     let mut rs = runtime_settings(s, node, dir.path());
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gw = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -174,13 +174,7 @@ pub async fn replica_of(first: &TestDeployd, tweak: impl FnOnce(&mut Settings)) 
 }
 
 async fn launch(s: Settings, dir: tempfile::TempDir) -> TestDeployd {
-    // `RUST_LOG=deployd=debug cargo test …` shows what the in-process deployd logs.
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
+    crate::log_when_asked();
     let listener = tokio::net::TcpListener::bind(&s.listen)
         .await
         .unwrap_or_else(|e| panic!("bind {}: {e}", s.listen));

@@ -36,3 +36,13 @@ pub fn assert_version_of_this_checkout(version: &str, pkg: &str, commit: &str, d
         "{commit} is not a commit of this checkout"
     );
 }
+
+/// `RUST_LOG=deployd=debug,agentd=warn cargo test …` shows what the in-process daemons log.
+pub fn log_when_asked() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}

@@ -45,7 +45,10 @@ const PASSED_ON: HeaderName = HeaderName::from_static("x-funai-passed-to");
 /// How long opening a connection to an app container may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Sender = hyper::client::conn::http1::SendRequest<Incoming>;
+/// What goes to an app: the client's body, or none (a bodiless request sent once more).
+type UpBody = http_body_util::Either<Incoming, http_body_util::Empty<Bytes>>;
+
+type Sender = hyper::client::conn::http1::SendRequest<UpBody>;
 
 /// The connection to the app that a client connection used last, kept for its next request:
 /// HTTP/1.1 sends one request at a time, so each client connection needs at most one to the
@@ -73,7 +76,7 @@ impl Upstream {
     async fn send(
         &self,
         backend: &Arc<Backend>,
-        mut req: Request<Incoming>,
+        mut req: Request<UpBody>,
         switch: bool,
     ) -> Result<Response<Incoming>, String> {
         if !switch
@@ -92,6 +95,16 @@ impl Upstream {
                 },
             }
         }
+        self.send_new(backend, req, switch).await
+    }
+
+    /// Sends `req` to `backend` on a new connection.
+    async fn send_new(
+        &self,
+        backend: &Arc<Backend>,
+        req: Request<UpBody>,
+        switch: bool,
+    ) -> Result<Response<Incoming>, String> {
         let mut s = open(backend).await?;
         s.ready().await.map_err(|e| e.to_string())?;
         let resp = s.send_request(req).await.map_err(|e| e.to_string())?;
@@ -99,6 +112,42 @@ impl Upstream {
             self.keep(backend, s);
         }
         Ok(resp)
+    }
+}
+
+/// A request that may be sent to the app once more when the first try failed before any
+/// answer (its connection reset or refused while the app's container changes under load):
+/// a GET, HEAD or OPTIONS with no body, as nginx retries by default. Its head, kept.
+struct Again {
+    method: Method,
+    uri: Uri,
+    version: axum::http::Version,
+    headers: axum::http::HeaderMap,
+}
+
+impl Again {
+    fn of(parts: &axum::http::request::Parts) -> Option<Again> {
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let bodiless = !parts.headers.contains_key(header::TRANSFER_ENCODING)
+            && parts
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .is_none_or(|v| v.as_bytes() == b"0");
+        (safe && bodiless).then(|| Again {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            headers: parts.headers.clone(),
+        })
+    }
+
+    fn request(self) -> Request<UpBody> {
+        let mut req = Request::new(http_body_util::Either::Right(http_body_util::Empty::new()));
+        *req.method_mut() = self.method;
+        *req.uri_mut() = self.uri;
+        *req.version_mut() = self.version;
+        *req.headers_mut() = self.headers;
+        req
     }
 }
 
@@ -308,15 +357,28 @@ pub(super) async fn handle(
         }
     }
     parts.uri = uri;
-    let mut req = Request::from_parts(parts, body);
+    let again = upgrade.is_none().then(|| Again::of(&parts)).flatten();
+    let mut req = Request::from_parts(parts, http_body_util::Either::Left(body));
     let client_side = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
-    let sent = tokio::select! {
-        r = upstream.send(&backend, req, client_side.is_some()) => r,
-        _ = backend.gone.cancelled() => Err(match backend.down() {
+    let cut = || {
+        Err(match backend.down() {
             Some(why) => format!("down: {why}"),
             None => "cut at the end of the drain".into(),
-        }),
+        })
     };
+    let mut sent = tokio::select! {
+        r = upstream.send(&backend, req, client_side.is_some()) => r,
+        _ = backend.gone.cancelled() => cut(),
+    };
+    if let (Err(e), Some(again)) = (&sent, again)
+        && !backend.gone.is_cancelled()
+    {
+        tracing::info!(app = %backend.app_id, container = %backend.container, error = %e, "backend request failed before an answer; sending it once more on a new connection");
+        sent = tokio::select! {
+            r = upstream.send_new(&backend, again.request(), false) => r,
+            _ = backend.gone.cancelled() => cut(),
+        };
+    }
     let mut resp = match sent {
         Ok(r) => r,
         Err(e) => {
@@ -442,4 +504,68 @@ pub(super) fn redirect(req: &Request<Incoming>, https_port: u16) -> Response<GwB
         *r.body_mut() = GwBody::Full(None);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::super::{Listeners, ServeOptions};
+    use super::*;
+
+    /// An app whose every other connection is closed once the request is read, with no
+    /// answer (as a container being replaced under load can do to a connection): a GET
+    /// gets the answer of its second try; a POST with a body is not sent twice and gets
+    /// 502.
+    #[tokio::test]
+    async fn a_bodiless_get_whose_first_try_is_cut_is_sent_once_more() {
+        let app = TcpListener::bind("127.0.0.1:0").await.expect("app");
+        let addr = app.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while let Ok((mut s, _)) = app.accept().await {
+                n += 1;
+                let cut = n % 2 == 1;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    if !cut {
+                        let _ = s
+                            .write_all(
+                                b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nhello\n",
+                            )
+                            .await;
+                    }
+                });
+            }
+        });
+        let gw = Gateway::new();
+        gw.switch_app("a1", "/runtime/a1", Backend::new("a1", "c1", addr));
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("gateway");
+        let url = format!("http://{}/runtime/a1/", l.local_addr().expect("addr"));
+        let shutdown = CancellationToken::new();
+        let _stop = shutdown.clone().drop_guard();
+        tokio::spawn(gw.clone().serve(
+            Listeners {
+                plain: Some(l),
+                tls: None,
+            },
+            ServeOptions::default(),
+            shutdown,
+        ));
+        let http = reqwest::Client::new();
+
+        let r = http.get(&url).send().await.expect("get");
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(r.text().await.expect("body"), "hello\n");
+
+        let r = http.post(&url).body("x").send().await.expect("post");
+        assert_eq!(
+            r.status().as_u16(),
+            502,
+            "a request with a body is not sent twice"
+        );
+        assert_eq!(r.text().await.expect("body"), "app a1 did not answer\n");
+    }
 }
