@@ -1795,17 +1795,39 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp> {
-        // One read: the app's newest jobs, then its run's owner (id -1).
-        let rows = self
-            .read_all::<(i64, Option<String>, Option<String>)>(
-                "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run WHERE app_id = ? \
-                 UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
-                 FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j \
-                 ORDER BY id DESC",
-                args![app_id, app_id],
+        let (run, jobs): (Vec<_>, Vec<_>) = if D::ONE_WRITER {
+            // One read (one trip to SQLite's thread): the app's newest jobs, then its run's
+            // owner (id -1).
+            let rows = self
+                .read_all::<(i64, Option<String>, Option<String>)>(
+                    "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run WHERE app_id = ? \
+                     UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
+                     FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j \
+                     ORDER BY id DESC",
+                    args![app_id, app_id],
+                )
+                .await?;
+            rows.into_iter().partition(|r| r.0 < 0)
+        } else {
+            // Two reads by index: MariaDB runs that union of a text column through two
+            // temporary tables on disk (0.7 ms a create, most of a create's server time).
+            let mut conn = self.conns.get().await?;
+            let run = one::<D, (Option<String>,)>(
+                &mut conn,
+                "SELECT user_id FROM fun_ai_deploy_app_run WHERE app_id = ?",
+                args![app_id],
+            )
+            .await?
+            .map(|(user,)| (-1, user, None));
+            let jobs = all::<D, (i64, Option<String>, Option<String>)>(
+                &mut conn,
+                "SELECT id, user_id, payload_json FROM fun_ai_deploy_job \
+                 WHERE app_id = ? ORDER BY id DESC LIMIT 100",
+                args![app_id],
             )
             .await?;
-        let (run, jobs): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.0 < 0);
+            (run.into_iter().collect(), jobs)
+        };
         let owner = run
             .into_iter()
             .find_map(|r| r.1)
