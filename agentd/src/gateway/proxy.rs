@@ -261,13 +261,14 @@ pub(super) async fn handle(
         .get(PASSED_ON)
         .map(|v| v.to_str().unwrap_or("?").to_string());
     let hops = passed_on.as_deref().map_or(0, |v| v.split(',').count());
-    let mut picked = gw.pick(req.uri().path(), hops == 0);
+    let path = req.uri().path().to_string();
+    let mut picked = gw.pick(&path, hops == 0);
     // A path this node does not know: the app may have just moved here or there, and the
     // route table be older than that. Read it again (at most once a second) and look again.
     if picked.is_none() && hops < 2 && gw.read_table_again().await {
-        picked = gw.pick(req.uri().path(), true);
+        picked = gw.pick(&path, true);
     }
-    let Some((base_len, guard)) = picked else {
+    let Some((base_len, mut guard)) = picked else {
         gw.counters.not_found.fetch_add(1, Ordering::Relaxed);
         return Ok(plain(
             StatusCode::NOT_FOUND,
@@ -370,13 +371,20 @@ pub(super) async fn handle(
         r = upstream.send(&backend, req, client_side.is_some()) => r,
         _ = backend.gone.cancelled() => cut(),
     };
+    // Sent once more to the container the path is routed to now: the same one on a new
+    // connection, or the app's new one when a redeploy switched the route meanwhile (the old
+    // one then cut at the end of its drain).
     if let (Err(e), Some(again)) = (&sent, again)
-        && !backend.gone.is_cancelled()
+        && let Some((len, now)) = gw.pick(&path, false)
+        && len == base_len
+        && now.0.down().is_none()
     {
-        tracing::info!(app = %backend.app_id, container = %backend.container, error = %e, "backend request failed before an answer; sending it once more on a new connection");
+        let to = now.0.clone();
+        tracing::info!(app = %to.app_id, container = %to.container, error = %e, "backend request failed before an answer; sending it once more on a new connection");
+        guard = now;
         sent = tokio::select! {
-            r = upstream.send_new(&backend, again.request(), false) => r,
-            _ = backend.gone.cancelled() => cut(),
+            r = upstream.send_new(&to, again.request(), false) => r,
+            _ = to.gone.cancelled() => Err("cut at the end of the drain".into()),
         };
     }
     let mut resp = match sent {
