@@ -212,15 +212,8 @@ impl<D: Dialect> Conns<D> {
             return self.begin().await?.commit_with(stmts).await;
         }
         let mut held = self.get_for_tx().await?;
-        let mut parts = Vec::with_capacity(stmts.len() + 2);
-        parts.push(begin_statement::<D>());
-        parts.extend(stmts.iter().map(|(sql, _, _)| D::SPELLING.sql(sql)));
-        parts.push("COMMIT");
-        let args: Vec<Arg<'_>> = stmts
-            .iter()
-            .flat_map(|(_, a, _)| a.iter().copied())
-            .collect();
-        let counts = D::Db::execute_each(&mut held, joined(&parts), &args)
+        let (sql, args) = joined_to_commit::<D>(true, stmts.iter().map(|(s, a, _)| (*s, *a)));
+        let counts = D::Db::execute_each(&mut held, sql, &args)
             .await
             .map_err(noted)?;
         held.in_tx = false;
@@ -232,6 +225,22 @@ impl<D: Dialect> Conns<D> {
             .collect();
         expected_after_commit(stmts, counts)
     }
+}
+
+/// `stmts` (neutral spelling) ending in COMMIT, after BEGIN when `begin`, as one joined
+/// statement string (see [`joined`]), with the statements' values in order.
+fn joined_to_commit<'a, D: Dialect>(
+    begin: bool,
+    stmts: impl Iterator<Item = (&'static str, &'a [Arg<'a>])> + Clone,
+) -> (&'static str, Vec<Arg<'a>>) {
+    let mut parts = Vec::new();
+    if begin {
+        parts.push(begin_statement::<D>());
+    }
+    parts.extend(stmts.clone().map(|(sql, _)| D::SPELLING.sql(sql)));
+    parts.push("COMMIT");
+    let args = stmts.flat_map(|(_, a)| a.iter().copied()).collect();
+    (joined(&parts), args)
 }
 
 /// Rows affected as each statement expects, checked once the joined call committed (see
@@ -336,16 +345,8 @@ impl<D: Dialect> Tx<'_, D> {
             self.end("COMMIT").await?;
             return Ok(counts);
         }
-        let mut parts: Vec<&'static str> = stmts
-            .iter()
-            .map(|(sql, _, _)| D::SPELLING.sql(sql))
-            .collect();
-        parts.push("COMMIT");
-        let args: Vec<Arg<'_>> = stmts
-            .iter()
-            .flat_map(|(_, a, _)| a.iter().copied())
-            .collect();
-        let counts = D::Db::execute_each(&mut self.held, joined(&parts), &args)
+        let (sql, args) = joined_to_commit::<D>(false, stmts.iter().map(|(s, a, _)| (*s, *a)));
+        let counts = D::Db::execute_each(&mut self.held, sql, &args)
             .await
             .map_err(noted)?;
         self.held.in_tx = false;
@@ -373,15 +374,9 @@ impl<D: Dialect> Tx<'_, D> {
             self.commit_with(&rest).await?;
             return Ok(id);
         }
-        let mut parts = Vec::with_capacity(rest.len() + 2);
-        parts.push(D::SPELLING.sql(insert.0));
-        parts.extend(rest.iter().map(|(sql, _)| D::SPELLING.sql(sql)));
-        parts.push("COMMIT");
-        let args: Vec<Arg<'_>> = std::iter::once(insert.1)
-            .chain(rest.iter().map(|(_, a)| *a))
-            .flat_map(|a| a.iter().copied())
-            .collect();
-        let done = D::Db::execute_each(&mut self.held, joined(&parts), &args)
+        let (sql, args) =
+            joined_to_commit::<D>(false, std::iter::once(insert).chain(rest.iter().copied()));
+        let done = D::Db::execute_each(&mut self.held, sql, &args)
             .await
             .map_err(noted)?;
         self.held.in_tx = false;

@@ -498,6 +498,15 @@ impl<D: Dialect> SqlStore<D> {
         Ok(())
     }
 
+    /// What a create that met the app's active job (the unique index) answers: a conflict
+    /// naming that job.
+    async fn active_job_conflict(&self, app_id: &str) -> StoreResult<StoreError> {
+        let active = self
+            .read_one::<(i64, String)>(ACTIVE_JOB, args![app_id])
+            .await?;
+        Ok(rows::active_job_conflict(app_id, active))
+    }
+
     async fn create_job_tx(
         &self,
         payload: &JobPayload,
@@ -579,10 +588,7 @@ impl<D: Dialect> SqlStore<D> {
             {
                 Ok(id) => id,
                 Err(StoreError::Db(e)) if is_unique_violation(&e) => {
-                    let active = self
-                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                        .await?;
-                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                    return Err(self.active_job_conflict(&payload.app_id).await?);
                 }
                 Err(e) => return Err(e),
             }
@@ -593,10 +599,7 @@ impl<D: Dialect> SqlStore<D> {
                 Err(e) if is_unique_violation(&e) => {
                     // Another replica created one in between; say which.
                     tx.rollback().await?;
-                    let active = self
-                        .read_one::<(i64, String)>(ACTIVE_JOB, args![&payload.app_id])
-                        .await?;
-                    return Err(rows::active_job_conflict(&payload.app_id, active));
+                    return Err(self.active_job_conflict(&payload.app_id).await?);
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -1074,10 +1077,8 @@ impl<D: Dialect> SqlStore<D> {
                 .conns
                 .begin_then_one::<JobWithRun>(JOB_WITH_RUN, args![id])
                 .await?;
-            match read.map(JobWithRun::split) {
-                Some((row, run)) => (tx, Some(row), Some(run)),
-                None => (tx, None, None),
-            }
+            let (row, run) = read.map(JobWithRun::split).unzip();
+            (tx, row, run)
         } else {
             let (tx, row) = self
                 .conns
