@@ -10,7 +10,6 @@ pub mod postgres;
 pub mod rows;
 pub mod sql;
 pub mod sqlite;
-pub mod writer;
 
 use async_trait::async_trait;
 use protocol::app::AppRun;
@@ -510,9 +509,15 @@ pub async fn open(
     db: &DatabaseSettings,
 ) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     match Engine::of_url(database_url) {
-        Some(Engine::Sqlite) => Ok(sqlite::open(database_url, policy).await?),
-        Some(Engine::Mysql) => Ok(mysql::open(database_url, policy, db).await?),
-        Some(Engine::Postgres) => Ok(postgres::open(database_url, policy, db).await?),
+        Some(Engine::Sqlite) => Ok(std::sync::Arc::new(
+            sqlite::open(database_url, policy).await?,
+        )),
+        Some(Engine::Mysql) => Ok(std::sync::Arc::new(
+            mysql::open(database_url, policy, db).await?,
+        )),
+        Some(Engine::Postgres) => Ok(std::sync::Arc::new(
+            postgres::open(database_url, policy, db).await?,
+        )),
         None => {
             let scheme = database_url.split(':').next().unwrap_or_default();
             anyhow::bail!(

@@ -60,7 +60,7 @@ pub async fn open(
     url: &str,
     policy: Policy,
     db: &DatabaseSettings,
-) -> anyhow::Result<std::sync::Arc<SqlStore<Mysql>>> {
+) -> anyhow::Result<SqlStore<Mysql>> {
     let pool = connect(url, db).await?;
     let report = prepare(&pool, url, db, Import::Once).await?;
     if let Some(i) = &report.imported {

@@ -81,7 +81,7 @@ pub async fn open(
     url: &str,
     policy: Policy,
     db: &DatabaseSettings,
-) -> anyhow::Result<std::sync::Arc<SqlStore<Postgres>>> {
+) -> anyhow::Result<SqlStore<Postgres>> {
     let shown = redact_url(url);
     let normalized = match url.split_once("://") {
         Some((_, rest)) => format!("postgres://{rest}"),

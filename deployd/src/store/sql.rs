@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use protocol::app::AppRun;
@@ -29,7 +28,6 @@ use super::rows::{
     CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
     SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
 };
-use super::writer;
 use super::{
     Change, ClaimParams, KnownApp, LogRead, NodeFlag, NodeUpsert, Policy, ReplicaRow, Reported,
     StoreError, StoreResult, SweepOutcome, is_unique_violation, retry_tx,
@@ -228,8 +226,6 @@ pub struct SqlStore<D: Dialect> {
     beats: std::sync::Mutex<Beats>,
     /// The last claim here found nothing to claim.
     claims_idle: std::sync::atomic::AtomicBool,
-    /// This store, for a write handed to the writer thread (`writer.rs`).
-    me: std::sync::Weak<Self>,
 }
 
 async fn exec<D: Dialect>(
@@ -308,8 +304,8 @@ async fn node_exists<D: Dialect>(conn: &mut Conn<D>, name: &str, locked: bool) -
 impl<D: Dialect> SqlStore<D> {
     /// `max` connections at most are held at once (the pool may open one more for a
     /// connection it replaces).
-    pub fn new(pool: Pool<D::Db>, max: usize, dialect: D, policy: Policy) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+    pub fn new(pool: Pool<D::Db>, max: usize, dialect: D, policy: Policy) -> Self {
+        Self {
             conns: Conns::new(pool, max, D::SPELLING.engine != "sqlite"),
             dialect,
             policy,
@@ -318,25 +314,6 @@ impl<D: Dialect> SqlStore<D> {
             peers_woken: Default::default(),
             beats: Default::default(),
             claims_idle: Default::default(),
-            me: me.clone(),
-        })
-    }
-
-    /// A busy write: where one writer holds the whole database, run on the writer thread
-    /// (`writer.rs`); elsewhere, here.
-    async fn hot_write<T, F>(&self, write: impl FnOnce(Arc<Self>) -> F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: std::future::Future<Output = StoreResult<T>> + Send + 'static,
-    {
-        let me = self
-            .me
-            .upgrade()
-            .ok_or_else(|| StoreError::Db(sqlx::Error::PoolClosed))?;
-        if D::ONE_WRITER {
-            writer::run(write(me)).await
-        } else {
-            write(me).await
         }
     }
 
@@ -1562,11 +1539,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     async fn create_job(&self, payload: &JobPayload, now: i64) -> StoreResult<Job> {
         let payload_json = serde_json::to_string(payload)
             .map_err(|e| StoreError::Invalid(format!("payload: {e}")))?;
-        let payload = payload.clone();
-        self.hot_write(move |me| async move {
-            retry_tx!(me.create_job_tx(&payload, &payload_json, now))
-        })
-        .await
+        retry_tx!(self.create_job_tx(payload, &payload_json, now))
     }
 
     async fn get_job(&self, id: i64) -> StoreResult<Option<Job>> {
@@ -1599,9 +1572,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn append_log(&self, id: i64, start: i64, data: &[u8], now: i64) -> StoreResult<i64> {
-        let data = data.to_vec();
-        self.hot_write(move |me| async move { retry_tx!(me.append_log_tx(id, start, &data, now)) })
-            .await
+        retry_tx!(self.append_log_tx(id, start, data, now))
     }
 
     async fn read_log(&self, id: i64, offset: i64, max: usize) -> StoreResult<LogRead> {
@@ -1633,9 +1604,7 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn claim(&self, p: &ClaimParams, now: i64) -> StoreResult<Option<Job>> {
-        let p = p.clone();
-        self.hot_write(move |me| async move { retry_tx!(me.claim_tx(&p, now)) })
-            .await
+        retry_tx!(self.claim_tx(p, now))
     }
 
     async fn heartbeat(
@@ -1647,29 +1616,12 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         phase_message: Option<&str>,
         now: i64,
     ) -> StoreResult<HeartbeatAnswer> {
-        let (runner_id, phase, phase_message) = (
-            runner_id.to_string(),
-            phase.map(str::to_string),
-            phase_message.map(str::to_string),
-        );
-        self.hot_write(move |me| async move {
-            retry_tx!(me.heartbeat_tx(
-                id,
-                &runner_id,
-                extend_ms,
-                phase.as_deref(),
-                phase_message.as_deref(),
-                now
-            ))
-        })
-        .await
+        retry_tx!(self.heartbeat_tx(id, runner_id, extend_ms, phase, phase_message, now))
     }
 
     async fn report(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         rows::check_report_status(req)?;
-        let req = req.clone();
-        self.hot_write(move |me| async move { retry_tx!(me.report_tx(id, &req, now)) })
-            .await
+        retry_tx!(self.report_tx(id, req, now))
     }
 
     async fn sweep(&self, now: i64) -> StoreResult<SweepOutcome> {

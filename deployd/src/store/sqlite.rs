@@ -22,7 +22,7 @@ impl Dialect for Sqlite {
     const UPDATE_RETURNING: bool = true;
 }
 
-pub async fn open(url: &str, policy: Policy) -> anyhow::Result<std::sync::Arc<SqlStore<Sqlite>>> {
+pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>> {
     let opts = SqliteConnectOptions::from_str(url)
         .map_err(|e| anyhow::anyhow!("database_url {url:?} is not a SQLite URL: {e}"))?
         .create_if_missing(true)
