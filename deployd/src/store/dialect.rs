@@ -439,6 +439,11 @@ pub trait Dialect: Send + Sync + 'static {
     /// `UPDATE … RETURNING` answers with the updated row (not on MySQL/MariaDB).
     const UPDATE_RETURNING: bool = false;
 
+    /// A locking read inside a subquery of a join locks only its own rows, and a `WITH`
+    /// may write (PostgreSQL): a claim reads the job it locks and its nodes in one
+    /// statement, a log append is one statement. Not MySQL/MariaDB (no writes in `WITH`).
+    const ONE_STATEMENT_WRITES: bool = false;
+
     /// Queues a notification of `change` for the other replicas, sent when `conn`'s
     /// transaction commits. Engines whose replicas poll, or that have one process, do
     /// nothing.

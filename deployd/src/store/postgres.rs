@@ -33,6 +33,7 @@ impl Dialect for Postgres {
     type Db = sqlx::Postgres;
     const SPELLING: Spelling = POSTGRES;
     const UPDATE_RETURNING: bool = true;
+    const ONE_STATEMENT_WRITES: bool = true;
 
     fn notify<'a>(
         &'a self,

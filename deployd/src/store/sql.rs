@@ -54,14 +54,16 @@ const TOUCH_RUNNER: &str = "INSERT INTO fun_ai_deploy_runner (runner_id, remote_
        jobs_claimed = fun_ai_deploy_runner.jobs_claimed + excluded.jobs_claimed";
 /// One node as the API shows it.
 const NODE_BY_NAME: &str = concat!(node_select!(), " WHERE n.node_name = ?");
-/// The claim's read where one writer holds the whole database: the oldest pending job,
-/// its sticky node if usable (whatever its disk) and the best node (`BEST_NODE`). Each
+/// The claim's read where one writer holds the whole database, or where the job row can be
+/// locked inside the join (PostgreSQL; rows another claim holds are skipped): the oldest
+/// pending job, its sticky node if usable (whatever its disk) and the best node
+/// (`BEST_NODE`). Each
 /// part is an indexed lookup: the placement and its node by key, the best node through
 /// `idx_node_choice` (a test reads the plan).
 pub const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.agent_base_url AS sticky_agent, \
      s.gateway_base_url AS sticky_gateway, b.node_name AS best_name, b.agent_base_url AS best_agent, \
      b.gateway_base_url AS best_gateway \
-     FROM (SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' ORDER BY id LIMIT 1) j \
+     FROM (SELECT * FROM fun_ai_deploy_job WHERE status = 'PENDING' ORDER BY id LIMIT 1{skip_locked}) j \
      LEFT JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
      LEFT JOIN fun_ai_deploy_runtime_node s ON s.node_name = p.node_name AND s.enabled = 1 AND s.draining = 0 \
        AND s.last_heartbeat_at >= ? \
@@ -693,9 +695,14 @@ impl<D: Dialect> SqlStore<D> {
         // The usual append: at the end of a log that is under its cap, so kept whole (and
         // below the cap, bytes stored are bytes received): one update, no read first.
         let len = data.len() as i64;
-        const AT_THE_END: &str = "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, \
-             log_stored = log_stored + ?, updated_at = ? WHERE id = ? AND log_received = ? \
-             AND log_stored = ? AND log_truncated = 0 AND log_stored + ? <= ?";
+        macro_rules! at_the_end {
+            () => {
+                "UPDATE fun_ai_deploy_job SET log_received = log_received + ?, \
+                 log_stored = log_stored + ?, updated_at = ? WHERE id = ? AND log_received = ? \
+                 AND log_stored = ? AND log_truncated = 0 AND log_stored + ? <= ?"
+            };
+        }
+        const AT_THE_END: &str = at_the_end!();
         let at_the_end = args![
             len,
             len,
@@ -724,6 +731,32 @@ impl<D: Dialect> SqlStore<D> {
             if counts.first() == Some(&1) {
                 return Ok(start + len);
             }
+            self.begin().await?
+        } else if len > 0 && D::ONE_STATEMENT_WRITES {
+            // The update and the chunk (only if the update took) in one statement, which
+            // commits on its own.
+            let mut conn = self.conns.get().await?;
+            let values: Vec<Arg<'_>> = at_the_end
+                .iter()
+                .copied()
+                .chain([Arg::from(start), Arg::from(data)])
+                .collect();
+            let n = exec::<D>(
+                &mut conn,
+                concat!(
+                    "WITH took AS (",
+                    at_the_end!(),
+                    " RETURNING id) INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) \
+                     SELECT id, ?, ? FROM took"
+                ),
+                &values,
+            )
+            .await?;
+            if n == 1 {
+                self.notify(&mut conn, Change::Logs(vec![id])).await?;
+                return Ok(start + len);
+            }
+            drop(conn);
             self.begin().await?
         } else if len > 0 {
             let (mut tx, n) = self.conns.begin_then_exec(AT_THE_END, at_the_end).await?;
@@ -816,9 +849,9 @@ impl<D: Dialect> SqlStore<D> {
         let since = healthy_since(now, self.policy.node_stale_ms);
         // The oldest pending job goes to its sticky node if usable, else to the best node;
         // with no best node, only a job whose sticky node is usable can go.
-        let (mut tx, chosen) = if D::ONE_WRITER {
-            // One writer holds the whole database: the oldest pending job, its sticky node
-            // and the best node in one read.
+        let (mut tx, chosen) = if D::ONE_WRITER || D::ONE_STATEMENT_WRITES {
+            // The oldest pending job (locked, where rows are), its sticky node and the best
+            // node in one read.
             let (mut tx, read) = self
                 .conns
                 .begin_then_one::<PendingRead>(
