@@ -257,7 +257,8 @@ async fn run_sweeper(state: Arc<AppState>) {
 /// `nodes.heartbeat_flush_ms`, and once more at shutdown.
 async fn run_beat_flusher(state: Arc<AppState>) {
     let period = Duration::from_millis(state.settings.nodes.heartbeat_flush_ms.max(1));
-    let mut tick = tokio::time::interval(period);
+    // Nothing is held at start: the first flush is one period in.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let last = tokio::select! {

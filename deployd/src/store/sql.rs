@@ -226,6 +226,8 @@ pub struct SqlStore<D: Dialect> {
     peers_woken: std::sync::atomic::AtomicBool,
     /// Node beats answered from memory, written at the next flush (`beats.rs`).
     beats: std::sync::Mutex<Beats>,
+    /// Held while a flush writes the beats it took from memory.
+    flushing: Mutex<()>,
     /// The last claim here found nothing to claim.
     claims_idle: std::sync::atomic::AtomicBool,
 }
@@ -315,6 +317,7 @@ impl<D: Dialect> SqlStore<D> {
             seen: Default::default(),
             peers_woken: Default::default(),
             beats: Default::default(),
+            flushing: Mutex::new(()),
             claims_idle: Default::default(),
         }
     }
@@ -336,9 +339,10 @@ impl<D: Dialect> SqlStore<D> {
         self.beats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A read of nodes here shows the beats held here.
+    /// A read of nodes here shows the beats held here, those a flush under way took from
+    /// memory too (the flusher, another read): it is waited for.
     async fn flush_held(&self) -> StoreResult<()> {
-        if self.beats().pending() {
+        if self.beats().pending() || self.flushing.try_lock().is_err() {
             self.flush_beats_now().await?;
         }
         Ok(())
@@ -1325,6 +1329,7 @@ impl<D: Dialect> SqlStore<D> {
     /// Nodes not written (removed, or holding a newer beat) and nodes of a statement that
     /// failed are read afresh at their next beat.
     async fn flush_beats_now(&self) -> StoreResult<u64> {
+        let _flushing = self.flushing.lock().await;
         let held = self.beats().take();
         let mut rest = held.as_slice();
         let mut written = 0;
