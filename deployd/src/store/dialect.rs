@@ -170,6 +170,36 @@ pub fn joined(parts: &[&'static str]) -> &'static str {
     kept(&JOINED, key, || parts.join(";\n"))
 }
 
+/// Writes (neutral spelling) as one statement where a `WITH` may write (PostgreSQL), spelled
+/// for `spelling` once per process and kept: each write in a `WITH` of its own, and the
+/// statement answers one row per write, `(its index, its rows affected)`. All of them see
+/// the rows as they were before the statement, so each must touch rows no other one does.
+pub fn written_together(spelling: &Spelling, parts: &[&'static str]) -> &'static str {
+    static TOGETHER: Kept<(&'static str, Vec<(usize, usize)>)> = OnceLock::new();
+    let key = (
+        spelling.engine,
+        parts
+            .iter()
+            .map(|p| (p.as_ptr() as usize, p.len()))
+            .collect(),
+    );
+    kept(&TOGETHER, key, || {
+        let with: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("w{i} AS ({p} RETURNING 1)"))
+            .collect();
+        let counts: Vec<String> = (0..parts.len())
+            .map(|i| format!("SELECT CAST({i} AS BIGINT), COUNT(*) FROM w{i}"))
+            .collect();
+        spelling.spell(&format!(
+            "WITH {} {}",
+            with.join(", "),
+            counts.join(" UNION ALL ")
+        ))
+    })
+}
+
 /// Statements made once per process from `'static` parts, by the parts' addresses.
 type Kept<K> = OnceLock<RwLock<HashMap<K, &'static str>>>;
 
@@ -441,7 +471,9 @@ pub trait Dialect: Send + Sync + 'static {
 
     /// A locking read inside a subquery of a join locks only its own rows, and a `WITH`
     /// may write (PostgreSQL): a claim reads the job it locks and its nodes in one
-    /// statement, a log append is one statement. Not MySQL/MariaDB (no writes in `WITH`).
+    /// statement, a report the job and its run, a log append is one statement, and the
+    /// writes that end a transaction are one statement ([`written_together`]). Not
+    /// MySQL/MariaDB (no writes in `WITH`).
     const ONE_STATEMENT_WRITES: bool = false;
 
     /// Queues a notification of `change` for the other replicas, sent when `conn`'s
@@ -517,6 +549,23 @@ mod tests {
             SQLITE.spell("SELECT a FROM t{for_update}"),
             "SELECT a FROM t"
         );
+    }
+
+    #[test]
+    fn writes_together_are_one_statement_numbered_across_its_parts() {
+        const A: &str = "UPDATE t SET a = ? WHERE k = ?";
+        const B: &str = "INSERT INTO u (k) VALUES (?) ON CONFLICT (k) DO NOTHING";
+        let both = super::written_together(&POSTGRES, &[A, B]);
+        assert_eq!(
+            both,
+            "WITH w0 AS (UPDATE t SET a = $1 WHERE k = $2 RETURNING 1), \
+             w1 AS (INSERT INTO u (k) VALUES ($3) ON CONFLICT (k) DO NOTHING RETURNING 1) \
+             SELECT CAST(0 AS BIGINT), COUNT(*) FROM w0 UNION ALL SELECT CAST(1 AS BIGINT), COUNT(*) FROM w1"
+        );
+        assert!(std::ptr::eq(
+            both,
+            super::written_together(&POSTGRES, &[A, B])
+        ));
     }
 
     #[test]

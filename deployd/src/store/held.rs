@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection, Pool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
-use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, joined};
+use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, joined, written_together};
 use super::{StoreError, StoreResult};
 
 /// Connection-level failures (I/O, protocol, a crashed worker) seen so far in this process:
@@ -259,6 +259,13 @@ fn expected_after_commit(
     Ok(counts)
 }
 
+/// A statement of a transaction changed other than the rows it expected.
+fn changed_under(n: u64, expect: Option<u64>) -> StoreError {
+    StoreError::Conflict(format!(
+        "a row changed under this transaction ({n} rows where {expect:?} were expected); try again"
+    ))
+}
+
 /// `e` as the store's error, counted first if it is about the connection.
 pub(super) fn noted(e: sqlx::Error) -> StoreError {
     note_failure(&e);
@@ -319,16 +326,44 @@ impl<D: Dialect> Tx<'_, D> {
         self.end("COMMIT").await
     }
 
-    /// Runs `stmts` (neutral spelling) and commits: in one call where the engine joins
-    /// statements, else one by one, stopping at the first whose rows affected differ from
-    /// the `Some` it expects (the transaction then ends without COMMIT). Answers each
-    /// statement's rows affected. Where statements are joined, an expectation is checked
-    /// after the commit: only statements that cannot miss there (one writer holds the
-    /// whole database) may carry one.
+    /// Runs `stmts` (neutral spelling; each touching rows no other one does) and commits:
+    /// in one call where the engine joins statements; as one statement and COMMIT where a
+    /// `WITH` may write ([`written_together`]); else one by one. A statement whose rows
+    /// affected differ from the `Some` it expects ends the transaction without COMMIT.
+    /// Answers each statement's rows affected. Where statements are joined, an expectation
+    /// is checked after the commit: only statements that cannot miss there (one writer
+    /// holds the whole database) may carry one.
     pub async fn commit_with(
         mut self,
         stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
     ) -> StoreResult<Vec<u64>> {
+        if !D::Db::JOINS && D::ONE_STATEMENT_WRITES && stmts.len() > 1 {
+            let parts: Vec<&'static str> = stmts.iter().map(|(sql, _, _)| *sql).collect();
+            let args: Vec<Arg<'_>> = stmts
+                .iter()
+                .flat_map(|(_, a, _)| a.iter().copied())
+                .collect();
+            let rows = D::Db::fetch_all::<(i64, i64)>(
+                &mut self.held,
+                written_together(&D::SPELLING, &parts),
+                &args,
+            )
+            .await
+            .map_err(noted)?;
+            let mut counts = vec![0u64; stmts.len()];
+            for (i, n) in rows {
+                if let Some(c) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+                    *c = u64::try_from(n).unwrap_or(0);
+                }
+            }
+            for ((_, _, expect), n) in stmts.iter().zip(&counts) {
+                if expect.is_some_and(|e| e != *n) {
+                    return Err(changed_under(*n, *expect));
+                }
+            }
+            self.end("COMMIT").await?;
+            return Ok(counts);
+        }
         if !D::Db::JOINS {
             let mut counts = Vec::with_capacity(stmts.len());
             for (sql, args, expect) in stmts {
@@ -336,9 +371,7 @@ impl<D: Dialect> Tx<'_, D> {
                     .await
                     .map_err(noted)?;
                 if expect.is_some_and(|e| e != n) {
-                    return Err(StoreError::Conflict(format!(
-                        "a row changed under this transaction ({n} rows where {expect:?} were expected); try again"
-                    )));
+                    return Err(changed_under(n, *expect));
                 }
                 counts.push(n);
             }

@@ -102,15 +102,32 @@ impl PendingRead {
     }
 }
 
-/// A job and its app's run, in one read: where one writer holds the whole database, a
-/// report reads both with the statement that opens its transaction.
-const JOB_WITH_RUN: &str = "SELECT j.*, r.app_id AS run_app_id, r.user_id AS run_user_id, \
-     r.node_name AS run_node_name, r.last_job_id AS run_last_job_id, \
-     r.last_job_status AS run_last_job_status, r.status AS run_status, r.image AS run_image, \
-     r.commit_sha AS run_commit_sha, r.deploy_url AS run_deploy_url, \
-     r.error_message AS run_error_message, r.recent_images_json AS run_recent_images_json, \
-     r.updated_at AS run_updated_at, r.serving_node AS run_serving_node \
-     FROM fun_ai_deploy_job j LEFT JOIN fun_ai_deploy_app_run r ON r.app_id = j.app_id WHERE j.id = ?";
+/// A job and its app's run, in one read, both rows locked where rows are: the columns and
+/// the join, `FROM` on.
+macro_rules! job_with_run {
+    ($from:literal) => {
+        concat!(
+            "SELECT j.*, r.app_id AS run_app_id, r.user_id AS run_user_id, \
+             r.node_name AS run_node_name, r.last_job_id AS run_last_job_id, \
+             r.last_job_status AS run_last_job_status, r.status AS run_status, r.image AS run_image, \
+             r.commit_sha AS run_commit_sha, r.deploy_url AS run_deploy_url, \
+             r.error_message AS run_error_message, r.recent_images_json AS run_recent_images_json, \
+             r.updated_at AS run_updated_at, r.serving_node AS run_serving_node FROM ",
+            $from
+        )
+    };
+}
+/// SQLite (its one writer holds the whole database) and MySQL/MariaDB (a locking read locks
+/// every row it reads: the job's, then its run's).
+const JOB_WITH_RUN: &str = job_with_run!(
+    "fun_ai_deploy_job j LEFT JOIN fun_ai_deploy_app_run r ON r.app_id = j.app_id WHERE j.id = ?{for_update}"
+);
+/// PostgreSQL: a lock cannot reach the missing side of an outer join, so the run is read and
+/// locked in a subquery of its own, after the job.
+const JOB_WITH_RUN_LATERAL: &str = job_with_run!(
+    "fun_ai_deploy_job j LEFT JOIN LATERAL (SELECT * FROM fun_ai_deploy_app_run \
+     WHERE app_id = j.app_id FOR UPDATE) r ON 1 = 1 WHERE j.id = ? FOR UPDATE OF j"
+);
 
 /// A row of [`JOB_WITH_RUN`].
 #[derive(sqlx::FromRow)]
@@ -555,9 +572,14 @@ impl<D: Dialect> SqlStore<D> {
             }
             None => self.begin().await?,
         };
-        const INSERT: &str = "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
-             max_attempts, created_at, updated_at) \
-             VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?){returning_id}";
+        macro_rules! insert {
+            () => {
+                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
+                 max_attempts, created_at, updated_at) \
+                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?)"
+            };
+        }
+        const INSERT: &str = concat!(insert!(), "{returning_id}");
         let values = args![
             &payload.app_id,
             &payload.user_id,
@@ -598,6 +620,41 @@ impl<D: Dialect> SqlStore<D> {
                 }
                 Err(e) => return Err(e),
             }
+        } else if D::ONE_STATEMENT_WRITES && self.policy.keep_per_app >= 2 {
+            // PostgreSQL: the insert and the trim in one statement. Its deletes do not see
+            // the new row: of the app's jobs before it, the newest `keep_per_app - 1` stay.
+            const INSERT_AND_TRIM: &str = concat!(
+                "WITH ins AS (",
+                insert!(),
+                " RETURNING id), \
+                 cut AS (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), \
+                 logs AS (DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+                   WHERE app_id = ? AND id < (SELECT id FROM cut) AND status NOT IN ('PENDING','RUNNING'))), \
+                 jobs AS (DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < (SELECT id FROM cut) \
+                   AND status NOT IN ('PENDING','RUNNING')) \
+                 SELECT id FROM ins"
+            );
+            let app = &payload.app_id;
+            let values: Vec<Arg<'_>> = values
+                .iter()
+                .copied()
+                .chain(
+                    args![app, self.policy.keep_per_app - 2, app, app]
+                        .iter()
+                        .copied(),
+                )
+                .collect();
+            let id =
+                match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT_AND_TRIM), &values).await {
+                    Ok(id) => id,
+                    Err(e) if is_unique_violation(&e) => {
+                        tx.rollback().await?;
+                        return Err(self.active_job_conflict(&payload.app_id).await?);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+            tx.commit().await?;
+            id
         } else {
             // The insert answers the id; the trim reads its cutoff first.
             let id = match D::Db::insert_id(&mut tx, D::SPELLING.sql(INSERT), values).await {
@@ -1107,23 +1164,20 @@ impl<D: Dialect> SqlStore<D> {
 
     async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
         let _w = self.writing().await;
-        // One writer: the job and its app's run in the read that opens the transaction.
-        // Elsewhere the job row is locked first, then the run's.
-        let (mut tx, row, run) = if D::ONE_WRITER {
-            let (tx, read) = self
-                .conns
-                .begin_then_one::<JobWithRun>(JOB_WITH_RUN, args![id])
-                .await?;
-            let (row, run) = read.map(JobWithRun::split).unzip();
-            (tx, row, run)
+        // The job and its app's run in the read that opens the transaction (the job's row
+        // locked first, then the run's, where rows are locked).
+        let read = if D::ONE_STATEMENT_WRITES {
+            JOB_WITH_RUN_LATERAL
         } else {
-            let (tx, row) = self
-                .conns
-                .begin_then_one::<JobRow>(JOB_LOCKED, args![id])
-                .await?;
-            (tx, row, None)
+            JOB_WITH_RUN
         };
-        let mut row = row.ok_or_else(|| job_not_found(id))?;
+        let (mut tx, read) = self
+            .conns
+            .begin_then_one::<JobWithRun>(read, args![id])
+            .await?;
+        let (mut row, run) = read
+            .map(JobWithRun::split)
+            .ok_or_else(|| job_not_found(id))?;
         let (image, error, code) = match rows::decide_report(&row, req)? {
             ReportAction::Repeat => {
                 tx.commit().await?;
@@ -1140,16 +1194,7 @@ impl<D: Dialect> SqlStore<D> {
             commit: req.commit_sha.as_deref(),
             error: error.as_deref(),
         };
-        let run = match run {
-            Some(existing) => app_run_on_finish(
-                existing.as_ref(),
-                &row,
-                outcome,
-                self.policy.recent_images,
-                now,
-            ),
-            None => self.app_run_after(&mut tx, &row, outcome, now).await?,
-        };
+        let run = app_run_on_finish(run.as_ref(), &row, outcome, self.policy.recent_images, now);
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
         // The job row is locked: the update cannot miss.
         let job = (
