@@ -3,6 +3,7 @@
 
 pub mod beats;
 pub mod dialect;
+pub mod direct;
 pub mod estate;
 pub mod held;
 pub mod mysql;
@@ -34,6 +35,9 @@ pub enum StoreError {
     LogRange { length: i64 },
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// From the connection SQLite's busy writes run on (`direct.rs`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::beats::{self, Beats};
 use super::dialect::{Arg, Conn, Dialect, Engine, Rowed, args};
+use super::direct::{self, Direct};
 use super::held::{Conns, Tx, noted};
 use super::rows::{
     self, AppRunRow, AppRunWrite, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
@@ -70,6 +71,89 @@ pub const PENDING_WITH_NODES: &str = "SELECT j.*, s.node_name AS sticky_name, s.
      LEFT JOIN (SELECT node_name, agent_base_url, gateway_base_url FROM fun_ai_deploy_runtime_node \
        WHERE enabled = 1 AND draining = 0 AND last_heartbeat_at >= ? AND disk_free_pct >= ? \
        ORDER BY disk_free_pct DESC, disk_free_bytes DESC, container_count ASC, node_name ASC LIMIT 1) b ON 1 = 1";
+
+/// Where SQLite's busy writes run apart (`direct.rs`), with no best node: the oldest pending
+/// job whose sticky node is usable, with that node.
+const STICKY_FIRST: &str = "SELECT j.*, n.node_name AS sticky_name, n.agent_base_url AS sticky_agent, \
+     n.gateway_base_url AS sticky_gateway FROM fun_ai_deploy_job j \
+     JOIN fun_ai_deploy_runtime_placement p ON p.app_id = j.app_id \
+     JOIN fun_ai_deploy_runtime_node n ON n.node_name = p.node_name \
+     WHERE j.status = 'PENDING' AND n.enabled = 1 AND n.draining = 0 AND n.last_heartbeat_at >= ? \
+     ORDER BY j.id LIMIT 1";
+
+/// The values of [`TOUCH_RUNNER`] for claim `$p` at `$now`, `$claimed` jobs more.
+macro_rules! touch {
+    ($p:expr, $now:expr, $claimed:expr) => {
+        args![
+            &$p.runner_id,
+            &$p.remote_addr,
+            $p.legacy,
+            $claimed,
+            $now,
+            $now,
+            &$p.agent_version
+        ]
+    };
+}
+
+/// What a claim writes of job `$row` placed on `$node` ([`Claim`] `$c`), as `$stmts`: the
+/// job (its row is locked, or the one writer holds the database: the update cannot miss),
+/// the placement, the app's run and the runner. The moment of a move is decided before
+/// node_name changes (MySQL assigns left to right, each assignment seeing the ones before).
+macro_rules! claim_writes {
+    ($p:expr, $now:expr, $row:ident, $node:ident, $c:ident, $stmts:ident) => {
+        let lease = $now + $p.lease_ms;
+        let job = args![&$p.runner_id, lease, &$c.node_json, &$c.deploy_url, $now, $now, $row.id];
+        let place = args![&$row.app_id, &$row.user_id, &$node.node_name, $now, $now];
+        let run = args![&$row.app_id, &$row.user_id, &$node.node_name, $row.id, &$c.deploy_url, $now];
+        let runner = touch!($p, $now, 1i64);
+        let $stmts: &[(&'static str, &[Arg<'_>], Option<u64>)] = &[
+            (
+                "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, \
+                 phase = 'CLAIMED', phase_message = NULL, runtime_node = ?, deploy_url = ?, \
+                 started_at = COALESCE(started_at, ?), updated_at = ? WHERE id = ? AND status = 'PENDING'",
+                job,
+                Some(1),
+            ),
+            (
+                "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
+                 updated_at = CASE WHEN fun_ai_deploy_runtime_placement.node_name = excluded.node_name \
+                   THEN fun_ai_deploy_runtime_placement.updated_at ELSE excluded.updated_at END, \
+                 user_id = COALESCE(excluded.user_id, fun_ai_deploy_runtime_placement.user_id), \
+                 node_name = excluded.node_name",
+                place,
+                None,
+            ),
+            (
+                "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
+                   deploy_url, recent_images_json, updated_at) VALUES (?, ?, ?, ?, 'RUNNING', 'DEPLOYING', ?, '[]', ?) \
+                 ON CONFLICT (app_id) DO UPDATE SET \
+                   user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
+                   node_name = excluded.node_name, last_job_id = excluded.last_job_id, last_job_status = 'RUNNING', \
+                   status = 'DEPLOYING', error_message = NULL, updated_at = excluded.updated_at",
+                run,
+                None,
+            ),
+            (TOUCH_RUNNER, runner, None),
+        ];
+    };
+}
+
+/// What a claim writes of where its job goes.
+struct Claim {
+    deploy_url: String,
+    node_json: String,
+}
+
+impl Claim {
+    fn of(row: &JobRow, node: &ChosenNode) -> StoreResult<Self> {
+        Ok(Claim {
+            deploy_url: node.deploy_url(&row.payload()?),
+            node_json: node.node_json(),
+        })
+    }
+}
 
 /// A row of [`PENDING_WITH_NODES`].
 #[derive(sqlx::FromRow)]
@@ -230,6 +314,42 @@ struct Seen {
     agent_version: Option<String>,
 }
 
+/// How a report finishes its job (see [`SqlStore::finish`]).
+struct Finish {
+    image: Option<String>,
+    error: Option<String>,
+    code: Option<String>,
+    run: AppRunWrite,
+    /// The runner's `last_seen_at` is written too.
+    seen: bool,
+}
+
+impl Reported {
+    /// A report the job had already finished with: nothing changed.
+    fn repeat(row: JobRow) -> StoreResult<Self> {
+        Ok(Reported {
+            job: row.into_job()?,
+            repeat: true,
+        })
+    }
+
+    /// The job as the report's update left it: no second read.
+    fn finished(mut row: JobRow, f: Finish, req: &ReportRequest, now: i64) -> StoreResult<Self> {
+        row.status = req.status.as_str().to_string();
+        row.error_message = f.error;
+        row.error_code = f.code;
+        row.image = f.image.or(row.image);
+        row.commit_sha = req.commit_sha.clone().or(row.commit_sha);
+        row.lease_expire_at = None;
+        row.finished_at = Some(now);
+        row.updated_at = now;
+        Ok(Reported {
+            job: row.into_job()?,
+            repeat: false,
+        })
+    }
+}
+
 pub struct SqlStore<D: Dialect> {
     conns: Conns<D>,
     dialect: D,
@@ -247,6 +367,8 @@ pub struct SqlStore<D: Dialect> {
     flushing: Mutex<()>,
     /// The last claim here found nothing to claim.
     claims_idle: std::sync::atomic::AtomicBool,
+    /// SQLite in a file: the busy writes run here, on the thread holding the write lock.
+    direct: Option<Direct>,
 }
 
 async fn exec<D: Dialect>(
@@ -294,6 +416,42 @@ async fn job_row_of<D: Dialect>(store: &SqlStore<D>, id: i64) -> StoreResult<Opt
     store.read_one::<JobRow>(JOB, args![id]).await
 }
 
+/// A job as its create inserted it.
+fn pending_row(
+    id: i64,
+    payload: &JobPayload,
+    payload_json: &str,
+    max_attempts: i64,
+    now: i64,
+) -> StoreResult<Job> {
+    JobRow {
+        id,
+        status: JobStatus::Pending.as_str().to_string(),
+        app_id: payload.app_id.clone(),
+        user_id: payload.user_id.clone(),
+        payload_json: payload_json.to_string(),
+        runner_id: None,
+        lease_expire_at: None,
+        attempt: 1,
+        max_attempts,
+        phase: None,
+        phase_message: None,
+        error_message: None,
+        error_code: None,
+        image: None,
+        commit_sha: None,
+        runtime_node: None,
+        deploy_url: None,
+        cancel_requested: 0,
+        log_stored: 0,
+        created_at: now,
+        updated_at: now,
+        started_at: None,
+        finished_at: None,
+    }
+    .into_job()
+}
+
 fn job_not_found(id: i64) -> StoreError {
     StoreError::NotFound(format!("job {id} not found"))
 }
@@ -336,7 +494,14 @@ impl<D: Dialect> SqlStore<D> {
             beats: Default::default(),
             flushing: Mutex::new(()),
             claims_idle: Default::default(),
+            direct: None,
         }
+    }
+
+    /// The busy writes run on `direct` (SQLite in a file), under the write lock.
+    pub fn with_direct(mut self, direct: Direct) -> Self {
+        self.direct = Some(direct);
+        self
     }
 
     pub fn pool(&self) -> &Pool<D::Db> {
@@ -536,7 +701,56 @@ impl<D: Dialect> SqlStore<D> {
         payload_json: &str,
         now: i64,
     ) -> StoreResult<Job> {
+        macro_rules! insert {
+            () => {
+                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
+                 max_attempts, created_at, updated_at) \
+                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?)"
+            };
+        }
+        const INSERT: &str = concat!(insert!(), "{returning_id}");
+        let values = args![
+            &payload.app_id,
+            &payload.user_id,
+            payload_json,
+            self.policy.max_attempts,
+            now,
+            now
+        ];
+        // The app's finished jobs older than its newest `keep_per_app` go, logs first, the
+        // cutoff read in each delete (after the insert: values app, app, keep_per_app - 1).
+        const TRIM_LOGS: &str = "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
+             WHERE app_id = ? AND id < (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? \
+             ORDER BY id DESC LIMIT 1 OFFSET ?) AND status NOT IN ('PENDING','RUNNING'))";
+        const TRIM_JOBS: &str = "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < (SELECT id \
+             FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) \
+             AND status NOT IN ('PENDING','RUNNING')";
         let _w = self.writing().await;
+        if let Some(d) = &self.direct {
+            let app = &payload.app_id;
+            let keep = self.policy.keep_per_app - 1;
+            let inserted = d.write(|tx| {
+                if let Some(user) = &payload.user_id {
+                    let apps = direct::all(tx, USER_ACTIVE_APPS, args![user, user], |r| r.get(0))?;
+                    let limit = self.policy.max_active_apps_per_user;
+                    rows::check_user_limit(user, &apps, app, limit)?;
+                }
+                let id = match direct::one(tx, INSERT, values, |r| r.get::<_, i64>(0)) {
+                    Ok(id) => {
+                        id.ok_or_else(|| StoreError::Corrupt("the insert answered nothing".into()))?
+                    }
+                    Err(e) if direct::is_unique_violation(&e) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                let trim = args![app, app, keep];
+                direct::write_all(tx, &[(TRIM_LOGS, trim, None), (TRIM_JOBS, trim, None)])?;
+                Ok(Some(id))
+            })?;
+            return match inserted {
+                Some(id) => pending_row(id, payload, payload_json, self.policy.max_attempts, now),
+                None => Err(self.active_job_conflict(app).await?),
+            };
+        }
         // One active job per app is a unique index: the insert below tells (and only then
         // is the active job read, to say which).
         let mut tx = match &payload.user_id {
@@ -572,22 +786,6 @@ impl<D: Dialect> SqlStore<D> {
             }
             None => self.begin().await?,
         };
-        macro_rules! insert {
-            () => {
-                "INSERT INTO fun_ai_deploy_job (type, status, app_id, user_id, payload_json, attempt, \
-                 max_attempts, created_at, updated_at) \
-                 VALUES ('BUILD_AND_DEPLOY', 'PENDING', ?, ?, ?, 1, ?, ?, ?)"
-            };
-        }
-        const INSERT: &str = concat!(insert!(), "{returning_id}");
-        let values = args![
-            &payload.app_id,
-            &payload.user_id,
-            payload_json,
-            self.policy.max_attempts,
-            now,
-            now
-        ];
         self.notify(&mut tx, Change::Created(1)).await?;
         let id = if D::ONE_WRITER && D::Db::JOINS {
             // SQLite: the insert, the trim (its cutoff read inside each delete) and COMMIT
@@ -595,23 +793,7 @@ impl<D: Dialect> SqlStore<D> {
             let (app, keep) = (&payload.app_id, self.policy.keep_per_app - 1);
             let trim = args![app, app, keep];
             match tx
-                .commit_after_insert(
-                    (INSERT, values),
-                    &[
-                        (
-                            "DELETE FROM fun_ai_deploy_job_log WHERE job_id IN (SELECT id FROM fun_ai_deploy_job \
-                             WHERE app_id = ? AND id < (SELECT id FROM fun_ai_deploy_job WHERE app_id = ? \
-                             ORDER BY id DESC LIMIT 1 OFFSET ?) AND status NOT IN ('PENDING','RUNNING'))",
-                            trim,
-                        ),
-                        (
-                            "DELETE FROM fun_ai_deploy_job WHERE app_id = ? AND id < (SELECT id \
-                             FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?) \
-                             AND status NOT IN ('PENDING','RUNNING')",
-                            trim,
-                        ),
-                    ],
-                )
+                .commit_after_insert((INSERT, values), &[(TRIM_LOGS, trim), (TRIM_JOBS, trim)])
                 .await
             {
                 Ok(id) => id,
@@ -692,32 +874,7 @@ impl<D: Dialect> SqlStore<D> {
             id
         };
         // The answer is the row as inserted: no second read.
-        JobRow {
-            id,
-            status: JobStatus::Pending.as_str().to_string(),
-            app_id: payload.app_id.clone(),
-            user_id: payload.user_id.clone(),
-            payload_json: payload_json.to_string(),
-            runner_id: None,
-            lease_expire_at: None,
-            attempt: 1,
-            max_attempts: self.policy.max_attempts,
-            phase: None,
-            phase_message: None,
-            error_message: None,
-            error_code: None,
-            image: None,
-            commit_sha: None,
-            runtime_node: None,
-            deploy_url: None,
-            cancel_requested: 0,
-            log_stored: 0,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            finished_at: None,
-        }
-        .into_job()
+        pending_row(id, payload, payload_json, self.policy.max_attempts, now)
     }
 
     async fn cancel_job_tx(&self, id: i64, now: i64) -> StoreResult<Job> {
@@ -774,6 +931,37 @@ impl<D: Dialect> SqlStore<D> {
             len,
             self.policy.log_cap_bytes
         ];
+        const COUNTS: &str = "SELECT log_received, log_stored, log_truncated FROM fun_ai_deploy_job \
+             WHERE id = ?{for_update}";
+        const CHUNK: &str =
+            "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)";
+        const NEW_COUNTS: &str = "UPDATE fun_ai_deploy_job SET log_received = ?, log_stored = ?, \
+             log_truncated = ?, updated_at = ? WHERE id = ?";
+        if let Some(d) = &self.direct {
+            return d.write(|tx| {
+                if len > 0 && direct::exec(tx, AT_THE_END, at_the_end)? == 1 {
+                    direct::exec(tx, CHUNK, args![id, start, data])?;
+                    return Ok(start + len);
+                }
+                let (received, stored, truncated) = direct::one(tx, COUNTS, args![id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .ok_or_else(|| job_not_found(id))?;
+                let cap = self.policy.log_cap_bytes;
+                let Some(plan) =
+                    rows::plan_log_append(received, stored, truncated, start, data, cap)?
+                else {
+                    return Ok(received);
+                };
+                if let Some(chunk) = &plan.chunk {
+                    let at = plan.stored - chunk.len() as i64;
+                    direct::exec(tx, CHUNK, args![id, at, chunk.as_slice()])?;
+                }
+                let counts = args![plan.received, plan.stored, plan.truncated, now, id];
+                direct::exec(tx, NEW_COUNTS, counts)?;
+                Ok(plan.received)
+            });
+        }
         let mut tx = if len > 0 && D::ONE_WRITER && D::Db::JOINS {
             // SQLite: the update, the chunk (only if the update took: `changes()`) and COMMIT
             // in one call to the connection's thread. One process: no replica to tell.
@@ -835,13 +1023,9 @@ impl<D: Dialect> SqlStore<D> {
         } else {
             self.begin().await?
         };
-        let (received, stored, truncated) = one::<D, (i64, i64, i64)>(
-            &mut tx,
-            "SELECT log_received, log_stored, log_truncated FROM fun_ai_deploy_job WHERE id = ?{for_update}",
-            args![id],
-        )
-        .await?
-        .ok_or_else(|| job_not_found(id))?;
+        let (received, stored, truncated) = one::<D, (i64, i64, i64)>(&mut tx, COUNTS, args![id])
+            .await?
+            .ok_or_else(|| job_not_found(id))?;
         let Some(plan) = rows::plan_log_append(
             received,
             stored,
@@ -854,20 +1038,11 @@ impl<D: Dialect> SqlStore<D> {
             return Ok(received);
         };
         if let Some(chunk) = &plan.chunk {
-            exec::<D>(
-                &mut tx,
-                "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) VALUES (?, ?, ?)",
-                args![id, plan.stored - chunk.len() as i64, chunk.as_slice()],
-            )
-            .await?;
+            let at = plan.stored - chunk.len() as i64;
+            exec::<D>(&mut tx, CHUNK, args![id, at, chunk.as_slice()]).await?;
         }
-        exec::<D>(
-            &mut tx,
-            "UPDATE fun_ai_deploy_job SET log_received = ?, log_stored = ?, log_truncated = ?, updated_at = ? \
-             WHERE id = ?",
-            args![plan.received, plan.stored, plan.truncated, now, id],
-        )
-        .await?;
+        let counts = args![plan.received, plan.stored, plan.truncated, now, id];
+        exec::<D>(&mut tx, NEW_COUNTS, counts).await?;
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
         tx.commit().await?;
         Ok(plan.received)
@@ -907,6 +1082,12 @@ impl<D: Dialect> SqlStore<D> {
         // Placement here reads what the nodes last told this process.
         self.flush_held().await?;
         let _w = self.writing().await;
+        if let Some(d) = &self.direct {
+            return match self.claim_direct(d, p, now)? {
+                Some((row, node, claim)) => Ok(Some(self.claimed(row, node, claim, p, now)?)),
+                None => Ok(None),
+            };
+        }
         let since = healthy_since(now, self.policy.node_stale_ms);
         // The oldest pending job goes to its sticky node if usable, else to the best node;
         // with no best node, only a job whose sticky node is usable can go.
@@ -959,106 +1140,87 @@ impl<D: Dialect> SqlStore<D> {
         };
         self.claims_idle
             .store(chosen.is_none(), std::sync::atomic::Ordering::Relaxed);
-        let Some((mut row, node)) = chosen else {
+        let Some((row, node)) = chosen else {
             if self.claim_due(p, now) {
-                exec::<D>(
-                    &mut tx,
-                    TOUCH_RUNNER,
-                    args![
-                        &p.runner_id,
-                        &p.remote_addr,
-                        p.legacy,
-                        0i64,
-                        now,
-                        now,
-                        &p.agent_version
-                    ],
-                )
-                .await?;
+                exec::<D>(&mut tx, TOUCH_RUNNER, touch!(p, now, 0i64)).await?;
             }
             tx.commit().await?;
             return Ok(None);
         };
-        let id = row.id;
-        let payload = row.payload()?;
-        let deploy_url = node.deploy_url(&payload);
-        let node_json = node.node_json();
-        self.notify(&mut tx, Change::Logs(vec![id])).await?;
-        // The job row is locked (or the one writer holds the database): the update cannot
-        // miss. The moment of a move is decided before node_name changes (MySQL assigns
-        // left to right, each assignment seeing the ones before).
-        tx.commit_with(&[
-            (
-                "UPDATE fun_ai_deploy_job SET status = 'RUNNING', runner_id = ?, lease_expire_at = ?, phase = 'CLAIMED', \
-                   phase_message = NULL, runtime_node = ?, deploy_url = ?, started_at = COALESCE(started_at, ?), \
-                   updated_at = ? WHERE id = ? AND status = 'PENDING'",
-                args![
-                    &p.runner_id,
-                    now + p.lease_ms,
-                    &node_json,
-                    &deploy_url,
-                    now,
-                    now,
-                    id
-                ],
-                Some(1),
-            ),
-            (
-                "INSERT INTO fun_ai_deploy_runtime_placement (app_id, user_id, node_name, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?) ON CONFLICT (app_id) DO UPDATE SET \
-                 updated_at = CASE WHEN fun_ai_deploy_runtime_placement.node_name = excluded.node_name \
-                   THEN fun_ai_deploy_runtime_placement.updated_at ELSE excluded.updated_at END, \
-                 user_id = COALESCE(excluded.user_id, fun_ai_deploy_runtime_placement.user_id), \
-                 node_name = excluded.node_name",
-                args![&row.app_id, &row.user_id, &node.node_name, now, now],
-                None,
-            ),
-            (
-                "INSERT INTO fun_ai_deploy_app_run (app_id, user_id, node_name, last_job_id, last_job_status, status, \
-                   deploy_url, recent_images_json, updated_at) VALUES (?, ?, ?, ?, 'RUNNING', 'DEPLOYING', ?, '[]', ?) \
-                 ON CONFLICT (app_id) DO UPDATE SET \
-                   user_id = COALESCE(excluded.user_id, fun_ai_deploy_app_run.user_id), \
-                   node_name = excluded.node_name, last_job_id = excluded.last_job_id, last_job_status = 'RUNNING', \
-                   status = 'DEPLOYING', error_message = NULL, updated_at = excluded.updated_at",
-                args![
-                    &row.app_id,
-                    &row.user_id,
-                    &node.node_name,
-                    id,
-                    &deploy_url,
-                    now
-                ],
-                None,
-            ),
-            (
-                TOUCH_RUNNER,
-                args![
-                    &p.runner_id,
-                    &p.remote_addr,
-                    p.legacy,
-                    1i64,
-                    now,
-                    now,
-                    &p.agent_version
-                ],
-                None,
-            ),
-        ])
-        .await?;
-        // The node's placements changed: its next beat is read afresh (a node an app
-        // moved away from shows one too many until its next full beat).
+        let claim = Claim::of(&row, &node)?;
+        self.notify(&mut tx, Change::Logs(vec![row.id])).await?;
+        claim_writes!(p, now, row, node, claim, stmts);
+        tx.commit_with(stmts).await?;
+        Ok(Some(self.claimed(row, node, claim, p, now)?))
+    }
+
+    /// The job as a claim's update left it (no second read); the node's next beat is read
+    /// afresh, its placements changed (a node an app moved away from shows one too many
+    /// until its next full beat).
+    fn claimed(
+        &self,
+        mut row: JobRow,
+        node: ChosenNode,
+        claim: Claim,
+        p: &ClaimParams,
+        now: i64,
+    ) -> StoreResult<Job> {
         self.beats().forget(&node.node_name);
-        // The answer is the row as the update left it: no second read.
         row.status = JobStatus::Running.as_str().to_string();
         row.runner_id = Some(p.runner_id.clone());
         row.lease_expire_at = Some(now + p.lease_ms);
         row.phase = Some("CLAIMED".to_string());
         row.phase_message = None;
-        row.runtime_node = Some(node_json);
-        row.deploy_url = Some(deploy_url);
+        row.runtime_node = Some(claim.node_json);
+        row.deploy_url = Some(claim.deploy_url);
         row.started_at = Some(row.started_at.unwrap_or(now));
         row.updated_at = now;
-        row.into_job().map(Some)
+        row.into_job()
+    }
+
+    /// [`Self::claim_tx`] on the connection of SQLite's busy writes.
+    fn claim_direct(
+        &self,
+        d: &Direct,
+        p: &ClaimParams,
+        now: i64,
+    ) -> StoreResult<Option<(JobRow, ChosenNode, Claim)>> {
+        let since = healthy_since(now, self.policy.node_stale_ms);
+        let pct = self.policy.disk_free_min_pct;
+        d.write(|tx| {
+            let read = direct::one(tx, PENDING_WITH_NODES, args![since, since, pct], |r| {
+                Ok((
+                    direct::job_row(r)?,
+                    direct::node_at(r, ["sticky_name", "sticky_agent", "sticky_gateway"])?,
+                    direct::node_at(r, ["best_name", "best_agent", "best_gateway"])?,
+                ))
+            })?;
+            let chosen = match read {
+                None => None,
+                Some((row, Some(node), _)) | Some((row, None, Some(node))) => Some((row, node)),
+                Some((_, None, None)) => {
+                    let first = direct::one(tx, STICKY_FIRST, args![since], |r| {
+                        Ok((
+                            direct::job_row(r)?,
+                            direct::node_at(r, ["sticky_name", "sticky_agent", "sticky_gateway"])?,
+                        ))
+                    })?;
+                    first.and_then(|(row, node)| Some((row, node?)))
+                }
+            };
+            self.claims_idle
+                .store(chosen.is_none(), std::sync::atomic::Ordering::Relaxed);
+            let Some((row, node)) = chosen else {
+                if self.claim_due(p, now) {
+                    direct::exec(tx, TOUCH_RUNNER, touch!(p, now, 0i64))?;
+                }
+                return Ok(None);
+            };
+            let claim = Claim::of(&row, &node)?;
+            claim_writes!(p, now, row, node, claim, stmts);
+            direct::write_all(tx, stmts)?;
+            Ok(Some((row, node, claim)))
+        })
     }
 
     /// One statement when the lease holds (the usual beat); the job is read only to say
@@ -1072,25 +1234,43 @@ impl<D: Dialect> SqlStore<D> {
         phase_message: Option<&str>,
         now: i64,
     ) -> StoreResult<HeartbeatAnswer> {
-        let _w = self.writing().await;
-        let mut conn = self.conns.get().await?;
-        let lease = now + extend_ms;
-        let n = exec::<D>(
-            &mut conn,
-            "UPDATE fun_ai_deploy_job SET lease_expire_at = ?, phase = COALESCE(?, phase), \
+        const BEAT: &str = "UPDATE fun_ai_deploy_job SET lease_expire_at = ?, phase = COALESCE(?, phase), \
              phase_message = CASE WHEN ? IS NULL THEN phase_message ELSE ? END, updated_at = ? \
-             WHERE id = ? AND status = 'RUNNING' AND runner_id = ? AND cancel_requested = 0",
-            args![
-                lease,
-                phase,
-                phase_message,
-                phase_message,
-                now,
-                id,
-                runner_id
-            ],
-        )
-        .await?;
+             WHERE id = ? AND status = 'RUNNING' AND runner_id = ? AND cancel_requested = 0";
+        let lease = now + extend_ms;
+        let beat = args![
+            lease,
+            phase,
+            phase_message,
+            phase_message,
+            now,
+            id,
+            runner_id
+        ];
+        let answer = HeartbeatAnswer {
+            job_id: id,
+            lease_expire_at: ts(lease),
+            cancel_requested: false,
+            status: Some(JobStatus::Running),
+        };
+        let _w = self.writing().await;
+        if let Some(d) = &self.direct {
+            let seen = self.seen_due(runner_id, now);
+            d.write(|tx| {
+                if direct::exec(tx, BEAT, beat)? != 1 {
+                    let row = direct::one(tx, JOB, args![id], direct::job_row)?
+                        .ok_or_else(|| job_not_found(id))?;
+                    rows::check_heartbeat(&row, runner_id)?;
+                }
+                if seen {
+                    direct::exec(tx, RUNNER_SEEN, args![now, runner_id])?;
+                }
+                Ok(())
+            })?;
+            return Ok(answer);
+        }
+        let mut conn = self.conns.get().await?;
+        let n = exec::<D>(&mut conn, BEAT, beat).await?;
         if n != 1 {
             // Refused, or (MySQL counts changed rows) the same beat twice in one millisecond.
             let row = job_row::<D>(&mut conn, id)
@@ -1102,12 +1282,7 @@ impl<D: Dialect> SqlStore<D> {
             self.notify(&mut conn, Change::Logs(vec![id])).await?;
         }
         self.runner_seen(&mut conn, runner_id, now).await?;
-        Ok(HeartbeatAnswer {
-            job_id: id,
-            lease_expire_at: ts(lease),
-            cancel_requested: false,
-            status: Some(JobStatus::Running),
-        })
+        Ok(answer)
     }
 
     /// Records that a runner was seen, at most once a second per runner and process: a
@@ -1162,8 +1337,79 @@ impl<D: Dialect> SqlStore<D> {
         }
     }
 
+    /// What a report does to its job, read with its app's run: `None` if the job had already
+    /// finished with this report (a runner's retry).
+    fn finish(
+        &self,
+        row: &JobRow,
+        run: Option<&AppRunRow>,
+        req: &ReportRequest,
+        now: i64,
+    ) -> StoreResult<Option<Finish>> {
+        let (image, error, code) = match rows::decide_report(row, req)? {
+            ReportAction::Repeat => return Ok(None),
+            ReportAction::Finish { image, error, code } => (image, error, code),
+        };
+        let outcome = Outcome {
+            status: req.status,
+            image: image.as_deref(),
+            commit: req.commit_sha.as_deref(),
+            error: error.as_deref(),
+        };
+        let run = app_run_on_finish(run, row, outcome, self.policy.recent_images, now);
+        Ok(Some(Finish {
+            image,
+            error,
+            code,
+            run,
+            seen: self.seen_due(&req.runner_id, now),
+        }))
+    }
+
     async fn report_tx(&self, id: i64, req: &ReportRequest, now: i64) -> StoreResult<Reported> {
+        // The job row is locked: the update cannot miss.
+        const FINISHED: &str = "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, error_code = ?, \
+             image = COALESCE(?, image), commit_sha = COALESCE(?, commit_sha), lease_expire_at = NULL, \
+             finished_at = ?, updated_at = ? WHERE id = ?";
+        // The writes of finish `$f`, as `$writes` (the runner's `last_seen_at` only if due).
+        macro_rules! writes {
+            ($f:ident, $writes:ident) => {
+                let status = req.status.as_str();
+                let job = args![
+                    status,
+                    &$f.error,
+                    &$f.code,
+                    &$f.image,
+                    &req.commit_sha,
+                    now,
+                    now,
+                    id
+                ];
+                let run = app_run_args!($f.run);
+                let seen = args![now, &req.runner_id];
+                let all: [(&'static str, &[Arg<'_>], Option<u64>); 3] = [
+                    (FINISHED, job, Some(1)),
+                    (APP_RUN_WRITE, run, None),
+                    (RUNNER_SEEN, seen, None),
+                ];
+                let $writes = &all[..if $f.seen { 3 } else { 2 }];
+            };
+        }
         let _w = self.writing().await;
+        if let Some(d) = &self.direct {
+            return d.write(|tx| {
+                let read = direct::one(tx, JOB_WITH_RUN, args![id], |r| {
+                    Ok((direct::job_row(r)?, direct::run_beside(r)?))
+                })?;
+                let (row, run) = read.ok_or_else(|| job_not_found(id))?;
+                let Some(f) = self.finish(&row, run.as_ref(), req, now)? else {
+                    return Reported::repeat(row);
+                };
+                writes!(f, stmts);
+                direct::write_all(tx, stmts)?;
+                Reported::finished(row, f, req, now)
+            });
+        }
         // The job and its app's run in the read that opens the transaction (the job's row
         // locked first, then the run's, where rows are locked).
         let read = if D::ONE_STATEMENT_WRITES {
@@ -1175,64 +1421,17 @@ impl<D: Dialect> SqlStore<D> {
             .conns
             .begin_then_one::<JobWithRun>(read, args![id])
             .await?;
-        let (mut row, run) = read
+        let (row, run) = read
             .map(JobWithRun::split)
             .ok_or_else(|| job_not_found(id))?;
-        let (image, error, code) = match rows::decide_report(&row, req)? {
-            ReportAction::Repeat => {
-                tx.commit().await?;
-                return Ok(Reported {
-                    job: row.into_job()?,
-                    repeat: true,
-                });
-            }
-            ReportAction::Finish { image, error, code } => (image, error, code),
+        let Some(f) = self.finish(&row, run.as_ref(), req, now)? else {
+            tx.commit().await?;
+            return Reported::repeat(row);
         };
-        let outcome = Outcome {
-            status: req.status,
-            image: image.as_deref(),
-            commit: req.commit_sha.as_deref(),
-            error: error.as_deref(),
-        };
-        let run = app_run_on_finish(run.as_ref(), &row, outcome, self.policy.recent_images, now);
         self.notify(&mut tx, Change::Logs(vec![id])).await?;
-        // The job row is locked: the update cannot miss.
-        let job = (
-            "UPDATE fun_ai_deploy_job SET status = ?, error_message = ?, error_code = ?, image = COALESCE(?, image), \
-             commit_sha = COALESCE(?, commit_sha), lease_expire_at = NULL, finished_at = ?, updated_at = ? \
-             WHERE id = ?",
-            args![
-                req.status.as_str(),
-                &error,
-                &code,
-                &image,
-                &req.commit_sha,
-                now,
-                now,
-                id
-            ],
-            Some(1),
-        );
-        let run = (APP_RUN_WRITE, app_run_args!(run), None);
-        if self.seen_due(&req.runner_id, now) {
-            let seen = (RUNNER_SEEN, args![now, &req.runner_id], None);
-            tx.commit_with(&[job, run, seen]).await?;
-        } else {
-            tx.commit_with(&[job, run]).await?;
-        }
-        // The answer is the row as the update left it: no second read.
-        row.status = req.status.as_str().to_string();
-        row.error_message = error;
-        row.error_code = code;
-        row.image = image.or(row.image);
-        row.commit_sha = req.commit_sha.clone().or(row.commit_sha);
-        row.lease_expire_at = None;
-        row.finished_at = Some(now);
-        row.updated_at = now;
-        Ok(Reported {
-            job: row.into_job()?,
-            repeat: false,
-        })
+        writes!(f, stmts);
+        tx.commit_with(stmts).await?;
+        Reported::finished(row, f, req, now)
     }
 
     /// Every replica sweeps: the expired rows are locked and those another sweeper holds

@@ -8,6 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use super::Policy;
 use super::dialect::{Dialect, SQLITE, Spelling};
+use super::direct::Direct;
 use super::sql::SqlStore;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -30,13 +31,15 @@ pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>>
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(Duration::from_secs(15))
         .foreign_keys(true);
-    if let Some(path) = url
+    // The database file, unless the database is in memory (one connection's own).
+    let file = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
         .map(|p| p.split('?').next().unwrap_or(p))
+        .filter(|p| !p.is_empty() && !p.starts_with(":memory:") && !url.contains("mode=memory"));
+    if let Some(path) = file
         && let Some(parent) = std::path::Path::new(path).parent()
         && !parent.as_os_str().is_empty()
-        && !path.starts_with(":memory:")
     {
         std::fs::create_dir_all(parent).map_err(|e| {
             anyhow::anyhow!(
@@ -58,5 +61,9 @@ pub async fn open(url: &str, policy: Policy) -> anyhow::Result<SqlStore<Sqlite>>
         .run(&pool)
         .await
         .map_err(|e| anyhow::anyhow!("cannot migrate SQLite database {url}: {e}"))?;
-    Ok(SqlStore::new(pool, 8, Sqlite, policy))
+    let store = SqlStore::new(pool, 8, Sqlite, policy);
+    Ok(match file {
+        Some(path) => store.with_direct(Direct::open(path)?),
+        None => store,
+    })
 }
