@@ -200,43 +200,14 @@ impl<D: Dialect> Conns<D> {
         let n = counts.last().map_or(0, |(n, _)| *n);
         Ok((Tx { held }, n))
     }
-
-    /// Runs `stmts` (neutral spelling) as one write transaction: BEGIN, the statements and
-    /// COMMIT in one call where the engine joins statements, else as
-    /// [`Tx::commit_with`] does. Answers each statement's rows affected.
-    pub async fn transact(
-        &self,
-        stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
-    ) -> StoreResult<Vec<u64>> {
-        if !D::Db::JOINS {
-            return self.begin().await?.commit_with(stmts).await;
-        }
-        let mut held = self.get_for_tx().await?;
-        let (sql, args) = joined_to_commit::<D>(true, stmts.iter().map(|(s, a, _)| (*s, *a)));
-        let counts = D::Db::execute_each(&mut held, sql, &args)
-            .await
-            .map_err(noted)?;
-        held.in_tx = false;
-        let counts = counts
-            .into_iter()
-            .skip(1)
-            .take(stmts.len())
-            .map(|(n, _)| n)
-            .collect();
-        expected_after_commit(stmts, counts)
-    }
 }
 
-/// `stmts` (neutral spelling) ending in COMMIT, after BEGIN when `begin`, as one joined
-/// statement string (see [`joined`]), with the statements' values in order.
+/// `stmts` (neutral spelling) ending in COMMIT, as one joined statement string (see
+/// [`joined`]), with the statements' values in order.
 fn joined_to_commit<'a, D: Dialect>(
-    begin: bool,
     stmts: impl Iterator<Item = (&'static str, &'a [Arg<'a>])> + Clone,
 ) -> (&'static str, Vec<Arg<'a>>) {
     let mut parts = Vec::new();
-    if begin {
-        parts.push(begin_statement::<D>());
-    }
     parts.extend(stmts.clone().map(|(sql, _)| D::SPELLING.sql(sql)));
     parts.push("COMMIT");
     let args = stmts.flat_map(|(_, a)| a.iter().copied()).collect();
@@ -378,7 +349,7 @@ impl<D: Dialect> Tx<'_, D> {
             self.end("COMMIT").await?;
             return Ok(counts);
         }
-        let (sql, args) = joined_to_commit::<D>(false, stmts.iter().map(|(s, a, _)| (*s, *a)));
+        let (sql, args) = joined_to_commit::<D>(stmts.iter().map(|(s, a, _)| (*s, *a)));
         let counts = D::Db::execute_each(&mut self.held, sql, &args)
             .await
             .map_err(noted)?;
@@ -389,33 +360,6 @@ impl<D: Dialect> Tx<'_, D> {
             .map(|(n, _)| n)
             .collect();
         expected_after_commit(stmts, counts)
-    }
-
-    /// Runs the insert `insert` (neutral spelling, ending in `{returning_id}` as
-    /// [`Engine::insert_id`] wants), then `rest`, and commits: in one call where the engine
-    /// joins statements. Answers the id the insert generated.
-    pub async fn commit_after_insert(
-        mut self,
-        insert: (&'static str, &[Arg<'_>]),
-        rest: &[(&'static str, &[Arg<'_>])],
-    ) -> StoreResult<i64> {
-        if !D::Db::JOINS {
-            let id = D::Db::insert_id(&mut self.held, D::SPELLING.sql(insert.0), insert.1)
-                .await
-                .map_err(noted)?;
-            let rest: Vec<_> = rest.iter().map(|(sql, args)| (*sql, *args, None)).collect();
-            self.commit_with(&rest).await?;
-            return Ok(id);
-        }
-        let (sql, args) =
-            joined_to_commit::<D>(false, std::iter::once(insert).chain(rest.iter().copied()));
-        let done = D::Db::execute_each(&mut self.held, sql, &args)
-            .await
-            .map_err(noted)?;
-        self.held.in_tx = false;
-        done.first()
-            .map(|(_, id)| *id)
-            .ok_or_else(|| StoreError::Corrupt("the insert answered nothing".into()))
     }
 
     pub async fn rollback(self) -> StoreResult<()> {

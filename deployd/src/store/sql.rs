@@ -787,22 +787,7 @@ impl<D: Dialect> SqlStore<D> {
             None => self.begin().await?,
         };
         self.notify(&mut tx, Change::Created(1)).await?;
-        let id = if D::ONE_WRITER && D::Db::JOINS {
-            // SQLite: the insert, the trim (its cutoff read inside each delete) and COMMIT
-            // in one call to the connection's thread.
-            let (app, keep) = (&payload.app_id, self.policy.keep_per_app - 1);
-            let trim = args![app, app, keep];
-            match tx
-                .commit_after_insert((INSERT, values), &[(TRIM_LOGS, trim), (TRIM_JOBS, trim)])
-                .await
-            {
-                Ok(id) => id,
-                Err(StoreError::Db(e)) if is_unique_violation(&e) => {
-                    return Err(self.active_job_conflict(&payload.app_id).await?);
-                }
-                Err(e) => return Err(e),
-            }
-        } else if D::ONE_STATEMENT_WRITES && self.policy.keep_per_app >= 2 {
+        let id = if D::ONE_STATEMENT_WRITES && self.policy.keep_per_app >= 2 {
             // PostgreSQL: the insert and the trim in one statement. Its deletes do not see
             // the new row: of the app's jobs before it, the newest `keep_per_app - 1` stay.
             const INSERT_AND_TRIM: &str = concat!(
@@ -962,26 +947,7 @@ impl<D: Dialect> SqlStore<D> {
                 Ok(plan.received)
             });
         }
-        let mut tx = if len > 0 && D::ONE_WRITER && D::Db::JOINS {
-            // SQLite: the update, the chunk (only if the update took: `changes()`) and COMMIT
-            // in one call to the connection's thread. One process: no replica to tell.
-            let counts = self
-                .conns
-                .transact(&[
-                    (AT_THE_END, at_the_end, None),
-                    (
-                        "INSERT INTO fun_ai_deploy_job_log (job_id, \"offset\", data) \
-                         SELECT ?, ?, ? WHERE changes() = 1",
-                        args![id, start, data],
-                        None,
-                    ),
-                ])
-                .await?;
-            if counts.first() == Some(&1) {
-                return Ok(start + len);
-            }
-            self.begin().await?
-        } else if len > 0 && D::ONE_STATEMENT_WRITES {
+        let mut tx = if len > 0 && D::ONE_STATEMENT_WRITES {
             // The update and the chunk (only if the update took) in one statement, which
             // commits on its own.
             let mut conn = self.conns.get().await?;
@@ -1992,6 +1958,17 @@ impl<D: Dialect> super::Store for SqlStore<D> {
 
     async fn flush_beats(&self) -> StoreResult<u64> {
         self.flush_beats_now().await
+    }
+
+    async fn maintain(&self) -> StoreResult<()> {
+        if self.direct.is_some() {
+            // The busy writes' connection leaves the write-ahead log to be copied back here,
+            // on sqlx's connection thread, rather than at one of its commits on the runtime
+            // thread that holds the write lock (`direct.rs`). Writers go on meanwhile.
+            let mut conn = self.conns.get().await?;
+            exec::<D>(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)", args![]).await?;
+        }
+        Ok(())
     }
 
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
