@@ -248,9 +248,6 @@ async fn run_sweeper(state: Arc<AppState>) {
                 if let Err(e) = state.sweep_once().await {
                     tracing::error!(error = %e, "lease sweep failed");
                 }
-                if let Err(e) = state.store.maintain().await {
-                    tracing::warn!(error = %e, "database upkeep failed");
-                }
             }
         }
     }

@@ -38,9 +38,6 @@ impl Direct {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // The log is copied back by the store's upkeep (`Store::maintain`, every sweep) on
-        // sqlx's thread; a commit here does it only past some 40 MB of log.
-        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             conn: Mutex::new(conn),

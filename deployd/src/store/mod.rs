@@ -238,10 +238,6 @@ pub trait Store: Send + Sync + 'static {
     async fn flush_beats(&self) -> StoreResult<u64> {
         Ok(0)
     }
-    /// Upkeep of the database between sweeps (SQLite: the write-ahead log copied back).
-    async fn maintain(&self) -> StoreResult<()> {
-        Ok(())
-    }
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>>;
     async fn get_node(&self, name: &str, now: i64) -> StoreResult<Option<RuntimeNode>>;
     async fn set_node_flag(&self, name: &str, flag: NodeFlag, now: i64)

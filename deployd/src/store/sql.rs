@@ -1960,17 +1960,6 @@ impl<D: Dialect> super::Store for SqlStore<D> {
         self.flush_beats_now().await
     }
 
-    async fn maintain(&self) -> StoreResult<()> {
-        if self.direct.is_some() {
-            // The busy writes' connection leaves the write-ahead log to be copied back here,
-            // on sqlx's connection thread, rather than at one of its commits on the runtime
-            // thread that holds the write lock (`direct.rs`). Writers go on meanwhile.
-            let mut conn = self.conns.get().await?;
-            exec::<D>(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)", args![]).await?;
-        }
-        Ok(())
-    }
-
     async fn list_nodes(&self, now: i64) -> StoreResult<Vec<RuntimeNode>> {
         self.flush_held().await?;
         let rows = self
