@@ -20,6 +20,8 @@ use super::{StoreError, StoreResult};
 
 pub struct Direct {
     conn: Mutex<Connection>,
+    /// A second connection for the read every create makes (what deployd knows of the app).
+    read: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for Direct {
@@ -32,16 +34,25 @@ impl Direct {
     /// The database file sqlx opened and migrated, opened once more for the busy writes,
     /// with the same settings.
     pub fn open(path: &str) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path} for writes: {e}"))?;
-        conn.busy_timeout(Duration::from_secs(15))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(64);
+        let open = || -> anyhow::Result<Connection> {
+            let conn = Connection::open(path)
+                .map_err(|e| anyhow::anyhow!("cannot open SQLite database {path}: {e}"))?;
+            conn.busy_timeout(Duration::from_secs(15))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.set_prepared_statement_cache_capacity(64);
+            Ok(conn)
+        };
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(open()?),
+            read: Mutex::new(open()?),
         })
+    }
+
+    /// Runs the reads of `f` on the second connection (in WAL mode, beside any write).
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        f(&self.read.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Runs `f` in one write transaction: committed if it answers `Ok`, rolled back if not.
@@ -56,7 +67,7 @@ impl Direct {
 }
 
 /// A statement of `sql.rs` (neutral spelling) with its values: rows changed.
-pub fn exec(tx: &Transaction<'_>, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<u64> {
+pub fn exec(tx: &Connection, sql: &'static str, args: &[Arg<'_>]) -> StoreResult<u64> {
     let mut stmt = tx.prepare_cached(Sqlite::SPELLING.sql(sql))?;
     let n = stmt.execute(rusqlite::params_from_iter(args.iter()))?;
     Ok(n as u64)
@@ -65,7 +76,7 @@ pub fn exec(tx: &Transaction<'_>, sql: &'static str, args: &[Arg<'_>]) -> StoreR
 /// The writes that end a transaction, each expecting the rows changed its `Some` says (the
 /// one writer holds the database: they cannot miss); the caller commits.
 pub fn write_all(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
 ) -> StoreResult<()> {
     for (sql, values, expect) in stmts {
@@ -81,7 +92,7 @@ pub fn write_all(
 
 /// The first row of a read, decoded by `f`.
 pub fn one<T>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &'static str,
     args: &[Arg<'_>],
     f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
@@ -94,7 +105,7 @@ pub fn one<T>(
 
 /// Every row of a read, decoded by `f`.
 pub fn all<T>(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     sql: &'static str,
     args: &[Arg<'_>],
     f: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,

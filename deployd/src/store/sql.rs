@@ -2044,15 +2044,21 @@ impl<D: Dialect> super::Store for SqlStore<D> {
     }
 
     async fn known_app(&self, app_id: &str) -> StoreResult<KnownApp> {
-        let (run, jobs): (Vec<_>, Vec<_>) = if D::ONE_WRITER {
-            // One read (one trip to SQLite's thread): the app's newest jobs, then its run's
-            // owner (id -1).
+        // SQLite: one read, the app's newest jobs, then its run's owner (id -1).
+        const RUN_AND_JOBS: &str = "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run \
+             WHERE app_id = ? UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
+             FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j ORDER BY id DESC";
+        let (run, jobs): (Vec<_>, Vec<_>) = if let Some(d) = &self.direct {
+            let rows = d.read(|c| {
+                direct::all(c, RUN_AND_JOBS, args![app_id, app_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })?;
+            rows.into_iter().partition(|r: &(i64, _, _)| r.0 < 0)
+        } else if D::ONE_WRITER {
             let rows = self
                 .read_all::<(i64, Option<String>, Option<String>)>(
-                    "SELECT -1 AS id, user_id, NULL AS payload_json FROM fun_ai_deploy_app_run WHERE app_id = ? \
-                     UNION ALL SELECT id, user_id, payload_json FROM (SELECT id, user_id, payload_json \
-                     FROM fun_ai_deploy_job WHERE app_id = ? ORDER BY id DESC LIMIT 100) j \
-                     ORDER BY id DESC",
+                    RUN_AND_JOBS,
                     args![app_id, app_id],
                 )
                 .await?;
