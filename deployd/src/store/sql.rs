@@ -3,8 +3,11 @@
 //!
 //! Claims and the sweeper lock the rows they move (`{skip_locked}`: rows another replica's
 //! transaction holds are passed over); on SQLite one writer holds the whole file instead
-//! (`BEGIN IMMEDIATE`, and writes serialised in this process). One active job per app is a
-//! unique index on every engine, the per-user limit is serialised by a lock row per user.
+//! (`BEGIN IMMEDIATE`, and writes serialised in this process), and the busy writes of a
+//! file (create, claim, job heartbeat, log append, report) run the same statements on a
+//! connection of their own, on the thread that holds the write lock (`direct.rs`). One
+//! active job per app is a unique index on every engine, the per-user limit is serialised
+//! by a lock row per user.
 
 use std::collections::HashMap;
 use std::str::FromStr;
