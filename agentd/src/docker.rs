@@ -151,6 +151,8 @@ pub async fn plain_http_behind_443(
 /// How the words of an error begin when the engine itself did not answer (its socket is
 /// gone, refused, or timed out), as opposed to the engine answering with an error.
 const ENGINE_DOWN: &str = "the container engine does not answer";
+/// How long a removed container may stay in the engine's list before removal fails.
+const REMOVAL_CONFIRMED_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The engine's status code and own words.
 fn words(e: &bollard::errors::Error) -> (Option<u16>, String) {
@@ -689,8 +691,41 @@ impl Engine {
         }
     }
 
-    /// Removes a container (forcefully); gone already is fine.
+    /// Removes a container (forcefully) and answers once it is gone; gone already is fine.
+    /// An engine may answer a removal before the container has left its list, or refuse it
+    /// as a conflict (podman with a removal of its own under way, or restarting a container
+    /// that exited): the container is looked up after each removal, and removed again while
+    /// it is still there.
     pub async fn remove(&self, name: &str) -> Result<(), DockerError> {
+        let deadline = std::time::Instant::now() + REMOVAL_CONFIRMED_WITHIN;
+        loop {
+            self.remove_once(name).await?;
+            let gone = matches!(
+                self.docker
+                    .inspect_container(
+                        name,
+                        None::<bollard::query_parameters::InspectContainerOptions>,
+                    )
+                    .await,
+                Err(ref e) if is_404(e)
+            );
+            if gone {
+                return Ok(());
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(DockerError::RemoveContainer {
+                    name: name.into(),
+                    message: format!(
+                        "still there {} s after its removal was answered",
+                        REMOVAL_CONFIRMED_WITHIN.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn remove_once(&self, name: &str) -> Result<(), DockerError> {
         let opts = RemoveContainerOptions {
             force: true,
             v: true,
@@ -699,10 +734,9 @@ impl Engine {
         match self.docker.remove_container(name, Some(opts)).await {
             Ok(()) => Ok(()),
             Err(e) if is_404(&e) => Ok(()),
-            // Removal already in progress.
-            Err(e) if words(&e).0 == Some(409) && words(&e).1.contains("already in progress") => {
-                Ok(())
-            }
+            // A conflict (a removal already in progress, a restart under way): the caller
+            // looks whether the container is gone, and removes it again if not.
+            Err(e) if words(&e).0 == Some(409) => Ok(()),
             Err(e) => Err(DockerError::RemoveContainer {
                 name: name.into(),
                 message: words(&e).1,
