@@ -207,3 +207,52 @@ pub fn run_beside(r: &Row<'_>) -> rusqlite::Result<Option<AppRunRow>> {
         serving_node: r.get("run_serving_node")?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dialect::args;
+
+    /// Each kind of value goes in and comes back as given; a write that fails leaves
+    /// nothing of its transaction behind; the unique index's refusal (one active job per
+    /// app) is told apart from other failures.
+    #[test]
+    fn values_round_trip_a_failed_write_leaves_nothing_and_a_unique_refusal_is_told_apart() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("direct.db");
+        let d = Direct::open(path.to_str().expect("path")).expect("open");
+        d.write(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE t (k TEXT NOT NULL UNIQUE, i INTEGER, r REAL, b BLOB, n TEXT)",
+            )?;
+            Ok(())
+        })
+        .expect("table");
+        const INSERT: &str = "INSERT INTO t (k, i, r, b, n) VALUES (?, ?, ?, ?, ?)";
+        let none: Option<&str> = None;
+        d.write(|tx| exec(tx, INSERT, args!["a", 7i64, 1.5f64, &b"\0\x01"[..], none]))
+            .expect("insert");
+
+        let refused = d
+            .write(|tx| {
+                exec(tx, INSERT, args!["b", 8i64, 0.0f64, &b""[..], "x"])?;
+                exec(tx, INSERT, args!["a", 9i64, 0.0f64, &b""[..], none])
+            })
+            .expect_err("a second row with key a");
+        assert!(is_unique_violation(&refused), "{refused}");
+        let other = d
+            .write(|tx| exec(tx, INSERT, args![none, 1i64, 0.0f64, &b""[..], none]))
+            .expect_err("a row without its key");
+        assert!(!is_unique_violation(&other), "{other}");
+
+        type Read = (String, i64, f64, Vec<u8>, Option<String>);
+        let rows: Vec<Read> = d
+            .read(|c| {
+                all(c, "SELECT k, i, r, b, n FROM t ORDER BY k", args![], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+            })
+            .expect("read");
+        assert_eq!(rows, vec![("a".to_string(), 7, 1.5, vec![0, 1], None)]);
+    }
+}
