@@ -14,7 +14,8 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, ToSql, Transaction, TransactionBehavior};
 
 use super::dialect::{Arg, Dialect};
-use super::rows::{AppRunRow, ChosenNode, JobRow};
+use super::held::expected_after_commit;
+use super::rows::{AppRunRow, ChosenNode, JobRow, RunBeside};
 use super::sqlite::Sqlite;
 use super::{StoreError, StoreResult};
 
@@ -79,15 +80,11 @@ pub fn write_all(
     tx: &Connection,
     stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
 ) -> StoreResult<()> {
-    for (sql, values, expect) in stmts {
-        let changed = exec(tx, sql, values)?;
-        if expect.is_some_and(|e| e != changed) {
-            return Err(StoreError::Corrupt(format!(
-                "{changed} rows changed where {expect:?} were expected"
-            )));
-        }
-    }
-    Ok(())
+    let counts = stmts
+        .iter()
+        .map(|(sql, values, _)| exec(tx, sql, values))
+        .collect::<StoreResult<Vec<u64>>>()?;
+    expected_after_commit(stmts, counts).map(drop)
 }
 
 /// The first row of a read, decoded by `f`.
@@ -182,30 +179,22 @@ pub fn node_at(r: &Row<'_>, names: [&str; 3]) -> rusqlite::Result<Option<ChosenN
 
 /// The app run read beside a job (`run_` columns), if the app has one.
 pub fn run_beside(r: &Row<'_>) -> rusqlite::Result<Option<AppRunRow>> {
-    let app_id: Option<String> = r.get("run_app_id")?;
-    let status: Option<String> = r.get("run_status")?;
-    let recent: Option<String> = r.get("run_recent_images_json")?;
-    let updated: Option<i64> = r.get("run_updated_at")?;
-    let (Some(app_id), Some(status), Some(recent_images_json), Some(updated_at)) =
-        (app_id, status, recent, updated)
-    else {
-        return Ok(None);
-    };
-    Ok(Some(AppRunRow {
-        app_id,
-        user_id: r.get("run_user_id")?,
-        node_name: r.get("run_node_name")?,
-        last_job_id: r.get("run_last_job_id")?,
-        last_job_status: r.get("run_last_job_status")?,
-        status,
-        image: r.get("run_image")?,
-        commit_sha: r.get("run_commit_sha")?,
-        deploy_url: r.get("run_deploy_url")?,
-        error_message: r.get("run_error_message")?,
-        recent_images_json,
-        updated_at,
-        serving_node: r.get("run_serving_node")?,
-    }))
+    Ok(RunBeside {
+        run_app_id: r.get("run_app_id")?,
+        run_user_id: r.get("run_user_id")?,
+        run_node_name: r.get("run_node_name")?,
+        run_last_job_id: r.get("run_last_job_id")?,
+        run_last_job_status: r.get("run_last_job_status")?,
+        run_status: r.get("run_status")?,
+        run_image: r.get("run_image")?,
+        run_commit_sha: r.get("run_commit_sha")?,
+        run_deploy_url: r.get("run_deploy_url")?,
+        run_error_message: r.get("run_error_message")?,
+        run_recent_images_json: r.get("run_recent_images_json")?,
+        run_updated_at: r.get("run_updated_at")?,
+        run_serving_node: r.get("run_serving_node")?,
+    }
+    .into_run())
 }
 
 #[cfg(test)]

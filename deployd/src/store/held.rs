@@ -214,9 +214,10 @@ fn joined_to_commit<'a, D: Dialect>(
     (joined(&parts), args)
 }
 
-/// Rows affected as each statement expects, checked once the joined call committed (see
-/// [`Tx::commit_with`]).
-fn expected_after_commit(
+/// Rows affected as each statement expects, checked once the statements ran where they
+/// cannot miss (a joined call that committed, see [`Tx::commit_with`], or SQLite's busy
+/// writes, `direct.rs`).
+pub(super) fn expected_after_commit(
     stmts: &[(&'static str, &[Arg<'_>], Option<u64>)],
     counts: Vec<u64>,
 ) -> StoreResult<Vec<u64>> {

@@ -236,6 +236,54 @@ impl ChosenNode {
     }
 }
 
+/// An app's run read beside its job (`run_` columns of a left join): all empty where the
+/// app has no run.
+#[derive(sqlx::FromRow)]
+pub struct RunBeside {
+    pub run_app_id: Option<String>,
+    pub run_user_id: Option<String>,
+    pub run_node_name: Option<String>,
+    pub run_last_job_id: Option<i64>,
+    pub run_last_job_status: Option<String>,
+    pub run_status: Option<String>,
+    pub run_image: Option<String>,
+    pub run_commit_sha: Option<String>,
+    pub run_deploy_url: Option<String>,
+    pub run_error_message: Option<String>,
+    pub run_recent_images_json: Option<String>,
+    pub run_updated_at: Option<i64>,
+    pub run_serving_node: Option<String>,
+}
+
+impl RunBeside {
+    /// The run, if the app has one.
+    pub fn into_run(self) -> Option<AppRunRow> {
+        let (Some(app_id), Some(status), Some(recent_images_json), Some(updated_at)) = (
+            self.run_app_id,
+            self.run_status,
+            self.run_recent_images_json,
+            self.run_updated_at,
+        ) else {
+            return None;
+        };
+        Some(AppRunRow {
+            app_id,
+            user_id: self.run_user_id,
+            node_name: self.run_node_name,
+            last_job_id: self.run_last_job_id,
+            last_job_status: self.run_last_job_status,
+            status,
+            image: self.run_image,
+            commit_sha: self.run_commit_sha,
+            deploy_url: self.run_deploy_url,
+            error_message: self.run_error_message,
+            recent_images_json,
+            updated_at,
+            serving_node: self.run_serving_node,
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub struct AppRunRow {
     pub app_id: String,

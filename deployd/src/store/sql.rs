@@ -29,8 +29,8 @@ use super::direct::{self, Direct};
 use super::held::{Conns, Tx, noted};
 use super::rows::{
     self, AppRunRow, AppRunWrite, AuditRow, CANCELLED_BEFORE_CLAIM, CancelAction, CheckReportRow,
-    CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunnerRow,
-    SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
+    CheckReportWrite, ChosenNode, JobRow, NodeRow, Outcome, PlacementRow, ReportAction, RunBeside,
+    RunnerRow, SweepAction, app_run_on_finish, healthy_since, is_stale, node_select, ts,
 };
 use super::{
     Change, ClaimParams, KnownApp, LogRead, NodeFlag, NodeUpsert, Policy, ReplicaRow, Reported,
@@ -221,50 +221,14 @@ const JOB_WITH_RUN_LATERAL: &str = job_with_run!(
 struct JobWithRun {
     #[sqlx(flatten)]
     job: JobRow,
-    run_app_id: Option<String>,
-    run_user_id: Option<String>,
-    run_node_name: Option<String>,
-    run_last_job_id: Option<i64>,
-    run_last_job_status: Option<String>,
-    run_status: Option<String>,
-    run_image: Option<String>,
-    run_commit_sha: Option<String>,
-    run_deploy_url: Option<String>,
-    run_error_message: Option<String>,
-    run_recent_images_json: Option<String>,
-    run_updated_at: Option<i64>,
-    run_serving_node: Option<String>,
+    #[sqlx(flatten)]
+    run: RunBeside,
 }
 
 impl JobWithRun {
     /// The job, and its app's run if it has one.
     fn split(self) -> (JobRow, Option<AppRunRow>) {
-        let run = match (
-            self.run_app_id,
-            self.run_status,
-            self.run_recent_images_json,
-            self.run_updated_at,
-        ) {
-            (Some(app_id), Some(status), Some(recent_images_json), Some(updated_at)) => {
-                Some(AppRunRow {
-                    app_id,
-                    user_id: self.run_user_id,
-                    node_name: self.run_node_name,
-                    last_job_id: self.run_last_job_id,
-                    last_job_status: self.run_last_job_status,
-                    status,
-                    image: self.run_image,
-                    commit_sha: self.run_commit_sha,
-                    deploy_url: self.run_deploy_url,
-                    error_message: self.run_error_message,
-                    recent_images_json,
-                    updated_at,
-                    serving_node: self.run_serving_node,
-                })
-            }
-            _ => None,
-        };
-        (self.job, run)
+        (self.job, self.run.into_run())
     }
 }
 
